@@ -1,0 +1,35 @@
+"""The FastAPI app factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+import sovra
+from sovra.api.errors import install_error_handlers
+from sovra.api.routers import health, ledger
+from sovra.instance import Instance
+
+
+def create_app(instance: Instance, *, close_instance_on_shutdown: bool = False) -> FastAPI:
+    """Build the app around an already opened instance."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if close_instance_on_shutdown:
+            instance.close()
+
+    app = FastAPI(
+        title="Sovra",
+        version=sovra.__version__,
+        description="Sovereign AI cloud: governed local AI, keys you hold, a verifiable ledger.",
+        lifespan=lifespan,
+    )
+    app.state.instance = instance
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(ledger.router)
+    return app

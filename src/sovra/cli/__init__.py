@@ -1,0 +1,1 @@
+"""The ``sovra`` command line (Typer). Commands are thin: parse, call a service, render."""

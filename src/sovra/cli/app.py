@@ -1,0 +1,48 @@
+"""The ``sovra`` Typer application: global options and the room command groups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+import sovra
+from sovra.cli.commands import db, ledger, up
+from sovra.cli.context import GlobalOptions
+
+app = typer.Typer(
+    name="sovra",
+    help="Sovra: a sovereign AI cloud you run yourself, connected or air-gapped.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(sovra.__version__)
+        raise typer.Exit
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    data_dir: Annotated[Path | None, typer.Option(
+        "--data-dir", help="Data directory (env SOVRA_DATA_DIR).", show_default=False)] = None,
+    database_url: Annotated[str | None, typer.Option(
+        "--database-url", help="Database URL; PostgreSQL selects the cluster profile "
+        "(env SOVRA_DATABASE_URL).", show_default=False)] = None,
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+) -> None:
+    ctx.obj = GlobalOptions(data_dir=data_dir, database_url=database_url)
+
+
+app.add_typer(db.app, name="db")
+app.add_typer(ledger.app, name="ledger")
+app.command("up")(up.up)
+
+
+def main() -> None:
+    app()

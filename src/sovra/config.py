@@ -1,0 +1,87 @@
+"""Typed settings.
+
+Two deployment profiles share one code path:
+
+* ``embedded`` (default): SQLite in WAL mode inside the data directory, one process.
+* ``cluster``: PostgreSQL named by ``SOVRA_DATABASE_URL``.
+
+Every setting can come from an environment variable prefixed ``SOVRA_`` (for example
+``SOVRA_DATA_DIR``) or from a CLI flag that overrides it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from sovra.errors import ConfigError
+
+Profile = Literal["embedded", "cluster"]
+
+
+def default_data_dir() -> Path:
+    """The per-user data directory (``~/.local/share/sovra`` on Linux)."""
+    return Path(platformdirs.user_data_dir("sovra", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Everything an instance needs to start. Defaults are the safe ones."""
+
+    model_config = SettingsConfigDict(env_prefix="SOVRA_", extra="forbid", frozen=True)
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8470, ge=1, le=65535)
+
+    # Ledger group commit: appends arriving together share one transaction and one sync.
+    ledger_batch_max: int = Field(default=1024, ge=1, le=100_000)
+    ledger_batch_wait_ms: float = Field(default=2.0, ge=0.0, le=1000.0)
+    # A checkpoint is signed at most this often while entries arrive (0 disables the timer).
+    checkpoint_interval_s: float = Field(default=10.0, ge=0.0)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def profile(self) -> Profile:
+        if self.database_url and self.database_url.startswith("postgresql"):
+            return "cluster"
+        return "embedded"
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured URL, or the embedded SQLite file inside the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'sovra.db'}"
+
+    @property
+    def secrets_dir(self) -> Path:
+        """Where the instance keeps key material it must hold (never plaintext root keys)."""
+        return self.data_dir / "secrets"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment plus explicit overrides (CLI flags).
+
+    Overrides that are ``None`` are ignored so a flag left unset falls back to the
+    environment and then to the default.
+    """
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**given)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(
+            f"invalid settings ({problems}); fix the flag or the SOVRA_* environment variable"
+        ) from exc

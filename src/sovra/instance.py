@@ -1,0 +1,39 @@
+"""One running Sovra instance: settings, database, and the room services wired together.
+
+``open_instance`` is the only place services are constructed; the API app and the CLI
+both receive an ``Instance`` and never build services themselves. Rooms add their
+service here as a field when they arrive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from sovra.config import Settings
+from sovra.ledger import Ledger
+from sovra.store import make_engine, upgrade
+
+
+@dataclass
+class Instance:
+    """The services of one instance. Close it to stop background work and the engine."""
+
+    settings: Settings
+    engine: Engine
+    ledger: Ledger
+
+    def close(self) -> None:
+        self.ledger.close()
+        self.engine.dispose()
+
+
+def open_instance(settings: Settings, *, migrate: bool = True) -> Instance:
+    """Open (and by default migrate) the database and start every room's service."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    engine = make_engine(settings.effective_database_url)
+    if migrate:
+        upgrade(engine)
+    ledger = Ledger.open(engine, settings)
+    return Instance(settings=settings, engine=engine, ledger=ledger)

@@ -1,0 +1,1 @@
+"""Alembic migrations. Each room owns one branch rooted at ``root``; ``upgrade`` applies all heads."""

@@ -1,0 +1,21 @@
+"""Pin the public surface of each room (httpx tests/test_exported_members.py)."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+# room -> names it exports. Adding a name is a deliberate act: update this table.
+EXPECTED: dict[str, set[str]] = {
+    "sovra": {"SovraError", "__version__"},
+    "sovra.store": {"current_heads", "make_engine", "pending", "upgrade"},
+}
+
+
+@pytest.mark.parametrize("module_name", sorted(EXPECTED))
+def test_exported_members(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    assert set(module.__all__) == EXPECTED[module_name]
+    for name in module.__all__:
+        assert hasattr(module, name), f"{module_name}.__all__ names missing {name}"
