@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# System packages Sovra's tests and benchmarks need, from Debian's archive.
+# Idempotent: installs only what is missing. Needs root (or sudo) on a fresh machine.
+set -euo pipefail
+
+need=()
+have() { command -v "$1" >/dev/null 2>&1 || compgen -G "$2" >/dev/null; }
+
+# PostgreSQL server: the cluster profile's database, started by the tests on loopback.
+have initdb "/usr/lib/postgresql/*/bin/initdb" || need+=(postgresql)
+# SoftHSM2: a real PKCS#11 token for HSM-mode key custody tests.
+have softhsm2-util "/usr/bin/softhsm2-util" || need+=(softhsm2)
+# runuser (util-linux) runs PostgreSQL as its own user when we are root.
+have runuser "/usr/sbin/runuser" || need+=(util-linux)
+
+if [ "${#need[@]}" -gt 0 ]; then
+  echo "installing system packages: ${need[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
