@@ -44,6 +44,16 @@ class Settings(BaseSettings):
     # A checkpoint is signed at most this often while entries arrive (0 disables the timer).
     checkpoint_interval_s: float = Field(default=10.0, ge=0.0)
 
+    # Air-gap bundles (sovra.transfer). Grace extends metadata expiry for slow transfers;
+    # every import records the grace it used. 0 is the safe default (TUF §5.4.4 as written).
+    bundle_expiry_grace_s: float = Field(default=0.0, ge=0.0, le=90 * 86400.0)
+    # Two-person import: a second principal with the approver role confirms activation.
+    bundle_two_person: bool = False
+    # Defensive unpacking limits (per bundle archive).
+    bundle_max_bytes: int = Field(default=64 * 2**30, ge=1)
+    bundle_max_members: int = Field(default=10_000, ge=1)
+    bundle_max_ratio: float = Field(default=200.0, ge=1.0)
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
