@@ -1,0 +1,12 @@
+"""The tamper-evident ledger: every event recorded, provable offline.
+
+``Ledger`` is the service (``instance.ledger``); ``merkle`` and ``note`` are pure cores an
+auditor's tools can reuse; ``verify_archive`` checks an export with no database.
+"""
+
+from __future__ import annotations
+
+from sovra.ledger.entry import Entry, payload_ref
+from sovra.ledger.log import Ledger, Receipt
+
+__all__ = ["Entry", "Ledger", "Receipt", "payload_ref"]

@@ -1,0 +1,121 @@
+"""Ledger entries: canonical JSON (RFC 8785) that the Merkle leaves hash.
+
+An entry is the object ``{action, actor, details, outcome, resource, seq, time}``
+serialized by RFC 8785 (JCS). JCS sorts keys, and ``seq`` and ``time`` sort after every
+other field, so the caller's part can be canonicalized in the caller's thread and the
+writer only appends ``,"seq":N,"time":"T"}`` once it has assigned the sequence number
+(the test suite checks this equals ``rfc8785.dumps`` of the whole object). Any new field
+must therefore sort before ``"seq"``.
+
+Large payloads never go into an entry: callers put ``payload_ref(blob)`` (its SHA-256
+and size) into ``details`` instead, and details are capped at ``MAX_DETAILS_BYTES``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, NoReturn
+
+import rfc8785
+
+from sovra.errors import InvalidInputError
+
+OUTCOMES = frozenset({"success", "failure", "denied", "allowed"})
+MAX_DETAILS_BYTES = 16 * 1024
+# Column widths in sovra.store.tables.ledger.
+MAX_ACTION, MAX_ACTOR, MAX_RESOURCE = 128, 256, 512
+
+_ACTION = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
+# The serialized tail every entry ends with; the verifier's fast path relies on it.
+TAIL = re.compile(rb',"seq":(0|[1-9][0-9]*),"time":"([0-9T:.\-]+Z)"}\Z')
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One decoded ledger entry."""
+
+    seq: int
+    time: str
+    actor: str
+    action: str
+    resource: str
+    outcome: str
+    details: Mapping[str, Any]
+
+
+def payload_ref(data: bytes, *, media_type: str | None = None) -> dict[str, object]:
+    """Reference a large payload by hash: put this in ``details`` instead of the bytes."""
+    ref: dict[str, object] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+    if media_type is not None:
+        ref["media_type"] = media_type
+    return ref
+
+
+def format_time(epoch_s: float) -> str:
+    """RFC 3339 UTC with microseconds: fixed width, sorts as text, no JSON numbers."""
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def prepare(actor: str, action: str, resource: str, outcome: str,
+            details: Mapping[str, object] | None) -> bytes:
+    """Validate the caller's fields and canonicalize them, without the final ``}``."""
+    _check_text("actor", actor, MAX_ACTOR)
+    _check_text("resource", resource, MAX_RESOURCE)
+    _check_text("action", action, MAX_ACTION)
+    if not _ACTION.fullmatch(action):
+        raise InvalidInputError(f"ledger action {action!r} must be dotted lowercase, "
+                                "like 'keys.unseal'")
+    if outcome not in OUTCOMES:
+        raise InvalidInputError(f"ledger outcome {outcome!r} must be one of "
+                                f"{', '.join(sorted(OUTCOMES))}")
+    if details is not None and not isinstance(details, Mapping):
+        raise InvalidInputError("ledger details must be a mapping")
+    fields: Any = {"action": action, "actor": actor, "details": dict(details or {}),
+              "outcome": outcome, "resource": resource}
+    try:
+        canonical = rfc8785.dumps(fields)
+    except (rfc8785.CanonicalizationError, TypeError, ValueError, UnicodeError) as exc:
+        raise InvalidInputError(f"ledger details are not canonical JSON: {exc}") from exc
+    if len(canonical) > MAX_DETAILS_BYTES:
+        raise InvalidInputError(
+            f"ledger entry is {len(canonical)} bytes, over the {MAX_DETAILS_BYTES}-byte cap; "
+            "reference large payloads with sovra.ledger.payload_ref(blob) instead")
+    return canonical[:-1]
+
+
+def seal(prefix: bytes, seq: int, time: str) -> bytes:
+    """Complete a prepared entry with its sequence number and time."""
+    return prefix + b',"seq":%d,"time":"%s"}' % (seq, time.encode("ascii"))
+
+
+def decode(body: bytes) -> Entry:
+    """Parse an entry's bytes; ``ValueError`` if they are not a well-formed entry."""
+    value = json.loads(body)
+    if not isinstance(value, dict):
+        _malformed("entry is not a JSON object")
+    expected = {"action", "actor", "details", "outcome", "resource", "seq", "time"}
+    if set(value) != expected:
+        raise ValueError(f"entry fields are {sorted(value)}, expected {sorted(expected)}")
+    if rfc8785.dumps(value) != body:
+        raise ValueError("entry is not in RFC 8785 canonical form")
+    if not isinstance(value["seq"], int) or not isinstance(value["details"], dict):
+        _malformed("entry seq must be an integer and details an object")
+    return Entry(seq=value["seq"], time=value["time"], actor=value["actor"],
+                 action=value["action"], resource=value["resource"],
+                 outcome=value["outcome"], details=value["details"])
+
+
+def _malformed(reason: str) -> NoReturn:
+    raise ValueError(reason)
+
+
+def _check_text(name: str, value: str, limit: int) -> None:
+    if not isinstance(value, str) or not value:
+        raise InvalidInputError(f"ledger {name} must be a non-empty string")
+    if len(value) > limit:
+        raise InvalidInputError(f"ledger {name} is longer than {limit} characters")

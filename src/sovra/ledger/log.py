@@ -1,0 +1,209 @@
+"""The ledger service: durable group-committed appends, tree heads and proofs.
+
+``Ledger.open`` rebuilds the subtree-hash cache from the leaf hashes in the database and
+starts the single writer thread. ``append`` returns only after the entry's batch is
+committed; if the database fails, every caller of that batch gets
+``LedgerUnavailableError`` and the in-memory tree does not advance (fail closed: no
+record, no access).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from sovra.config import Settings
+from sovra.errors import LedgerUnavailableError, NotFoundError, ProofError, StorageError
+from sovra.ledger import entry as entries
+from sovra.ledger.batcher import Batcher, Pending
+from sovra.ledger.checkpoints import Checkpointer
+from sovra.ledger.merkle import leaf_hash
+from sovra.ledger.storage import EntryRow, LedgerStore, SeqConflictError
+from sovra.ledger.tree import HashTree
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """Proof of durable recording: the entry's sequence number (leaf index) and hash."""
+
+    seq: int
+    leaf_hash: bytes
+
+
+class Ledger:
+    """The tamper-evident event log of one instance."""
+
+    def __init__(self, *, store: LedgerStore, tree: HashTree, checkpointer: Checkpointer,
+                 settings: Settings, clock: Clock, problem: str | None) -> None:
+        self._store = store
+        self._tree = tree
+        self._clock = clock
+        self._problem = problem
+        self._stale = False
+        self._write_lock = threading.Lock()
+        self.checkpoints = checkpointer
+        self._batcher: Batcher[Receipt] = Batcher(
+            self._commit_batch, batch_max=settings.ledger_batch_max,
+            batch_wait_s=settings.ledger_batch_wait_ms / 1000.0,
+            idle=self._periodic if settings.checkpoint_interval_s > 0 else None,
+            idle_every_s=settings.checkpoint_interval_s)
+
+    @classmethod
+    def open(cls, engine: Engine, settings: Settings, *, clock: Clock = time.time) -> Ledger:
+        """Load the tree from the database, load or create the log key, start the writer."""
+        store = LedgerStore(engine)
+        tree, problem = _load_tree(store)
+        checkpointer = Checkpointer.open(store, tree, settings, clock=clock)
+        if problem is None:
+            problem = checkpointer.integrity_problem()
+        if problem is not None:
+            log.error("ledger refuses appends: %s", problem)
+        return cls(store=store, tree=tree, checkpointer=checkpointer, settings=settings,
+                   clock=clock, problem=problem)
+
+    # -- appending ------------------------------------------------------------------
+
+    def append(self, actor: str, action: str, resource: str, outcome: str,
+               details: Mapping[str, object] | None = None) -> Receipt:
+        """Record one event; returns once it is committed. Raises LedgerUnavailableError."""
+        return self._submit(actor, action, resource, outcome, details).result()
+
+    async def append_async(self, actor: str, action: str, resource: str, outcome: str,
+                           details: Mapping[str, object] | None = None) -> Receipt:
+        """``append`` for async code: awaits the batch without blocking the event loop."""
+        future = self._submit(actor, action, resource, outcome, details)
+        return await asyncio.wrap_future(future)
+
+    def _submit(self, actor: str, action: str, resource: str, outcome: str,
+                details: Mapping[str, object] | None) -> Future[Receipt]:
+        prefix = entries.prepare(actor, action, resource, outcome, details)
+        item: Pending[Receipt] = Pending(prefix, actor, action, resource)
+        return self._batcher.submit(item)
+
+    def _commit_batch(self, batch: list[Pending[Receipt]]) -> None:
+        with self._write_lock:
+            if self._problem is not None:
+                raise LedgerUnavailableError(f"ledger storage is inconsistent: {self._problem}")
+            for _attempt in range(3):
+                if self._stale:
+                    self._resync()
+                first = self._tree.size
+                stamp = entries.format_time(self._clock())
+                bodies = [entries.seal(p.prefix, first + i, stamp) for i, p in enumerate(batch)]
+                hashes = [leaf_hash(b) for b in bodies]
+                rows = [{"seq": first + i, "leaf_hash": h, "body": b, "action": p.action,
+                         "actor": p.actor, "resource": p.resource}
+                        for i, (p, b, h) in enumerate(zip(batch, bodies, hashes, strict=True))]
+                try:
+                    self._store.insert_entries(rows)
+                    break
+                except SeqConflictError:
+                    self._stale = True  # another process appended; catch up and retry
+                except LedgerUnavailableError:
+                    # The commit may or may not have reached the disk (a lost connection
+                    # during COMMIT): re-read the tail before the next batch.
+                    self._stale = True
+                    raise
+            else:
+                raise LedgerUnavailableError("sequence numbers kept conflicting with "
+                                             "another writer; nothing was recorded")
+            self._tree.extend(hashes)
+        for i, (p, h) in enumerate(zip(batch, hashes, strict=True)):
+            p.future.set_result(Receipt(first + i, h))
+
+    def _resync(self) -> None:
+        try:
+            for seq, leaf in self._store.leaf_hashes_from(self._tree.size):
+                if seq != self._tree.size:
+                    self._problem = f"entry {self._tree.size} is missing (next is {seq})"
+                    raise LedgerUnavailableError(f"ledger storage is inconsistent: "
+                                                 f"{self._problem}")
+                self._tree.extend([leaf])
+        except StorageError as exc:
+            raise LedgerUnavailableError(f"cannot read the ledger tail: {exc}") from exc
+        self._stale = False
+
+    def refresh(self) -> int:
+        """Catch up with entries other processes appended; returns the tree size."""
+        with self._write_lock:
+            try:
+                self._resync()
+            except LedgerUnavailableError as exc:
+                raise StorageError(str(exc)) from exc
+        return self._tree.size
+
+    def _periodic(self) -> None:
+        if self._problem is None:
+            self.checkpoints.maybe_sign_periodic()
+
+    # -- reading --------------------------------------------------------------------
+
+    @property
+    def size(self) -> int:
+        return self._tree.size
+
+    @property
+    def integrity_problem(self) -> str | None:
+        """Why the ledger refuses appends (storage inconsistent with signed state)."""
+        return self._problem
+
+    def root(self, size: int | None = None) -> bytes:
+        return self._tree.root(size)
+
+    def entry(self, seq: int) -> EntryRow:
+        row = self._store.entry(seq)
+        if row is None:
+            raise NotFoundError(f"ledger entry {seq} does not exist")
+        return row
+
+    def tail(self, count: int) -> list[EntryRow]:
+        start = max(0, self._tree.size - count)
+        return list(self._store.entries(start, self._tree.size))
+
+    def inclusion_proof(self, seq: int, tree_size: int | None = None) -> list[bytes]:
+        size = self._sized(tree_size)
+        return self._tree.inclusion_proof(seq, size)
+
+    def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
+        size = self._sized(new_size)
+        return self._tree.consistency_proof(old_size, size)
+
+    def _sized(self, tree_size: int | None) -> int:
+        if tree_size is None:
+            return self._tree.size
+        if tree_size > self._tree.size:
+            self.refresh()
+        if not 0 <= tree_size <= self._tree.size:
+            raise ProofError(f"tree size {tree_size} is larger than the log "
+                             f"({self._tree.size})")
+        return tree_size
+
+    def close(self) -> None:
+        """Commit what is queued and stop the writer; further appends raise."""
+        self._batcher.close()
+
+
+def _load_tree(store: LedgerStore) -> tuple[HashTree, str | None]:
+    """Rebuild the cache from stored leaf hashes; report a gap instead of hiding it."""
+    hashes: list[bytes] = []
+    problem = None
+    try:
+        for seq, leaf in store.leaf_hashes_from(0):
+            if seq != len(hashes):
+                problem = f"entry {len(hashes)} is missing from storage (next is {seq})"
+                break
+            hashes.append(leaf)
+    except StorageError as exc:
+        raise LedgerUnavailableError(f"cannot open the ledger: {exc}") from exc
+    return HashTree.from_leaf_hashes(hashes), problem

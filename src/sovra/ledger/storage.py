@@ -1,0 +1,174 @@
+"""SQL for the ledger tables (SQLAlchemy Core, same statements on SQLite and PostgreSQL).
+
+Every database failure leaves this module as ``LedgerUnavailableError`` (for the write
+path) or ``StorageError`` (for reads), never as a SQLAlchemy exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, func, insert, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from sovra.errors import LedgerUnavailableError, StorageError
+from sovra.store.tables.ledger import ledger_checkpoints, ledger_cosignatures, ledger_entries
+
+_READ_CHUNK = 50_000
+
+
+class SeqConflictError(Exception):
+    """Another writer took these sequence numbers first (another process on the DB)."""
+
+
+@dataclass(frozen=True)
+class EntryRow:
+    seq: int
+    leaf_hash: bytes
+    body: bytes
+
+
+@dataclass(frozen=True)
+class CheckpointRow:
+    tree_size: int
+    root_hash: bytes
+    note: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class CosignatureRow:
+    tree_size: int
+    witness: str
+    signature_line: str
+    created_at: float
+
+
+class LedgerStore:
+    """Reads and writes of the three ledger tables."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def insert_entries(self, rows: Sequence[dict[str, object]]) -> None:
+        """Insert one batch in one transaction (one sync); durable when this returns."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(ledger_entries), list(rows))
+        except IntegrityError as exc:
+            raise SeqConflictError(str(exc)) from exc
+        except SQLAlchemyError as exc:
+            raise LedgerUnavailableError(
+                f"the ledger database refused the write ({type(exc).__name__}); "
+                "nothing in this batch was recorded") from exc
+
+    def leaf_hashes_from(self, start: int) -> Iterator[tuple[int, bytes]]:
+        """(seq, leaf_hash) for every entry with ``seq >= start``, in order."""
+        try:
+            while True:
+                with self.engine.connect() as conn:
+                    rows = conn.execute(
+                        select(ledger_entries.c.seq, ledger_entries.c.leaf_hash)
+                        .where(ledger_entries.c.seq >= start)
+                        .order_by(ledger_entries.c.seq).limit(_READ_CHUNK)).all()
+                for seq, leaf in rows:
+                    yield int(seq), bytes(leaf)
+                if len(rows) < _READ_CHUNK:
+                    return
+                start = int(rows[-1][0]) + 1
+        except SQLAlchemyError as exc:
+            raise StorageError(f"cannot read ledger entries: {exc}") from exc
+
+    def entries(self, start: int = 0, end: int | None = None) -> Iterator[EntryRow]:
+        """Entries with ``start <= seq < end`` in order, read in chunks."""
+        try:
+            while end is None or start < end:
+                query = (select(ledger_entries.c.seq, ledger_entries.c.leaf_hash,
+                                ledger_entries.c.body)
+                         .where(ledger_entries.c.seq >= start)
+                         .order_by(ledger_entries.c.seq).limit(_READ_CHUNK))
+                if end is not None:
+                    query = query.where(ledger_entries.c.seq < end)
+                with self.engine.connect() as conn:
+                    rows = conn.execute(query).all()
+                for seq, leaf, body in rows:
+                    yield EntryRow(int(seq), bytes(leaf), bytes(body))
+                if len(rows) < _READ_CHUNK:
+                    return
+                start = int(rows[-1][0]) + 1
+        except SQLAlchemyError as exc:
+            raise StorageError(f"cannot read ledger entries: {exc}") from exc
+
+    def entry(self, seq: int) -> EntryRow | None:
+        return next(self.entries(seq, seq + 1), None)
+
+    def count(self) -> int:
+        try:
+            with self.engine.connect() as conn:
+                return int(conn.execute(select(func.count()).select_from(ledger_entries))
+                           .scalar_one())
+        except SQLAlchemyError as exc:
+            raise StorageError(f"cannot read ledger entries: {exc}") from exc
+
+    def insert_checkpoint(self, row: CheckpointRow) -> None:
+        try:
+            with self.engine.begin() as conn:
+                existing = conn.execute(select(ledger_checkpoints.c.note).where(
+                    ledger_checkpoints.c.tree_size == row.tree_size)).first()
+                if existing is None:
+                    conn.execute(insert(ledger_checkpoints).values(
+                        tree_size=row.tree_size, root_hash=row.root_hash, note=row.note,
+                        created_at=row.created_at))
+        except SQLAlchemyError as exc:
+            raise LedgerUnavailableError(f"cannot store the checkpoint: {exc}") from exc
+
+    def checkpoints(self) -> list[CheckpointRow]:
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(select(ledger_checkpoints)
+                                    .order_by(ledger_checkpoints.c.tree_size)).all()
+        except SQLAlchemyError as exc:
+            raise StorageError(f"cannot read ledger checkpoints: {exc}") from exc
+        return [CheckpointRow(int(r.tree_size), bytes(r.root_hash), str(r.note),
+                              float(r.created_at)) for r in rows]
+
+    def latest_checkpoint(self) -> CheckpointRow | None:
+        try:
+            with self.engine.connect() as conn:
+                r = conn.execute(select(ledger_checkpoints)
+                                 .order_by(ledger_checkpoints.c.tree_size.desc())
+                                 .limit(1)).first()
+        except SQLAlchemyError as exc:
+            raise StorageError(f"cannot read ledger checkpoints: {exc}") from exc
+        if r is None:
+            return None
+        return CheckpointRow(int(r.tree_size), bytes(r.root_hash), str(r.note),
+                             float(r.created_at))
+
+    def insert_cosignature(self, row: CosignatureRow) -> bool:
+        """Store a cosignature line once; ``False`` if it was already there."""
+        try:
+            with self.engine.begin() as conn:
+                existing = conn.execute(select(ledger_cosignatures.c.id).where(
+                    ledger_cosignatures.c.tree_size == row.tree_size,
+                    ledger_cosignatures.c.signature_line == row.signature_line)).first()
+                if existing is not None:
+                    return False
+                conn.execute(insert(ledger_cosignatures).values(
+                    tree_size=row.tree_size, witness=row.witness,
+                    signature_line=row.signature_line, created_at=row.created_at))
+        except SQLAlchemyError as exc:
+            raise LedgerUnavailableError(f"cannot store the cosignature: {exc}") from exc
+        return True
+
+    def cosignatures(self) -> list[CosignatureRow]:
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(select(ledger_cosignatures)
+                                    .order_by(ledger_cosignatures.c.tree_size,
+                                              ledger_cosignatures.c.id)).all()
+        except SQLAlchemyError as exc:
+            raise StorageError(f"cannot read ledger cosignatures: {exc}") from exc
+        return [CosignatureRow(int(r.tree_size), str(r.witness), str(r.signature_line),
+                               float(r.created_at)) for r in rows]

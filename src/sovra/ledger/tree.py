@@ -1,0 +1,112 @@
+"""A compact in-memory cache of every complete, aligned subtree hash.
+
+Level ``L`` is one contiguous ``bytearray`` holding MTH(D[i*2^L : (i+1)*2^L]) for every
+complete aligned subtree, 32 bytes each: about 64 bytes per leaf in total, no Python
+object per node. Every subtree RFC 9162 proofs ask for is either one of these or a
+right-edge subtree made of O(log n) of them, so an inclusion proof at a million leaves
+costs a few dozen hash lookups instead of recomputing the tree.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+from sovra.errors import ProofError
+from sovra.ledger import merkle
+
+_H = merkle.HASH_SIZE
+
+
+class HashTree:
+    """Append-only subtree-hash cache; thread safe (one writer, many readers)."""
+
+    def __init__(self) -> None:
+        self._levels: list[bytearray] = [bytearray()]
+        self._size = 0
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_leaf_hashes(cls, leaf_hashes: Iterable[bytes]) -> HashTree:
+        tree = cls()
+        tree.extend(leaf_hashes)
+        return tree
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def extend(self, leaf_hashes: Iterable[bytes]) -> None:
+        """Append leaves and every complete subtree they finish."""
+        with self._lock:
+            level0 = self._levels[0]
+            before = len(level0)
+            for value in leaf_hashes:
+                if len(value) != _H:
+                    del level0[before:]
+                    raise ValueError("leaf hashes are 32 bytes")
+                level0 += value
+            self._build_up()
+            self._size = len(level0) // _H
+
+    def _build_up(self) -> None:
+        node = merkle.node_hash
+        level = 0
+        while len(self._levels[level]) >= 2 * _H:
+            if len(self._levels) == level + 1:
+                self._levels.append(bytearray())
+            below, above = self._levels[level], self._levels[level + 1]
+            have, can = len(above) // _H, len(below) // (2 * _H)
+            above += b"".join(
+                node(bytes(below[2 * i * _H:(2 * i + 1) * _H]),
+                     bytes(below[(2 * i + 1) * _H:(2 * i + 2) * _H]))
+                for i in range(have, can)
+            )
+            level += 1
+
+    def leaf_hash(self, index: int) -> bytes:
+        if not 0 <= index < self._size:
+            raise ProofError(f"leaf index {index} is out of range for a tree of size "
+                             f"{self._size}")
+        return bytes(self._levels[0][index * _H:(index + 1) * _H])
+
+    def leaf_hashes(self, start: int = 0, end: int | None = None) -> list[bytes]:
+        end = self._size if end is None else end
+        data = bytes(self._levels[0][start * _H:end * _H])
+        return [data[i:i + _H] for i in range(0, len(data), _H)]
+
+    def subtree_hash(self, start: int, end: int) -> bytes:
+        """MTH(D[start:end]) from cached levels (``merkle.SubtreeSource``)."""
+        if not 0 <= start < end <= self._size:
+            raise ProofError(f"subtree [{start}, {end}) is outside the tree of size "
+                             f"{self._size}")
+        return self._subtree(start, end)
+
+    def _subtree(self, start: int, end: int) -> bytes:
+        n = end - start
+        if n & (n - 1) == 0 and start % n == 0:
+            level = n.bit_length() - 1
+            i = start >> level
+            return bytes(self._levels[level][i * _H:(i + 1) * _H])
+        k = merkle.split_point(n)
+        return merkle.node_hash(self._subtree(start, start + k), self._subtree(start + k, end))
+
+    def root(self, size: int | None = None) -> bytes:
+        """The tree head at ``size`` (default: now), for any size up to the current one."""
+        size = self._size if size is None else size
+        if not 0 <= size <= self._size:
+            raise ProofError(f"tree size {size} is larger than the log ({self._size})")
+        return merkle.EMPTY_ROOT if size == 0 else self._subtree(0, size)
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        size = self._size if size is None else size
+        if size > self._size:
+            raise ProofError(f"tree size {size} is larger than the log ({self._size})")
+        return merkle.inclusion_proof(index, size, self)
+
+    def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
+        new_size = self._size if new_size is None else new_size
+        if new_size > self._size:
+            raise ProofError(f"tree size {new_size} is larger than the log ({self._size})")
+        return merkle.consistency_proof(old_size, new_size, self)
+
