@@ -1,0 +1,63 @@
+"""One backend per registered model, created on first use after the weights verify."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from sovra.ai.backends.base import ChatBackend
+from sovra.ai.backends.llama import LlamaCppBackend
+from sovra.ai.backends.upstream import UpstreamBackend, make_client
+from sovra.ai.hashing import verify_file
+from sovra.ai.models import ModelRecord
+from sovra.ai.settings import AISettings
+
+
+class BackendPool:
+    def __init__(self, settings: AISettings) -> None:
+        self._settings = settings
+        self._backends: dict[tuple[str, str], ChatBackend] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._client: httpx.AsyncClient | None = None
+
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = make_client(connect_s=self._settings.upstream_connect_timeout_s,
+                                       read_s=self._settings.upstream_read_timeout_s)
+        return self._client
+
+    async def backend(self, record: ModelRecord) -> ChatBackend:
+        key = (record.model_id, record.spec.sha256)
+        found = self._backends.get(key)
+        if found is not None:
+            return found
+        lock = self._locks.setdefault(record.model_id, asyncio.Lock())
+        async with lock:
+            found = self._backends.get(key)
+            if found is None:
+                found = await self._create(record)
+                self._backends[key] = found
+        return found
+
+    async def _create(self, record: ModelRecord) -> ChatBackend:
+        spec = record.spec
+        if spec.locality == "in_process":
+            path = spec.weights_path or ""
+            # Issue 7: loading verifies the hash and refuses a mismatch.
+            await asyncio.to_thread(verify_file, path, spec.sha256)
+            backend = LlamaCppBackend(path, n_ctx=self._settings.llama_context,
+                                      n_threads=self._settings.llama_threads)
+            await backend.load()
+            return backend
+        return UpstreamBackend(self.client(), spec.upstream_url or "",
+                               spec.upstream_model or spec.model_id,
+                               retries=self._settings.upstream_retries)
+
+    async def aclose(self) -> None:
+        for backend in self._backends.values():
+            await backend.aclose()
+        self._backends.clear()
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None

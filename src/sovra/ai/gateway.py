@@ -1,0 +1,354 @@
+"""The governed AI gateway: one service that every chat and embedding request goes through.
+
+Per request (issue 7, "Governance on every request"): admission (quotas, concurrency,
+global load shedding) -> the model must be registered, approved and of the right kind
+-> retrieval, permission-filtered by the data layer before anything reaches a model ->
+effective classification = max(prompt, retrieved chunks) against the model's ceiling
+(refuse, or redact where the setting says so) -> a ledger entry BEFORE the model sees
+anything (record, then act) -> generation -> a ledger entry with the outcome, answer
+hash, tokens and latency. If the ledger cannot record or the instance is sealed, no
+answer is produced (fail closed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+
+from sovra.ai import governance
+from sovra.ai.backends.base import ChatBackend
+from sovra.ai.backends.pool import BackendPool
+from sovra.ai.levels import rank
+from sovra.ai.limits import Limits
+from sovra.ai.models import (
+    Assessment,
+    ChatMessage,
+    Citation,
+    Delta,
+    GenerationParams,
+    ModelRecord,
+    RetrievedChunk,
+    Usage,
+)
+from sovra.ai.ports import (
+    ClassifierPort,
+    EmbedderPort,
+    KeysPort,
+    LedgerPort,
+    PolicyPort,
+    Principal,
+    RetrieverPort,
+)
+from sovra.ai.rag import question_of, with_context
+from sovra.ai.registry import ModelRegistry
+from sovra.ai.request_index import IndexRow, RequestIndex
+from sovra.ai.settings import AISettings
+from sovra.errors import (
+    ClassificationRefusedError,
+    InvalidInputError,
+    ModelNotFoundError,
+    PermissionDeniedError,
+    SealedError,
+)
+
+# Text kept for a collection is encrypted under this keyring (instance.keys).
+TEXT_KEYRING = "ai-requests"
+_INLINE_CLASSIFY_CHARS = 4096  # below this, classifying costs less than a thread hop
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    model: str
+    messages: tuple[ChatMessage, ...]
+    params: GenerationParams
+    collections: tuple[str, ...] = ()
+    citations: bool = True
+    top_k: int = 4
+
+
+@dataclass(frozen=True)
+class PreparedChat:
+    """A request that passed governance and is recorded; the model may now run."""
+
+    request_id: str
+    principal_id: str
+    record: ModelRecord
+    backend: ChatBackend
+    messages: tuple[ChatMessage, ...]
+    params: GenerationParams
+    citations: tuple[Citation, ...]
+    classification: str
+    request_seq: int
+    started: float
+    created: int
+    keep_text: bool
+    prompt_text: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    text: str
+    finish_reason: str
+    usage: Usage
+
+
+def new_request_id() -> str:
+    return "chatcmpl-" + secrets.token_hex(12)
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Gateway:
+    def __init__(self, settings: AISettings, registry: ModelRegistry, ledger: LedgerPort,
+                 *, policy: PolicyPort | None, keys: KeysPort | None,
+                 classifier: ClassifierPort | None, retriever: RetrieverPort | None,
+                 embedder: EmbedderPort | None, index: RequestIndex,
+                 backends: BackendPool | None = None, limits: Limits | None = None) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.ledger = ledger
+        self.policy = policy
+        self.keys = keys
+        self.classifier = classifier
+        self.retriever = retriever
+        self.embedder = embedder
+        self.index = index
+        self.backends = backends or BackendPool(settings)
+        self.limits = limits or Limits(settings.limits())
+        self._background: set[asyncio.Task[None]] = set()
+
+    # -- admission and model choice -------------------------------------------------------
+    def _check_open(self) -> None:
+        if self.keys is not None and self.keys.is_sealed():
+            raise SealedError("the instance is sealed: no answers until it is unsealed")
+
+    def _model(self, model_id: str, kind: str, caller: Principal) -> ModelRecord:
+        record = self.registry.get(model_id)
+        if record.spec.kind != kind:
+            raise ModelNotFoundError(f"model {model_id!r} is a {record.spec.kind} model, "
+                                     f"not a {kind} model")
+        if not record.approved:
+            raise PermissionDeniedError(f"model {model_id!r} is registered but not approved",
+                                        ("model not approved",))
+        if record.spec.locality == "external":
+            if not self.settings.allow_external:
+                raise PermissionDeniedError(
+                    f"model {model_id!r} is an external provider and external providers are "
+                    "disabled (SOVRA_AI_ALLOW_EXTERNAL)", ("external providers disabled",))
+            if self.policy is None:
+                raise PermissionDeniedError("no policy engine to decide external use")
+            self.policy.require(caller, "models.use", "Model", model_id,
+                                {"locality": "external", "ceiling": self.ceiling(record)})
+        return record
+
+    @staticmethod
+    def ceiling(record: ModelRecord) -> str:
+        """The model's ceiling, capped at "internal" for external providers (issue 7)."""
+        if record.spec.locality == "external" and rank(record.spec.ceiling) > rank("internal"):
+            return "internal"
+        return record.spec.ceiling
+
+    # -- classification -------------------------------------------------------------------
+    def _assess(self, texts: Sequence[str]) -> list[Assessment]:
+        if self.classifier is None:
+            # Fail closed: with no detectors nothing can be shown to be below "secret".
+            return [Assessment("secret") for _ in texts]
+        return [self.classifier.classify(t) for t in texts]
+
+    def _classify_one(self, text: str) -> Assessment:
+        return self._assess([text])[0]
+
+    async def _retrieve(self, caller: Principal, request: ChatRequest) -> list[RetrievedChunk]:
+        if not request.collections:
+            return []
+        if self.retriever is None:
+            raise InvalidInputError("retrieval is not available on this instance")
+        top_k = max(1, min(request.top_k, self.settings.top_k_limit))
+        return await asyncio.to_thread(self.retriever.retrieve, caller, request.collections,
+                                       question_of(request.messages), top_k)
+
+    def _keeps_text(self, collections: Sequence[str]) -> bool:
+        if self.retriever is None or self.keys is None:
+            return False
+        return any(self.retriever.keeps_ai_text(c) for c in collections)
+
+    # -- chat -----------------------------------------------------------------------------
+    async def prepare_chat(self, caller: Principal, request: ChatRequest) -> PreparedChat:
+        """Admit, govern and record a chat request. Pair with ``complete`` or ``stream``."""
+        self._check_open()
+        self.limits.admit(caller.principal_id)
+        try:
+            return await self._prepare(caller, request)
+        except BaseException:
+            self.limits.release(caller.principal_id, 0)
+            raise
+
+    async def _prepare(self, caller: Principal, request: ChatRequest) -> PreparedChat:
+        started = time.perf_counter()
+        request_id = new_request_id()
+        record = self._model(request.model, "chat", caller)
+        prompt_chars = sum(len(m.content) for m in request.messages)
+        if prompt_chars > self.settings.max_prompt_chars:
+            raise InvalidInputError(
+                f"prompt is {prompt_chars} characters; the limit is "
+                f"{self.settings.max_prompt_chars} (SOVRA_AI_MAX_PROMPT_CHARS)")
+        chunks = await self._retrieve(caller, request)
+        texts = [m.content for m in request.messages] + [c.text for c in chunks]
+        if sum(len(t) for t in texts) <= _INLINE_CLASSIFY_CHARS:
+            assessments = self._assess(texts)
+        else:
+            assessments = await asyncio.to_thread(self._assess, texts)
+        ceiling = self.ceiling(record)
+        verdict = governance.decide(texts, assessments, ceiling=ceiling,
+                                    mode=self.settings.classification_mode,
+                                    classify=self._classify_one)
+        prompt_text = "\n".join(f"{m.role}: {m.content}" for m in request.messages)
+        details = self._request_details(request_id, record, request, chunks=chunks,
+                                        verdict=verdict, prompt_text=prompt_text)
+        if not verdict.allowed:
+            await self.ledger.append_async(caller.principal_id, "ai.chat",
+                                           f"model/{record.model_id}", "denied", details)
+            raise ClassificationRefusedError("; ".join(verdict.reasons))
+        backend = await self.backends.backend(record)
+        n = len(request.messages)
+        sent = [ChatMessage(m.role, t) for m, t in zip(request.messages, verdict.texts[:n],
+                                                        strict=True)]
+        messages = with_context(sent, verdict.texts[n:])
+        receipt = await self.ledger.append_async(caller.principal_id, "ai.chat",
+                                                 f"model/{record.model_id}", "allowed", details)
+        return PreparedChat(
+            request_id=request_id, principal_id=caller.principal_id, record=record,
+            backend=backend, messages=tuple(messages), params=request.params,
+            citations=tuple(c.citation for c in chunks) if request.citations else (),
+            classification=verdict.effective, request_seq=receipt.seq, started=started,
+            created=int(time.time()), keep_text=self._keeps_text(request.collections),
+            prompt_text=prompt_text)
+
+    @staticmethod
+    def _request_details(request_id: str, record: ModelRecord, request: ChatRequest, *,
+                         chunks: Sequence[RetrievedChunk], verdict: governance.Verdict,
+                         prompt_text: str) -> dict[str, object]:
+        return {
+            "request_id": request_id, "model": record.model_id,
+            "weights_sha256": record.spec.sha256, "locality": record.spec.locality,
+            "collections": list(request.collections),
+            "chunks": [{"collection": c.citation.collection, "chunk_id": c.citation.chunk_id,
+                        "document_id": c.citation.document_id, "version": c.citation.version,
+                        "position": c.citation.chunk_position} for c in chunks],
+            "classification": verdict.effective, "classification_before": verdict.original,
+            "ceiling": Gateway.ceiling(record), "redacted_spans": verdict.redacted_spans,
+            "decision": "allow" if verdict.allowed else "deny",
+            "reasons": list(verdict.reasons), "prompt_sha256": sha256_text(prompt_text),
+        }
+
+    async def complete(self, prepared: PreparedChat) -> ChatResult:
+        """Run the model to the end; the outcome is recorded before the answer returns."""
+        try:
+            done = await prepared.backend.complete(prepared.messages, prepared.params)
+        except BaseException as exc:
+            await self._finish(prepared, "", Usage(0, 0), "failure", type(exc).__name__)
+            raise
+        # Fail closed: the answer is released only once its record is durable.
+        await self._finish(prepared, done.text, done.usage, "success", done.finish_reason)
+        return ChatResult(done.text, done.finish_reason, done.usage)
+
+    async def stream(self, prepared: PreparedChat) -> AsyncIterator[Delta]:
+        """Yield deltas; the outcome (also a disconnect) is recorded when the stream ends."""
+        parts: list[str] = []
+        usage = Usage(0, 0)
+        outcome, reason = "failure", "client disconnected"
+        try:
+            async for delta in prepared.backend.stream(prepared.messages, prepared.params):
+                if delta.text:
+                    parts.append(delta.text)
+                if delta.finish_reason is not None:
+                    usage = Usage(delta.prompt_tokens or 0,
+                                  delta.completion_tokens or len(parts))
+                    outcome, reason = "success", delta.finish_reason
+                yield delta
+        except Exception as exc:
+            outcome, reason = "failure", type(exc).__name__
+            raise
+        finally:
+            # Runs also when the client disconnected and the task was cancelled, so the
+            # record is written from a task of its own rather than awaited here.
+            task = asyncio.get_running_loop().create_task(
+                self._finish(prepared, "".join(parts), usage, outcome, reason))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _finish(self, prepared: PreparedChat, answer: str, usage: Usage, outcome: str,
+                      reason: str) -> None:
+        latency_ms = round((time.perf_counter() - prepared.started) * 1000, 3)
+        try:
+            receipt = await self.ledger.append_async(
+                prepared.principal_id, "ai.chat.outcome", f"model/{prepared.record.model_id}",
+                outcome, {"request_id": prepared.request_id, "request_seq": prepared.request_seq,
+                          "answer_sha256": sha256_text(answer), "reason": reason,
+                          "prompt_tokens": usage.prompt_tokens,
+                          "completion_tokens": usage.completion_tokens,
+                          "latency_ms": latency_ms})
+            prompt_ct, answer_ct = self._encrypt_texts(prepared, answer)
+            self.index.add(IndexRow(prepared.request_id, prepared.request_seq, receipt.seq,
+                                    prepared.principal_id, prepared.record.model_id,
+                                    time.time(), prompt_ct, answer_ct))
+        except BaseException:
+            self.index.add(IndexRow(prepared.request_id, prepared.request_seq, None,
+                                    prepared.principal_id, prepared.record.model_id,
+                                    time.time()))
+            raise
+        finally:
+            self.limits.release(prepared.principal_id, usage.total_tokens)
+
+    def _encrypt_texts(self, prepared: PreparedChat, answer: str
+                       ) -> tuple[bytes | None, bytes | None]:
+        if not prepared.keep_text or self.keys is None:
+            return None, None
+        rid = prepared.request_id
+        return (self.keys.encrypt(TEXT_KEYRING, f"{rid}/prompt", prepared.prompt_text.encode()),
+                self.keys.encrypt(TEXT_KEYRING, f"{rid}/answer", answer.encode()))
+
+    # -- embeddings -----------------------------------------------------------------------
+    async def embed(self, caller: Principal, model_id: str, inputs: Sequence[str]
+                    ) -> tuple[str, list[list[float]], int]:
+        """Embed ``inputs``; returns (request id, vectors, token estimate)."""
+        self._check_open()
+        self.limits.admit(caller.principal_id)
+        tokens = 0
+        try:
+            record = self._model(model_id, "embedding", caller)
+            if self.embedder is None or self.embedder.model_id != record.model_id:
+                raise ModelNotFoundError(f"embedding model {model_id!r} is not loaded here")
+            if sum(len(t) for t in inputs) > self.settings.max_prompt_chars * 4:
+                raise InvalidInputError("input too large to embed in one request")
+            assessments = await asyncio.to_thread(self._assess, list(inputs))
+            verdict = governance.decide(list(inputs), assessments,
+                                        ceiling=self.ceiling(record), mode="refuse",
+                                        classify=self._classify_one)
+            request_id = "embd-" + secrets.token_hex(12)
+            tokens = sum(max(1, len(t) // 4) for t in inputs)
+            details = {"request_id": request_id, "model": record.model_id,
+                       "weights_sha256": record.spec.sha256, "inputs": len(inputs),
+                       "input_sha256": sha256_text("\x1e".join(inputs)),
+                       "classification": verdict.effective, "reasons": list(verdict.reasons)}
+            outcome = "allowed" if verdict.allowed else "denied"
+            await self.ledger.append_async(caller.principal_id, "ai.embed",
+                                           f"model/{record.model_id}", outcome, details)
+            if not verdict.allowed:
+                raise ClassificationRefusedError("; ".join(verdict.reasons))
+            vectors = await asyncio.to_thread(self.embedder.embed, list(inputs))
+            return request_id, vectors, tokens
+        finally:
+            self.limits.release(caller.principal_id, tokens)
+
+    async def aclose(self) -> None:
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+        await self.index.aclose()
+        await self.backends.aclose()

@@ -1,0 +1,168 @@
+"""The model registry: which models exist, what they are approved for, who said so.
+
+Issue 7, Models: every model has its weights' SHA-256, source, licence, the
+classification ceiling it is approved for and a locality. Registering or approving is a
+ledger entry and needs ``models.register`` / ``models.approve`` from policy. The ledger
+entry is written first (record, then act); if the act fails the failure is recorded.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from typing import Any
+
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from sovra.ai.levels import level_name
+from sovra.ai.models import KINDS, LOCALITIES, ModelRecord, ModelSpec
+from sovra.ai.ports import LedgerPort, PolicyPort, Principal
+from sovra.errors import (
+    ConflictError,
+    InvalidInputError,
+    ModelNotFoundError,
+    StorageError,
+)
+from sovra.store.tables.ai import ai_models
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
+_SHA = re.compile(r"^[0-9a-f]{64}$")
+
+
+def validate_spec(spec: ModelSpec) -> ModelSpec:
+    """Normalise and check a spec; raise ``InvalidInputError`` naming the bad field."""
+    if not _ID.match(spec.model_id):
+        raise InvalidInputError(f"model id {spec.model_id!r} must match {_ID.pattern}")
+    if spec.kind not in KINDS:
+        raise InvalidInputError(f"kind must be one of {KINDS}")
+    if spec.locality not in LOCALITIES:
+        raise InvalidInputError(f"locality must be one of {LOCALITIES}")
+    sha = spec.sha256.lower()
+    if not _SHA.match(sha):
+        raise InvalidInputError("sha256 must be 64 hex digits")
+    if spec.locality == "in_process" and not spec.weights_path:
+        raise InvalidInputError("an in-process model needs weights_path")
+    if spec.locality != "in_process" and not spec.upstream_url:
+        raise InvalidInputError("a served model needs upstream_url")
+    return replace(spec, sha256=sha, ceiling=level_name(spec.ceiling))
+
+
+def _record(row: Any) -> ModelRecord:
+    spec = ModelSpec(model_id=row.model_id, kind=row.kind, locality=row.locality,
+                     sha256=row.sha256, source=row.source, licence=row.licence,
+                     ceiling=row.ceiling, weights_path=row.weights_path,
+                     upstream_url=row.upstream_url, upstream_model=row.upstream_model)
+    return ModelRecord(spec=spec, approved=bool(row.approved), registered_by=row.registered_by,
+                       approved_by=row.approved_by, created_at=float(row.created_at))
+
+
+class ModelRegistry:
+    """Registry service. Reads are cached briefly: the gateway asks on every request."""
+
+    def __init__(self, engine: Engine, ledger: LedgerPort, policy: PolicyPort | None, *,
+                 clock: Callable[[], float] = time.time, cache_ttl_s: float = 2.0) -> None:
+        self._engine = engine
+        self._ledger = ledger
+        self._policy = policy
+        self._clock = clock
+        self._ttl = cache_ttl_s
+        self._cache: dict[str, ModelRecord] = {}
+        self._cache_at = -1e18
+
+    # -- reads ---------------------------------------------------------------------------
+    def _load_all(self) -> dict[str, ModelRecord]:
+        now = time.monotonic()
+        if now - self._cache_at > self._ttl:
+            try:
+                with self._engine.connect() as conn:
+                    rows = conn.execute(select(ai_models)).all()
+            except SQLAlchemyError as exc:
+                raise StorageError(f"cannot read the model registry: {exc}") from exc
+            self._cache = {row.model_id: _record(row) for row in rows}
+            self._cache_at = now
+        return self._cache
+
+    def get(self, model_id: str) -> ModelRecord:
+        found = self._load_all().get(model_id)
+        if found is None:
+            raise ModelNotFoundError(f"no model {model_id!r} is registered; see GET /v1/models")
+        return found
+
+    def list(self, *, approved_only: bool = False) -> list[ModelRecord]:
+        records = sorted(self._load_all().values(), key=lambda r: r.model_id)
+        return [r for r in records if r.approved or not approved_only]
+
+    def _invalidate(self) -> None:
+        self._cache_at = -1e18
+
+    # -- writes --------------------------------------------------------------------------
+    def _require(self, caller: Principal, action: str, spec: ModelSpec) -> None:
+        if self._policy is None:
+            raise StorageError("no policy engine is wired; refusing to change the registry")
+        self._policy.require(caller, action, "Model", spec.model_id, {
+            "ceiling": spec.ceiling, "locality": spec.locality, "kind": spec.kind})
+
+    def register(self, caller: Principal, spec: ModelSpec, *, approve: bool = False) -> ModelRecord:
+        """Register a model (unapproved unless ``approve`` and the caller may approve)."""
+        spec = validate_spec(spec)
+        self._require(caller, "models.register", spec)
+        if approve:
+            self._require(caller, "models.approve", spec)
+        return self._insert(caller.principal_id, spec, approved=approve)
+
+    def register_builtin(self, spec: ModelSpec) -> ModelRecord:
+        """Register a model shipped with Sovra, once; the instance is the registrant."""
+        spec = validate_spec(spec)
+        existing = self._load_all().get(spec.model_id)
+        if existing is not None and existing.spec.sha256 == spec.sha256:
+            return existing
+        if existing is not None:
+            raise ConflictError(
+                f"built-in model {spec.model_id} is registered with SHA-256 "
+                f"{existing.spec.sha256} but the installed weights have {spec.sha256}")
+        return self._insert("system:sovra", spec, approved=True)
+
+    def _insert(self, actor: str, spec: ModelSpec, *, approved: bool) -> ModelRecord:
+        details = {**asdict(spec), "approved": approved}
+        self._ledger.append(actor, "models.register", f"model/{spec.model_id}", "success",
+                            details)
+        record = ModelRecord(spec, approved, actor, actor if approved else None, self._clock())
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(insert(ai_models).values(
+                    **asdict(spec), approved=approved, registered_by=actor,
+                    approved_by=record.approved_by, created_at=record.created_at))
+        except IntegrityError as exc:
+            self._ledger.append(actor, "models.register", f"model/{spec.model_id}", "failure",
+                                {"reason": "already registered"})
+            raise ConflictError(f"model {spec.model_id} is already registered") from exc
+        except SQLAlchemyError as exc:
+            self._ledger.append(actor, "models.register", f"model/{spec.model_id}", "failure",
+                                {"reason": "storage error"})
+            raise StorageError(f"cannot register model {spec.model_id}: {exc}") from exc
+        finally:
+            self._invalidate()
+        return record
+
+    def approve(self, caller: Principal, model_id: str, *, ceiling: str | None = None
+                ) -> ModelRecord:
+        """Approve a registered model, optionally for a different ceiling."""
+        current = self.get(model_id)
+        spec = replace(current.spec, ceiling=level_name(ceiling or current.spec.ceiling))
+        self._require(caller, "models.approve", spec)
+        self._ledger.append(caller.principal_id, "models.approve", f"model/{model_id}",
+                            "success", {"ceiling": spec.ceiling, "sha256": spec.sha256})
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(update(ai_models).where(ai_models.c.model_id == model_id).values(
+                    approved=True, approved_by=caller.principal_id, ceiling=spec.ceiling))
+        except SQLAlchemyError as exc:
+            self._ledger.append(caller.principal_id, "models.approve", f"model/{model_id}",
+                                "failure", {"reason": "storage error"})
+            raise StorageError(f"cannot approve model {model_id}: {exc}") from exc
+        finally:
+            self._invalidate()
+        return replace(current, spec=spec, approved=True, approved_by=caller.principal_id)

@@ -1,0 +1,43 @@
+"""Gateway settings (environment ``SOVRA_AI_*``). Defaults are the safe ones."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from sovra.ai.limits import LimitSettings
+
+
+class AISettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SOVRA_AI_", extra="forbid", frozen=True)
+
+    # What to do when data is above the model's ceiling: refuse (default) or redact the
+    # personal data the detectors found and go on if that brings it within the ceiling.
+    classification_mode: Literal["refuse", "redact"] = "refuse"
+    # External providers are off unless an operator turns them on; even then policy
+    # decides per request and nothing above "internal" leaves (issue 7, Backends).
+    allow_external: bool = False
+    register_builtin: bool = True
+    default_model: str = "SmolLM2-135M-Instruct"
+
+    requests_per_minute: int = Field(default=6000, ge=1)
+    tokens_per_minute: int = Field(default=2_000_000, ge=1)
+    concurrent_per_principal: int = Field(default=128, ge=1)
+    max_in_flight: int = Field(default=256, ge=1)
+
+    max_prompt_chars: int = Field(default=32_000, ge=1)
+    max_tokens_limit: int = Field(default=2048, ge=1)
+    default_max_tokens: int = Field(default=256, ge=1)
+    top_k_limit: int = Field(default=20, ge=1)
+
+    upstream_connect_timeout_s: float = Field(default=2.0, gt=0)
+    upstream_read_timeout_s: float = Field(default=60.0, gt=0)
+    upstream_retries: int = Field(default=2, ge=0, le=10)
+    llama_threads: int | None = Field(default=None, ge=1)
+    llama_context: int = Field(default=2048, ge=256)
+
+    def limits(self) -> LimitSettings:
+        return LimitSettings(self.requests_per_minute, self.tokens_per_minute,
+                             self.concurrent_per_principal, self.max_in_flight)
