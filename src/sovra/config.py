@@ -44,6 +44,15 @@ class Settings(BaseSettings):
     # A checkpoint is signed at most this often while entries arrive (0 disables the timer).
     checkpoint_interval_s: float = Field(default=10.0, ge=0.0)
 
+    # OIDC bearer tokens from the organisation's IdP (sovra.identity), verified offline
+    # against this issuer, audience and JWKS file; all three set enable OIDC. Group
+    # mapping is JSON in the environment: SOVRA_OIDC_GROUP_ROLES='{"sec-auditors": ["auditor"]}'.
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_path: Path | None = None
+    oidc_group_roles: dict[str, list[str]] = Field(default_factory=dict)
+    oidc_groups_claim: str = "groups"
+
     # Air-gap bundles (sovra.transfer). Grace extends metadata expiry for slow transfers;
     # every import records the grace it used. 0 is the safe default (TUF §5.4.4 as written).
     bundle_expiry_grace_s: float = Field(default=0.0, ge=0.0, le=90 * 86400.0)

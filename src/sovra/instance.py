@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from sovra.config import Settings
+from sovra.identity import IdentityService, open_identity
 from sovra.ledger import Ledger
+from sovra.policy import PolicyService, open_policy
 from sovra.store import make_engine, upgrade
 
 
@@ -23,6 +25,8 @@ class Instance:
     settings: Settings
     engine: Engine
     ledger: Ledger
+    identity: IdentityService
+    policy: PolicyService
 
     def close(self) -> None:
         self.ledger.close()
@@ -36,4 +40,7 @@ def open_instance(settings: Settings, *, migrate: bool = True) -> Instance:
     if migrate:
         upgrade(engine)
     ledger = Ledger.open(engine, settings)
-    return Instance(settings=settings, engine=engine, ledger=ledger)
+    identity = open_identity(engine, settings, ledger)
+    policy = open_policy(engine, ledger)
+    return Instance(settings=settings, engine=engine, ledger=ledger, identity=identity,
+                    policy=policy)

@@ -1,0 +1,43 @@
+"""The actions Sovra authorizes and the resource types each applies to.
+
+This table mirrors ``schema.cedarschema`` (a test checks that they agree) so the
+engine can refuse an unknown action or a wrong resource type before asking Cedar,
+without paying for request validation against the schema on every decision.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+ACTIONS: MappingProxyType[str, frozenset[str]] = MappingProxyType({
+    "ledger.read": frozenset({"Ledger"}),
+    "ledger.witness": frozenset({"Ledger"}),
+    "keys.status": frozenset({"Keys"}),
+    "keys.seal": frozenset({"Keys"}),
+    "keys.rotate": frozenset({"Keys"}),
+    "keys.erase": frozenset({"Keys", "Collection"}),
+    "principals.manage": frozenset({"Principal"}),
+    "policy.propose": frozenset({"Policy"}),
+    "policy.approve": frozenset({"Policy"}),
+    "policy.read": frozenset({"Policy"}),
+    "collections.create": frozenset({"Collection"}),
+    "collections.read": frozenset({"Collection"}),
+    "collections.ingest": frozenset({"Collection"}),
+    "collections.erase": frozenset({"Collection", "Document"}),
+    "collections.hold": frozenset({"Collection"}),
+    "documents.read": frozenset({"Document", "Collection"}),
+    "models.use": frozenset({"Model"}),
+    "models.register": frozenset({"Model"}),
+    "models.approve": frozenset({"Model"}),
+    "bundles.import": frozenset({"Bundle"}),
+    "bundles.approve": frozenset({"Bundle"}),
+    "bundles.read": frozenset({"Bundle"}),
+    "ai.trace": frozenset({"Trace"}),
+})
+
+RESOURCE_TYPES: frozenset[str] = frozenset().union(*ACTIONS.values())
+
+ROLES: frozenset[str] = frozenset(
+    {"admin", "approver", "auditor", "analyst", "operator", "service"})
+
+__all__ = ["ACTIONS", "RESOURCE_TYPES", "ROLES"]

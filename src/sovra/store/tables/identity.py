@@ -1,0 +1,57 @@
+"""Identity tables: principals (users, service accounts, groups), membership, API keys."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+)
+
+from sovra.store.tables import metadata
+
+identity_principals = Table(
+    "identity_principals",
+    metadata,
+    Column("principal_id", String(128), primary_key=True),
+    Column("kind", String(16), nullable=False),  # user | service | group
+    Column("display_name", String(256), nullable=False),
+    Column("roles", Text, nullable=False),  # JSON list of role names, sorted
+    Column("clearance", String(16), nullable=False),
+    Column("org_unit", String(128), nullable=False),
+    Column("jurisdiction", String(64), nullable=False),
+    Column("disabled", Boolean, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(128), nullable=False),
+)
+
+identity_group_members = Table(
+    "identity_group_members",
+    metadata,
+    Column("group_id", String(128), ForeignKey("identity_principals.principal_id"),
+           primary_key=True),
+    Column("member_id", String(128), ForeignKey("identity_principals.principal_id"),
+           primary_key=True, index=True),
+)
+
+identity_api_keys = Table(
+    "identity_api_keys",
+    metadata,
+    # The public prefix: it names the key in logs and finds the row in one lookup.
+    Column("key_id", String(32), primary_key=True),
+    Column("principal_id", String(128), ForeignKey("identity_principals.principal_id"),
+           nullable=False, index=True),
+    Column("secret_sha256", LargeBinary(32), nullable=False),
+    Column("label", String(256), nullable=False),
+    Column("scope", Text, nullable=True),  # JSON list of actions / "prefix.*"; NULL = any
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=True),
+    Column("revoked_at", Float, nullable=True),
+)
+
+__all__ = ["identity_api_keys", "identity_group_members", "identity_principals"]
