@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from sovra.config import Settings
 from sovra.identity import IdentityService, open_identity
+from sovra.keys import KeyService
 from sovra.ledger import Ledger
 from sovra.policy import PolicyService, open_policy
 from sovra.store import make_engine, upgrade
@@ -27,8 +28,10 @@ class Instance:
     ledger: Ledger
     identity: IdentityService
     policy: PolicyService
+    keys: KeyService
 
     def close(self) -> None:
+        self.keys.close()
         self.ledger.close()
         self.engine.dispose()
 
@@ -42,5 +45,6 @@ def open_instance(settings: Settings, *, migrate: bool = True) -> Instance:
     ledger = Ledger.open(engine, settings)
     identity = open_identity(engine, settings, ledger)
     policy = open_policy(engine, ledger)
+    keys = KeyService.open(engine, settings, ledger)
     return Instance(settings=settings, engine=engine, ledger=ledger, identity=identity,
-                    policy=policy)
+                    policy=policy, keys=keys)

@@ -1,0 +1,36 @@
+"""Key custody: root key under custodians' shares or an HSM, keyrings, envelope encryption.
+
+``KeyService`` is ``instance.keys``. The root key is rebuilt from Shamir shares
+(``shares``) or lives in a PKCS#11 token (``hsm``); it wraps versioned key-encryption
+keys per keyring (``keyring``), which wrap one data key per object; objects are sealed
+in authenticated segments (``aead``, the STREAM construction). docs/keys.md is the
+operator guide.
+"""
+
+from __future__ import annotations
+
+from sovra.keys.custody import CeremonyResult, SealStatus
+from sovra.keys.devmode import DEV_MODE_WARNING, StartupReport, start_for_up
+from sovra.keys.hsm import HsmConfig
+from sovra.keys.keyring import Erasure, KeyringInfo
+from sovra.keys.service import KeyService, KeyStatus, MinVersionResult
+from sovra.keys.sharefiles import share_file_text, write_share_files
+from sovra.keys.shares import Share, parse_share
+
+__all__ = [
+    "DEV_MODE_WARNING",
+    "CeremonyResult",
+    "Erasure",
+    "HsmConfig",
+    "KeyService",
+    "KeyStatus",
+    "KeyringInfo",
+    "MinVersionResult",
+    "SealStatus",
+    "Share",
+    "StartupReport",
+    "parse_share",
+    "share_file_text",
+    "start_for_up",
+    "write_share_files",
+]
