@@ -10,6 +10,9 @@ from fastapi import FastAPI
 import sovra
 from sovra.api.errors import install_error_handlers
 from sovra.api.routers import health, ledger
+from sovra.api.routers import identity as identity_routes
+from sovra.api.routers import keys as keys_routes
+from sovra.api.routers import policy as policy_routes
 from sovra.instance import Instance
 
 
@@ -32,4 +35,7 @@ def create_app(instance: Instance, *, close_instance_on_shutdown: bool = False) 
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(ledger.router)
+    app.include_router(identity_routes.router)
+    app.include_router(keys_routes.router)
+    app.include_router(policy_routes.router)
     return app

@@ -9,6 +9,9 @@ import typer
 
 import sovra
 from sovra.cli.commands import db, ledger, up
+from sovra.cli.commands import identity as identity_commands
+from sovra.cli.commands import keys as keys_commands
+from sovra.cli.commands import policy as policy_commands
 from sovra.cli.context import GlobalOptions
 
 app = typer.Typer(
@@ -42,6 +45,14 @@ def main_options(
 app.add_typer(db.app, name="db")
 app.add_typer(ledger.app, name="ledger")
 app.command("up")(up.up)
+app.add_typer(identity_commands.principal_app, name="principal")
+app.add_typer(identity_commands.group_app, name="group")
+app.add_typer(identity_commands.apikey_app, name="apikey")
+app.add_typer(policy_commands.app, name="policy")
+app.command("init")(keys_commands.init)
+app.command("unseal")(keys_commands.unseal)
+app.command("seal")(keys_commands.seal)
+app.add_typer(keys_commands.app, name="keys")
 
 
 def main() -> None:

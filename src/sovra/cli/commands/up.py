@@ -11,7 +11,9 @@ from rich.console import Console
 from sovra.api import create_app
 from sovra.cli.context import options
 from sovra.cli.errors import run
+from sovra.identity import ensure_first_admin
 from sovra.instance import open_instance
+from sovra.keys import start_for_up
 
 console = Console()
 
@@ -25,6 +27,18 @@ def up(
     settings = run(lambda: options(ctx).settings(host=host, port=port))
     instance = run(lambda: open_instance(settings))
     console.print(f"Sovra {settings.profile} instance, data in {settings.data_dir}")
+    keys = run(lambda: start_for_up(instance.keys))
+    if keys.warning:
+        console.rule("[bold red]DEVELOPMENT MODE - NOT FOR PRODUCTION")
+        console.print(keys.warning, style="bold red", highlight=False)
+        console.rule("[bold red]DEVELOPMENT MODE")
+    for line in keys.messages:
+        console.print(line, highlight=False)
+    first_key = run(lambda: ensure_first_admin(instance))
+    if first_key is not None:
+        console.rule("[bold red]FIRST ADMIN API KEY: shown once, store it now")
+        console.print(first_key, highlight=False, soft_wrap=True)
+        console.rule("[bold red]it cannot be shown again; use it as SOVRA_API_KEY")
     console.print(f"API on http://{settings.host}:{settings.port}  (docs at /docs)")
     app = create_app(instance, close_instance_on_shutdown=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
