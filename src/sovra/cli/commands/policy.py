@@ -67,7 +67,8 @@ def approve(ctx: typer.Context, version: int, api_key: ApiKey) -> None:
         caller = run(lambda: acting(inst, api_key, "policy.approve",
                                     Resource("Policy", str(version))))
         done = run(lambda: inst.policy.approve(caller, version))
-    console.print(f"version {done.version} is active (sha256 {done.sha256})", highlight=False, soft_wrap=True)
+    console.print(f"version {done.version} is active (sha256 {done.sha256})",
+                  highlight=False, soft_wrap=True)
 
 
 @app.command("validate")
@@ -87,7 +88,8 @@ def test(file: Path, policies: Annotated[list[Path] | None, typer.Option(
         mark = "[green]PASS[/]" if result.passed else "[bold red]FAIL[/]"
         got = "allow" if result.decision.allowed else "deny"
         console.print(f"{mark} {result.name}: expected {result.expected}, got {got} "
-                      f"({'; '.join(result.decision.reasons) or '-'})", highlight=False, soft_wrap=True)
+                      f"({'; '.join(result.decision.reasons) or '-'})",
+                      highlight=False, soft_wrap=True)
     failed = len(report.failures)
     console.print(f"{len(report.results) - failed} passed, {failed} failed")
     if failed:
