@@ -11,12 +11,15 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from sovra.ai import Gateway
+from sovra.ai.service import open_gateway
 from sovra.config import Settings
 from sovra.identity import IdentityService, open_identity
 from sovra.keys import KeyService
 from sovra.ledger import Ledger
 from sovra.policy import PolicyService, open_policy
 from sovra.store import make_engine, upgrade
+from sovra.transfer import TransferService
 
 
 @dataclass
@@ -29,8 +32,11 @@ class Instance:
     identity: IdentityService
     policy: PolicyService
     keys: KeyService
+    ai: Gateway
+    transfer: TransferService
 
     def close(self) -> None:
+        self.ai.close()
         self.keys.close()
         self.ledger.close()
         self.engine.dispose()
@@ -46,5 +52,7 @@ def open_instance(settings: Settings, *, migrate: bool = True) -> Instance:
     identity = open_identity(engine, settings, ledger)
     policy = open_policy(engine, ledger)
     keys = KeyService.open(engine, settings, ledger)
+    ai = open_gateway(engine, ledger, policy, keys=keys)
+    transfer = TransferService(engine, settings, ledger, policy)
     return Instance(settings=settings, engine=engine, ledger=ledger, identity=identity,
-                    policy=policy, keys=keys)
+                    policy=policy, keys=keys, ai=ai, transfer=transfer)

@@ -16,7 +16,8 @@ import asyncio
 import hashlib
 import secrets
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 
 from sovra.ai import governance
@@ -122,6 +123,7 @@ class Gateway:
         self.backends = backends or BackendPool(settings)
         self.limits = limits or Limits(settings.limits())
         self._background: set[asyncio.Task[None]] = set()
+        self.text_keyring = TEXT_KEYRING
 
     # -- admission and model choice -------------------------------------------------------
     def _check_open(self) -> None:
@@ -144,7 +146,8 @@ class Gateway:
             if self.policy is None:
                 raise PermissionDeniedError("no policy engine to decide external use")
             self.policy.require(caller, "models.use", "Model", model_id,
-                                {"locality": "external", "ceiling": self.ceiling(record)})
+                                {"max_classification": self.ceiling(record),
+                                 "approved": record.approved})
         return record
 
     @staticmethod
@@ -258,30 +261,37 @@ class Gateway:
         await self._finish(prepared, done.text, done.usage, "success", done.finish_reason)
         return ChatResult(done.text, done.finish_reason, done.usage)
 
-    async def stream(self, prepared: PreparedChat) -> AsyncIterator[Delta]:
-        """Yield deltas; the outcome (also a disconnect) is recorded when the stream ends."""
+    async def stream(self, prepared: PreparedChat) -> AsyncGenerator[Delta, None]:
+        """Yield deltas. A finished stream is recorded before its last delta is yielded
+        (so the client's ``[DONE]`` follows a durable record); a stream cut short — the
+        client went away, the backend failed — is recorded when it ends."""
         parts: list[str] = []
-        usage = Usage(0, 0)
         outcome, reason = "failure", "client disconnected"
+        recorded = False
         try:
-            async for delta in prepared.backend.stream(prepared.messages, prepared.params):
-                if delta.text:
-                    parts.append(delta.text)
-                if delta.finish_reason is not None:
-                    usage = Usage(delta.prompt_tokens or 0,
-                                  delta.completion_tokens or len(parts))
-                    outcome, reason = "success", delta.finish_reason
-                yield delta
+            async with aclosing(prepared.backend.stream(prepared.messages,
+                                                        prepared.params)) as deltas:
+                async for delta in deltas:
+                    if delta.text:
+                        parts.append(delta.text)
+                    if delta.finish_reason is not None:
+                        usage = Usage(delta.prompt_tokens or 0,
+                                      delta.completion_tokens or len(parts))
+                        recorded = True
+                        await self._finish(prepared, "".join(parts), usage, "success",
+                                           delta.finish_reason)
+                    yield delta
         except Exception as exc:
             outcome, reason = "failure", type(exc).__name__
             raise
         finally:
-            # Runs also when the client disconnected and the task was cancelled, so the
-            # record is written from a task of its own rather than awaited here.
-            task = asyncio.get_running_loop().create_task(
-                self._finish(prepared, "".join(parts), usage, outcome, reason))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            if not recorded:
+                # Also runs when the task was cancelled (client disconnect), so the
+                # record is written from a task of its own rather than awaited here.
+                task = asyncio.get_running_loop().create_task(self._finish(
+                    prepared, "".join(parts), Usage(0, len(parts)), outcome, reason))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
 
     async def _finish(self, prepared: PreparedChat, answer: str, usage: Usage, outcome: str,
                       reason: str) -> None:
@@ -346,6 +356,10 @@ class Gateway:
             return request_id, vectors, tokens
         finally:
             self.limits.release(caller.principal_id, tokens)
+
+    def close(self) -> None:
+        """Synchronous shutdown (the instance closing): write pending index rows."""
+        self.index.flush_sync()
 
     async def aclose(self) -> None:
         if self._background:

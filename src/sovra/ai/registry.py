@@ -99,19 +99,23 @@ class ModelRegistry:
         self._cache_at = -1e18
 
     # -- writes --------------------------------------------------------------------------
-    def _require(self, caller: Principal, action: str, spec: ModelSpec) -> None:
+    def _require(self, caller: Principal, action: str, spec: ModelSpec, *,
+                 requester: str | None = None) -> None:
         if self._policy is None:
             raise StorageError("no policy engine is wired; refusing to change the registry")
-        self._policy.require(caller, action, "Model", spec.model_id, {
-            "ceiling": spec.ceiling, "locality": spec.locality, "kind": spec.kind})
+        # Attributes of the Cedar ``Model`` entity (policy/schema.cedarschema); the
+        # requester lets the segregation-of-duties policy stop self-approval.
+        attributes: dict[str, object] = {"max_classification": spec.ceiling}
+        if requester is not None:
+            attributes["requester"] = requester
+        self._policy.require(caller, action, "Model", spec.model_id, attributes)
 
-    def register(self, caller: Principal, spec: ModelSpec, *, approve: bool = False) -> ModelRecord:
-        """Register a model (unapproved unless ``approve`` and the caller may approve)."""
+    def register(self, caller: Principal, spec: ModelSpec) -> ModelRecord:
+        """Register a model, unapproved: a different principal with the approver role
+        approves it (segregation of duties, policy/default/30-changes.cedar)."""
         spec = validate_spec(spec)
         self._require(caller, "models.register", spec)
-        if approve:
-            self._require(caller, "models.approve", spec)
-        return self._insert(caller.principal_id, spec, approved=approve)
+        return self._insert(caller.principal_id, spec, approved=False)
 
     def register_builtin(self, spec: ModelSpec) -> ModelRecord:
         """Register a model shipped with Sovra, once; the instance is the registrant."""
@@ -152,7 +156,7 @@ class ModelRegistry:
         """Approve a registered model, optionally for a different ceiling."""
         current = self.get(model_id)
         spec = replace(current.spec, ceiling=level_name(ceiling or current.spec.ceiling))
-        self._require(caller, "models.approve", spec)
+        self._require(caller, "models.approve", spec, requester=current.registered_by)
         self._ledger.append(caller.principal_id, "models.approve", f"model/{model_id}",
                             "success", {"ceiling": spec.ceiling, "sha256": spec.sha256})
         try:

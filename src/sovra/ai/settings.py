@@ -19,7 +19,10 @@ class AISettings(BaseSettings):
     # External providers are off unless an operator turns them on; even then policy
     # decides per request and nothing above "internal" leaves (issue 7, Backends).
     allow_external: bool = False
-    register_builtin: bool = True
+    # The bundled in-process model never sends data anywhere, but it is small and
+    # general: by default it is approved up to "confidential", so secrets (keys,
+    # passwords, tokens) are refused or redacted before it sees them.
+    builtin_ceiling: Literal["public", "internal", "confidential", "secret"] = "confidential"
     default_model: str = "SmolLM2-135M-Instruct"
 
     requests_per_minute: int = Field(default=6000, ge=1)

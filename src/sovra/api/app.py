@@ -12,7 +12,9 @@ from sovra.api.errors import install_error_handlers
 from sovra.api.routers import health, ledger
 from sovra.api.routers import identity as identity_routes
 from sovra.api.routers import keys as keys_routes
+from sovra.api.routers import openai as openai_routes
 from sovra.api.routers import policy as policy_routes
+from sovra.api.routers import transfer as transfer_routes
 from sovra.instance import Instance
 
 
@@ -22,6 +24,7 @@ def create_app(instance: Instance, *, close_instance_on_shutdown: bool = False) 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        await instance.ai.aclose()
         if close_instance_on_shutdown:
             instance.close()
 
@@ -38,4 +41,6 @@ def create_app(instance: Instance, *, close_instance_on_shutdown: bool = False) 
     app.include_router(identity_routes.router)
     app.include_router(keys_routes.router)
     app.include_router(policy_routes.router)
+    app.include_router(transfer_routes.router)
+    app.include_router(openai_routes.router)
     return app

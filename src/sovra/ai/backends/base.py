@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -23,7 +23,7 @@ class ChatBackend(Protocol):
         ...
 
     def stream(self, messages: Sequence[ChatMessage],
-               params: GenerationParams) -> AsyncIterator[Delta]:
+               params: GenerationParams) -> AsyncGenerator[Delta, None]:
         """Yield the answer piece by piece; the last delta carries ``finish_reason``.
 
         Closing the iterator early (the client went away) stops generation.

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import os
 import threading
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -117,7 +117,7 @@ class LlamaCppBackend:
             emit(_END)
 
     async def stream(self, messages: Sequence[ChatMessage],
-                     params: GenerationParams) -> AsyncIterator[Delta]:
+                     params: GenerationParams) -> AsyncGenerator[Delta, None]:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[object] = asyncio.Queue()
         stop = threading.Event()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 import httpx
@@ -100,7 +100,7 @@ class UpstreamBackend:
         return Completion(text, reason, Usage(prompt, completion))
 
     async def stream(self, messages: Sequence[ChatMessage],
-                     params: GenerationParams) -> AsyncIterator[Delta]:
+                     params: GenerationParams) -> AsyncGenerator[Delta, None]:
         response = await self._send(self._body(messages, params, stream=True), stream=True)
         produced = 0
         finish: str | None = None

@@ -8,6 +8,7 @@ import typer
 import uvicorn
 from rich.console import Console
 
+from sovra.ai.service import register_builtin_models
 from sovra.api import create_app
 from sovra.cli.context import options
 from sovra.cli.errors import run
@@ -39,6 +40,13 @@ def up(
         console.rule("[bold red]FIRST ADMIN API KEY: shown once, store it now")
         console.print(first_key, highlight=False, soft_wrap=True)
         console.rule("[bold red]it cannot be shown again; use it as SOVRA_API_KEY")
+    for model in run(lambda: register_builtin_models(instance.ai)):
+        console.print(f"model {model.model_id} ({model.spec.kind}, {model.spec.locality}, "
+                      f"approved up to {model.spec.ceiling}) sha256 {model.spec.sha256[:16]}…",
+                      highlight=False)
     console.print(f"API on http://{settings.host}:{settings.port}  (docs at /docs)")
     app = create_app(instance, close_instance_on_shutdown=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    # Every request is in the ledger already; a per-request access log line would cost
+    # the AI gateway's hot path more than the rest of the request (issue 7 benchmarks).
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info",
+                access_log=False)

@@ -1,0 +1,41 @@
+"""Constructing the gateway for an instance, and registering the built-in models."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from sovra.ai.adapters import KeysAdapter, PolicyAdapter
+from sovra.ai.builtin import smollm2_spec
+from sovra.ai.gateway import Gateway
+from sovra.ai.models import ModelRecord
+from sovra.ai.ports import ClassifierPort, EmbedderPort, KeysPort, LedgerPort, RetrieverPort
+from sovra.ai.registry import ModelRegistry
+from sovra.ai.request_index import RequestIndex
+from sovra.ai.settings import AISettings
+from sovra.keys import KeyService
+from sovra.policy import PolicyService
+
+
+def open_gateway(engine: Engine, ledger: LedgerPort, policy: PolicyService, *,
+                 settings: AISettings | None = None, keys: KeyService | KeysPort | None = None,
+                 classifier: ClassifierPort | None = None,
+                 retriever: RetrieverPort | None = None,
+                 embedder: EmbedderPort | None = None) -> Gateway:
+    settings = settings or AISettings()
+    adapter = PolicyAdapter(policy)
+    registry = ModelRegistry(engine, ledger, adapter)
+    keys_port = KeysAdapter(keys) if isinstance(keys, KeyService) else keys
+    return Gateway(settings, registry, ledger, policy=adapter, keys=keys_port,
+                   classifier=classifier, retriever=retriever, embedder=embedder,
+                   index=RequestIndex(engine))
+
+
+def register_builtin_models(gateway: Gateway) -> list[ModelRecord]:
+    """Register the models shipped with Sovra (idempotent; a ledger entry the first time)."""
+    records = [gateway.registry.register_builtin(
+        smollm2_spec(gateway.settings.builtin_ceiling))]
+    embedder = gateway.embedder
+    spec = getattr(embedder, "model_spec", None)
+    if embedder is not None and spec is not None:
+        records.append(gateway.registry.register_builtin(spec))
+    return records

@@ -1,0 +1,148 @@
+"""The OpenAI-compatible surface: /v1/chat/completions, /v1/embeddings, /v1/models,
+and Sovra's own /v1/sovra/* (trace, model registration and approval).
+
+Thin edge (house style 11): parse, call the gateway, render. Streaming follows the
+OpenAI server-sent events format exactly: ``data: {chunk}\\n\\n`` ... ``data: [DONE]\\n\\n``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from sovra.ai import wire
+from sovra.ai.gateway import Gateway, PreparedChat
+from sovra.ai.models import ModelSpec
+from sovra.ai.trace import trace
+from sovra.api.auth import Caller, authorized
+from sovra.api.errors import status_for
+from sovra.errors import SovraError
+
+router = APIRouter(prefix="/v1", tags=["openai"])
+
+ModelUser = Annotated[Caller, Depends(authorized("models.use", "Model"))]
+Tracer = Annotated[Caller, Depends(authorized("ai.trace", "Trace",
+                                              resource_id_param="request_id"))]
+Registrar = Annotated[Caller, Depends(authorized("models.register", "Model"))]
+Approver = Annotated[Caller, Depends(authorized("models.approve", "Model",
+                                                resource_id_param="model_id"))]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "invalid request (OpenAI error format)"},
+    401: {"description": "no or bad credential"},
+    403: {"description": "denied by policy, or the model is not approved for the data"},
+    404: {"description": "unknown model"},
+    429: {"description": "quota or concurrency limit; see Retry-After"},
+    502: {"description": "the upstream model server failed"},
+    503: {"description": "overloaded, sealed, or the ledger cannot record"},
+}
+
+
+def _gateway(request: Request) -> Gateway:
+    gateway: Gateway = request.app.state.instance.ai
+    return gateway
+
+
+@router.post("/chat/completions", responses=_ERRORS,
+             summary="Chat completion (OpenAI-compatible; stream with SSE)")
+async def chat_completions(body: wire.ChatCompletionRequest, caller: ModelUser,
+                           request: Request) -> Response:
+    gateway = _gateway(request)
+    prepared = await gateway.prepare_chat(caller, body.to_domain(gateway.settings))
+    headers = {"x-request-id": prepared.request_id}
+    if not body.stream:
+        result = await gateway.complete(prepared)
+        return Response(wire.completion_body(prepared, result), media_type="application/json",
+                        headers=headers)
+    usage = bool(body.stream_options and body.stream_options.include_usage)
+    return StreamingResponse(_events(gateway, prepared, include_usage=usage),
+                             media_type="text/event-stream",
+                             headers={**headers, "cache-control": "no-cache"})
+
+
+async def _events(gateway: Gateway, prepared: PreparedChat, *,
+                  include_usage: bool) -> AsyncIterator[bytes]:
+    yield wire.chunk_event(prepared, {"role": "assistant", "content": ""}, None)
+    try:
+        async with aclosing(gateway.stream(prepared)) as deltas:
+            async for delta in deltas:
+                if delta.text:
+                    yield wire.chunk_event(prepared, {"content": delta.text}, None)
+                if delta.finish_reason is not None:
+                    yield wire.chunk_event(prepared, {}, delta.finish_reason,
+                                           extra=wire.sovra_extra(prepared))
+                    if include_usage:
+                        yield wire.usage_event(prepared, delta.prompt_tokens or 0,
+                                               delta.completion_tokens or 0)
+    except SovraError as exc:
+        # Headers are gone already: report in-band the way OpenAI clients read it.
+        yield wire.error_event(type(exc).__name__, str(exc), status_for(exc))
+        return
+    yield wire.DONE_EVENT
+
+
+@router.post("/embeddings", responses=_ERRORS, summary="Embeddings (OpenAI-compatible)")
+async def embeddings(body: wire.EmbeddingRequest, caller: ModelUser,
+                     request: Request) -> JSONResponse:
+    request_id, vectors, tokens = await _gateway(request).embed(caller, body.model,
+                                                                body.inputs())
+    return JSONResponse(wire.embeddings_body(body.model, vectors, tokens),
+                        headers={"x-request-id": request_id})
+
+
+@router.get("/models", responses=_ERRORS, summary="Approved models (OpenAI-compatible)")
+def list_models(_caller: ModelUser, request: Request) -> dict[str, object]:
+    return wire.models_body(_gateway(request).registry.list(approved_only=True))
+
+
+@router.get("/sovra/trace/{request_id}", responses=_ERRORS, tags=["sovra"],
+            summary="A request's lineage with the ledger entries' inclusion proofs")
+async def get_trace(request_id: str, _caller: Tracer, request: Request) -> dict[str, Any]:
+    gateway = _gateway(request)
+    found = await trace(gateway.index, gateway.ledger, gateway.keys, request_id,
+                        keyring=gateway.text_keyring)
+    return found.as_dict()
+
+
+class RegisterModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1, max_length=128)
+    kind: str = "chat"
+    locality: str = "on_premises"
+    sha256: str = Field(min_length=64, max_length=64)
+    source: str = Field(min_length=1, max_length=1024)
+    licence: str = Field(min_length=1, max_length=128)
+    ceiling: str = "internal"
+    weights_path: str | None = None
+    upstream_url: str | None = Field(default=None, max_length=2048)
+    upstream_model: str | None = Field(default=None, max_length=256)
+
+
+class ApproveModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ceiling: str | None = None
+
+
+@router.post("/sovra/models", responses=_ERRORS, tags=["sovra"], status_code=201,
+             summary="Register a model (unapproved until an approver approves it)")
+def register_model(body: RegisterModel, caller: Registrar, request: Request
+                   ) -> dict[str, object]:
+    spec = ModelSpec(model_id=body.id, kind=body.kind, locality=body.locality,  # type: ignore[arg-type]
+                     sha256=body.sha256, source=body.source, licence=body.licence,
+                     ceiling=body.ceiling, weights_path=body.weights_path,
+                     upstream_url=body.upstream_url, upstream_model=body.upstream_model)
+    record = _gateway(request).registry.register(caller, spec)
+    return wire.models_body([record])["data"][0]  # type: ignore[index,no-any-return]
+
+
+@router.post("/sovra/models/{model_id:path}/approve", responses=_ERRORS, tags=["sovra"],
+             summary="Approve a registered model for a classification ceiling")
+def approve_model(model_id: str, body: ApproveModel, caller: Approver, request: Request
+                  ) -> dict[str, object]:
+    record = _gateway(request).registry.approve(caller, model_id, ceiling=body.ceiling)
+    return wire.models_body([record])["data"][0]  # type: ignore[index,no-any-return]
