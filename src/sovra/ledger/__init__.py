@@ -8,5 +8,7 @@ from __future__ import annotations
 
 from sovra.ledger.entry import Entry, payload_ref
 from sovra.ledger.log import Ledger, Receipt
+from sovra.ledger.verify import Problem, VerificationResult, verify_archive
 
-__all__ = ["Entry", "Ledger", "Receipt", "payload_ref"]
+__all__ = ["Entry", "Ledger", "Problem", "Receipt", "VerificationResult", "payload_ref",
+           "verify_archive"]

@@ -16,21 +16,41 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import Engine
 
 from sovra.config import Settings
-from sovra.errors import LedgerUnavailableError, NotFoundError, ProofError, StorageError
+from sovra.errors import (
+    CheckpointError,
+    LedgerUnavailableError,
+    NotFoundError,
+    ProofError,
+    StorageError,
+)
 from sovra.ledger import entry as entries
+from sovra.ledger.archive import ArchivedCheckpoint, ArchivedCosignature, write_archive
 from sovra.ledger.batcher import Batcher, Pending
 from sovra.ledger.checkpoints import Checkpointer
 from sovra.ledger.merkle import leaf_hash
+from sovra.ledger.note import parse_vkey
 from sovra.ledger.storage import EntryRow, LedgerStore, SeqConflictError
 from sovra.ledger.tree import HashTree
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class EntryProof:
+    """An entry as stored, with its inclusion proof against ``tree_size``."""
+
+    seq: int
+    body: bytes
+    leaf_hash: bytes
+    tree_size: int
+    proof: list[bytes]
 
 
 @dataclass(frozen=True)
@@ -171,6 +191,28 @@ class Ledger:
         start = max(0, self._tree.size - count)
         return list(self._store.entries(start, self._tree.size))
 
+    def entry_with_proof(self, seq: int, tree_size: int | None = None) -> EntryProof:
+        """The stored entry and its inclusion proof (``ProofError`` if out of range)."""
+        size = self._sized(tree_size)
+        proof = self._tree.inclusion_proof(seq, size)
+        row = self.entry(seq)
+        return EntryProof(seq, row.body, row.leaf_hash, size, proof)
+
+    def sign_checkpoint(self) -> str:
+        """Sign the current tree head now (CheckpointError if inconsistent); the note."""
+        if self._problem is not None:
+            raise CheckpointError(f"refusing to sign: {self._problem}")
+        return self.checkpoints.sign().note
+
+    def latest_checkpoint(self) -> str:
+        """The newest checkpoint note with every stored witness cosignature."""
+        return self.checkpoints.latest()
+
+    def add_cosignature(self, cosigned_note: str, witness_vkey: str) -> tuple[int, str]:
+        """Store a witness cosignature; returns (tree size, witness name)."""
+        witness = parse_vkey(witness_vkey)
+        return self.checkpoints.add_cosignature(cosigned_note, witness), witness.name
+
     def inclusion_proof(self, seq: int, tree_size: int | None = None) -> list[bytes]:
         size = self._sized(tree_size)
         return self._tree.inclusion_proof(seq, size)
@@ -188,6 +230,29 @@ class Ledger:
             raise ProofError(f"tree size {tree_size} is larger than the log "
                              f"({self._tree.size})")
         return tree_size
+
+    def export(self, path: Path) -> int:
+        """Write every stored entry, checkpoint and cosignature to an archive; returns
+        the number of entries. Exports what storage holds, tampered or not, plus the
+        last checkpoint the log signed, so an auditor sees any difference."""
+        rows = list(self._store.entries())
+        checkpoints = {c.tree_size: ArchivedCheckpoint(c.tree_size, c.note)
+                       for c in self._store.checkpoints()}
+        last = self.checkpoints.last_signed
+        if last is not None and last.checkpoint.size not in checkpoints:
+            checkpoints[last.checkpoint.size] = ArchivedCheckpoint(last.checkpoint.size,
+                                                                   last.note)
+        cosignatures = [ArchivedCosignature(c.tree_size, c.witness, c.signature_line)
+                        for c in self._store.cosignatures()]
+        verifier = self.checkpoints.verifier
+        try:
+            return write_archive(
+                path, log_vkey=verifier.vkey, origin=verifier.name,
+                entries=(r.body for r in rows), leaf_hashes=(r.leaf_hash for r in rows),
+                checkpoints=[checkpoints[k] for k in sorted(checkpoints)],
+                cosignatures=cosignatures)
+        except OSError as exc:
+            raise StorageError(f"cannot write the archive {path}: {exc}") from exc
 
     def close(self) -> None:
         """Commit what is queued and stop the writer; further appends raise."""

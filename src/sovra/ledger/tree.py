@@ -37,32 +37,25 @@ class HashTree:
         return self._size
 
     def extend(self, leaf_hashes: Iterable[bytes]) -> None:
-        """Append leaves and every complete subtree they finish."""
-        with self._lock:
-            level0 = self._levels[0]
-            before = len(level0)
-            for value in leaf_hashes:
-                if len(value) != _H:
-                    del level0[before:]
-                    raise ValueError("leaf hashes are 32 bytes")
-                level0 += value
-            self._build_up()
-            self._size = len(level0) // _H
+        """Append leaves (32-byte hashes) and every complete subtree they finish."""
+        self.extend_joined(b"".join(leaf_hashes))
 
-    def _build_up(self) -> None:
-        node = merkle.node_hash
-        level = 0
-        while len(self._levels[level]) >= 2 * _H:
-            if len(self._levels) == level + 1:
-                self._levels.append(bytearray())
-            below, above = self._levels[level], self._levels[level + 1]
-            have, can = len(above) // _H, len(below) // (2 * _H)
-            above += b"".join(
-                node(bytes(below[2 * i * _H:(2 * i + 1) * _H]),
-                     bytes(below[(2 * i + 1) * _H:(2 * i + 2) * _H]))
-                for i in range(have, can)
-            )
-            level += 1
+    def extend_joined(self, data: bytes) -> None:
+        """``extend`` for leaf hashes already concatenated into one buffer."""
+        if len(data) % _H:
+            raise ValueError("leaf hashes are 32 bytes each")
+        with self._lock:
+            self._levels[0] += data
+            level = 0
+            while len(self._levels[level]) >= 2 * _H:
+                if len(self._levels) == level + 1:
+                    self._levels.append(bytearray())
+                below, above = self._levels[level], self._levels[level + 1]
+                have, can = len(above) // _H, len(below) // (2 * _H)
+                if can > have:
+                    above += merkle.hash_pairs(bytes(below[have * 2 * _H:can * 2 * _H]))
+                level += 1
+            self._size = len(self._levels[0]) // _H
 
     def leaf_hash(self, index: int) -> bytes:
         if not 0 <= index < self._size:
