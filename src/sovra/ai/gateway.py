@@ -48,6 +48,7 @@ from sovra.ai.rag import question_of, with_context
 from sovra.ai.registry import ModelRegistry
 from sovra.ai.request_index import IndexRow, RequestIndex
 from sovra.ai.settings import AISettings
+from sovra.ai.trace import Trace, trace_sync
 from sovra.errors import (
     ClassificationRefusedError,
     InvalidInputError,
@@ -123,7 +124,6 @@ class Gateway:
         self.backends = backends or BackendPool(settings)
         self.limits = limits or Limits(settings.limits())
         self._background: set[asyncio.Task[None]] = set()
-        self.text_keyring = TEXT_KEYRING
 
     # -- admission and model choice -------------------------------------------------------
     def _check_open(self) -> None:
@@ -356,6 +356,28 @@ class Gateway:
             return request_id, vectors, tokens
         finally:
             self.limits.release(caller.principal_id, tokens)
+
+    # -- trace ----------------------------------------------------------------------------
+    def _checkpoint(self) -> tuple[int, str] | None:
+        checkpoints = getattr(self.ledger, "checkpoints", None)
+        if checkpoints is None:
+            return None
+        signed = checkpoints.sign()
+        return int(signed.checkpoint.size), str(signed.note)
+
+    async def trace(self, request_id: str) -> Trace:
+        """A request's lineage with inclusion proofs to a freshly signed checkpoint."""
+        await self.index.flush()
+        return await asyncio.to_thread(self.trace_sync, request_id, flush=False)
+
+    def trace_sync(self, request_id: str, *, flush: bool = True) -> Trace:
+        """``trace`` for synchronous callers (the CLI), outside any event loop."""
+        if flush:
+            self.index.flush_sync()
+        signed = self._checkpoint()
+        return trace_sync(self.index, self.ledger, self.keys, request_id,
+                          keyring=TEXT_KEYRING,
+                          checkpoint=(lambda: signed) if signed is not None else None)
 
     def close(self) -> None:
         """Synchronous shutdown (the instance closing): write pending index rows."""

@@ -10,18 +10,21 @@ can check with the entry's bytes alone.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sovra.ai.ports import KeysPort, LedgerPort
 from sovra.ai.request_index import RequestIndex
-from sovra.errors import NotFoundError
+from sovra.errors import NotFoundError, ProofError
+from sovra.ledger.merkle import leaf_hash, verify_inclusion
 
 
 @dataclass(frozen=True)
 class TracedEntry:
     seq: int
     leaf_hash: str
+    raw: bytes  # the canonical (RFC 8785) bytes the leaf hash covers
     body: dict[str, Any]
     tree_size: int
     root_hash: str
@@ -35,46 +38,68 @@ class Trace:
     outcome: TracedEntry | None
     prompt_text: str | None
     answer_text: str | None
+    checkpoint: str | None  # the signed note (C2SP tlog-checkpoint) the proofs lead to
 
     def as_dict(self) -> dict[str, Any]:
         def entry(e: TracedEntry | None) -> dict[str, Any] | None:
             if e is None:
                 return None
             return {"seq": e.seq, "leaf_hash": e.leaf_hash, "entry": e.body,
+                    "entry_canonical": e.raw.decode(),
                     "tree_size": e.tree_size, "root_hash": e.root_hash,
                     "inclusion_proof": list(e.inclusion_proof)}
         return {"request_id": self.request_id, "request": entry(self.request),
-                "outcome": entry(self.outcome), "prompt_text": self.prompt_text,
-                "answer_text": self.answer_text}
+                "outcome": entry(self.outcome), "checkpoint": self.checkpoint,
+                "prompt_text": self.prompt_text, "answer_text": self.answer_text}
 
 
 def _traced(ledger: LedgerPort, seq: int, size: int) -> TracedEntry:
     row = ledger.entry(seq)
     proof = ledger.inclusion_proof(seq, size)
-    return TracedEntry(seq=seq, leaf_hash=row.leaf_hash.hex(), body=json.loads(row.body),
+    return TracedEntry(seq=seq, leaf_hash=row.leaf_hash.hex(), raw=bytes(row.body),
+                       body=json.loads(row.body),
                        tree_size=size, root_hash=ledger.root(size).hex(),
                        inclusion_proof=tuple(p.hex() for p in proof))
 
 
+Checkpoint = Callable[[], tuple[int, str]]
+
+
 async def trace(index: RequestIndex, ledger: LedgerPort, keys: KeysPort | None,
-                request_id: str, *, keyring: str) -> Trace:
+                request_id: str, *, keyring: str, checkpoint: Checkpoint | None = None) -> Trace:
     await index.flush()
-    return trace_sync(index, ledger, keys, request_id, keyring=keyring)
+    return trace_sync(index, ledger, keys, request_id, keyring=keyring, checkpoint=checkpoint)
 
 
 def trace_sync(index: RequestIndex, ledger: LedgerPort, keys: KeysPort | None,
-               request_id: str, *, keyring: str) -> Trace:
+               request_id: str, *, keyring: str, checkpoint: Checkpoint | None = None) -> Trace:
+    """Look the request up; ``checkpoint`` signs (or returns) the tree head to prove to."""
     row = index.get(request_id)
     if row is None or row.request_seq is None:
         raise NotFoundError(f"no request {request_id!r} is recorded on this instance")
-    size = ledger.size
+    size, note = checkpoint() if checkpoint is not None else (ledger.size, None)
     request = _traced(ledger, row.request_seq, size)
     if request.body.get("details", {}).get("request_id") != request_id:
         raise NotFoundError(f"ledger entry {row.request_seq} is not request {request_id!r}")
-    outcome = _traced(ledger, row.outcome_seq, size) if row.outcome_seq is not None else None
+    outcome = None
+    if row.outcome_seq is not None and row.outcome_seq < size:
+        outcome = _traced(ledger, row.outcome_seq, size)
     prompt = answer = None
     if keys is not None and row.prompt_ciphertext is not None:
         prompt = keys.decrypt(keyring, f"{request_id}/prompt", row.prompt_ciphertext).decode()
     if keys is not None and row.answer_ciphertext is not None:
         answer = keys.decrypt(keyring, f"{request_id}/answer", row.answer_ciphertext).decode()
-    return Trace(request_id, request, outcome, prompt, answer)
+    return Trace(request_id, request, outcome, prompt, answer, note)
+
+
+def verify_trace(found: Trace) -> None:
+    """Check every entry's inclusion proof (RFC 9162 §2.1.3.2); raise ``ProofError``."""
+    for entry in (found.request, found.outcome):
+        if entry is None:
+            continue
+        leaf = bytes.fromhex(entry.leaf_hash)
+        verify_inclusion(entry.seq, entry.tree_size, leaf,
+                         [bytes.fromhex(p) for p in entry.inclusion_proof],
+                         bytes.fromhex(entry.root_hash))
+        if leaf_hash(entry.raw) != leaf:
+            raise ProofError(f"ledger entry {entry.seq} does not hash to its leaf")

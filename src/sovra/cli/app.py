@@ -8,10 +8,12 @@ from typing import Annotated
 import typer
 
 import sovra
+from sovra.cli.commands import ai as ai_commands
 from sovra.cli.commands import db, ledger, up
 from sovra.cli.commands import identity as identity_commands
 from sovra.cli.commands import keys as keys_commands
 from sovra.cli.commands import policy as policy_commands
+from sovra.cli.commands import transfer as transfer_commands
 from sovra.cli.context import GlobalOptions
 
 app = typer.Typer(
@@ -45,6 +47,8 @@ def main_options(
 app.add_typer(db.app, name="db")
 app.add_typer(ledger.app, name="ledger")
 app.command("up")(up.up)
+app.command("trace")(ai_commands.trace)
+app.add_typer(ai_commands.models_app, name="models")
 app.add_typer(identity_commands.principal_app, name="principal")
 app.add_typer(identity_commands.group_app, name="group")
 app.add_typer(identity_commands.apikey_app, name="apikey")
@@ -53,6 +57,7 @@ app.command("init")(keys_commands.init)
 app.command("unseal")(keys_commands.unseal)
 app.command("seal")(keys_commands.seal)
 app.add_typer(keys_commands.app, name="keys")
+app.add_typer(transfer_commands.app, name="bundle")
 
 
 def main() -> None:

@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from sovra.ai import wire
 from sovra.ai.gateway import Gateway, PreparedChat
 from sovra.ai.models import ModelSpec
-from sovra.ai.trace import trace
 from sovra.api.auth import Caller, authorized
 from sovra.api.errors import status_for
 from sovra.errors import SovraError
@@ -103,10 +102,7 @@ def list_models(_caller: ModelUser, request: Request) -> dict[str, object]:
 @router.get("/sovra/trace/{request_id}", responses=_ERRORS, tags=["sovra"],
             summary="A request's lineage with the ledger entries' inclusion proofs")
 async def get_trace(request_id: str, _caller: Tracer, request: Request) -> dict[str, Any]:
-    gateway = _gateway(request)
-    found = await trace(gateway.index, gateway.ledger, gateway.keys, request_id,
-                        keyring=gateway.text_keyring)
-    return found.as_dict()
+    return (await _gateway(request).trace(request_id)).as_dict()
 
 
 class RegisterModel(BaseModel):

@@ -1,0 +1,87 @@
+"""``sovra trace``, ``sovra demo`` and ``sovra models``: the AI gateway from the shell."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from sovra.ai.trace import Trace, verify_trace
+from sovra.cli.context import instance
+from sovra.cli.errors import run
+
+console = Console()
+models_app = typer.Typer(help="The model registry.", no_args_is_help=True)
+
+
+def trace(
+    ctx: typer.Context,
+    request_id: Annotated[str, typer.Argument(help="The id a chat answer carried "
+                                              "(x-request-id header, chatcmpl-...).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Show who asked which model what, fed with which documents, with ledger proofs."""
+    with instance(ctx) as opened:
+        found = run(lambda: opened.ai.trace_sync(request_id))
+    run(lambda: verify_trace(found))
+    if as_json:
+        typer.echo(json.dumps(found.as_dict(), indent=2))
+        return
+    _render(found)
+
+
+def _render(found: Trace) -> None:
+    req = found.request.body
+    details = req.get("details", {})
+    console.print(f"[bold]request[/] {found.request_id}  at {req.get('time')}", highlight=False)
+    console.print(f"  principal      {req.get('actor')}", highlight=False)
+    console.print(f"  model          {details.get('model')}  weights sha256 "
+                  f"{details.get('weights_sha256')}", highlight=False)
+    console.print(f"  decision       {details.get('decision')}: "
+                  f"{'; '.join(details.get('reasons', []))}", highlight=False)
+    console.print(f"  classification {details.get('classification')} (ceiling "
+                  f"{details.get('ceiling')}, redacted spans {details.get('redacted_spans')})",
+                  highlight=False)
+    console.print(f"  collections    {', '.join(details.get('collections', [])) or '-'}",
+                  highlight=False)
+    for chunk in details.get("chunks", []):
+        console.print(f"    chunk {chunk['chunk_id']}  document {chunk['document_id']} "
+                      f"v{chunk['version']} #{chunk['position']}", highlight=False)
+    console.print(f"  prompt sha256  {details.get('prompt_sha256')}", highlight=False)
+    if found.outcome is not None:
+        out = found.outcome.body
+        od = out.get("details", {})
+        console.print(f"[bold]outcome[/] {out.get('outcome')} ({od.get('reason')}) at "
+                      f"{out.get('time')}", highlight=False)
+        console.print(f"  answer sha256  {od.get('answer_sha256')}", highlight=False)
+        console.print(f"  tokens         {od.get('prompt_tokens')} prompt + "
+                      f"{od.get('completion_tokens')} completion; latency "
+                      f"{od.get('latency_ms')} ms", highlight=False)
+    else:
+        console.print("[bold]outcome[/] not recorded yet", highlight=False)
+    if found.prompt_text is not None:
+        console.print(f"[bold]kept prompt[/]\n{found.prompt_text}", highlight=False)
+    if found.answer_text is not None:
+        console.print(f"[bold]kept answer[/]\n{found.answer_text}", highlight=False)
+    entries = [e for e in (found.request, found.outcome) if e is not None]
+    for entry in entries:
+        console.print(f"ledger entry {entry.seq}: leaf {entry.leaf_hash[:16]}…, inclusion "
+                      f"proof of {len(entry.inclusion_proof)} hashes to root "
+                      f"{entry.root_hash[:16]}… at tree size {entry.tree_size}: "
+                      "[green]verified[/]", highlight=False)
+    if found.checkpoint:
+        console.print("[bold]signed checkpoint[/]\n" + found.checkpoint, highlight=False)
+
+
+@models_app.command("list")
+def list_models(ctx: typer.Context) -> None:
+    """List registered models with their digest, licence, locality and ceiling."""
+    with instance(ctx) as opened:
+        records = run(opened.ai.registry.list)
+    for r in records:
+        state = "approved" if r.approved else "NOT approved"
+        console.print(f"{r.model_id}  {r.spec.kind}  {r.spec.locality}  ceiling "
+                      f"{r.spec.ceiling}  {state}\n  sha256 {r.spec.sha256}\n  source "
+                      f"{r.spec.source}  licence {r.spec.licence}", highlight=False)
