@@ -1,0 +1,19 @@
+"""Helpers shared by identity tests: read back what the real ledger recorded."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+
+from sovra.instance import Instance
+
+
+def ledger_events(instance: Instance, count: int = 200) -> list[dict[str, object]]:
+    return [json.loads(row.body) for row in instance.ledger.tail(count)]
+
+
+@pytest.fixture
+def events(instance: Instance) -> Callable[[], list[dict[str, object]]]:
+    return lambda: ledger_events(instance)

@@ -1,0 +1,43 @@
+"""The Cedar schema, the action table and the cross-room action names agree."""
+
+from __future__ import annotations
+
+import re
+
+from sovra.policy import ACTIONS
+from sovra.policy.engine import load_schema, schema_text
+
+# The actions every room codes against (working agreement, identity/policy contract).
+CONTRACT_ACTIONS = {
+    "ledger.read", "ledger.witness", "keys.status", "keys.seal", "keys.rotate", "keys.erase",
+    "principals.manage", "policy.propose", "policy.approve", "policy.read",
+    "collections.create", "collections.read", "collections.ingest", "collections.erase",
+    "collections.hold", "documents.read", "models.use", "models.register", "models.approve",
+    "bundles.import", "bundles.approve", "bundles.read", "ai.trace",
+}
+
+
+def _schema_actions() -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    pattern = re.compile(r'action\s+((?:"[^"]+"\s*,?\s*)+)\s*appliesTo\s*\{\s*principal:'
+                         r'\s*\[[^\]]*\],\s*resource:\s*\[([^\]]*)\]', re.S)
+    for names, resources in pattern.findall(schema_text()):
+        kinds = {k.strip() for k in resources.split(",") if k.strip()}
+        for name in re.findall(r'"([^"]+)"', names):
+            found[name] = kinds
+    return found
+
+
+def test_schema_parses() -> None:
+    assert "Principal" in str(load_schema())
+
+
+def test_every_contract_action_is_declared_in_the_schema_and_the_table() -> None:
+    assert set(ACTIONS) == CONTRACT_ACTIONS
+    assert set(_schema_actions()) == CONTRACT_ACTIONS
+
+
+def test_the_action_table_matches_the_schema_resource_types() -> None:
+    declared = _schema_actions()
+    for action, kinds in ACTIONS.items():
+        assert declared[action] == set(kinds), action
