@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from sovra.errors import UnsafeArchiveError
 
@@ -28,6 +28,7 @@ _BLOCK = 512
 _MAX_TRAILER = 1 << 20
 
 Progress = Callable[[int, int], None]
+_READ_ERRORS = (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, OSError)
 
 
 @dataclass(frozen=True)
@@ -42,13 +43,17 @@ class UnpackLimits:
     ratio_floor: int = 16 * 2**20
 
 
+class ByteReader(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
 @dataclass(frozen=True)
 class Member:
     """One checked regular-file member; ``reader`` yields exactly ``size`` bytes."""
 
     name: str
     size: int
-    reader: IO[bytes]
+    reader: ByteReader
 
 
 def iter_members(path: Path, limits: UnpackLimits,
@@ -74,10 +79,8 @@ def iter_members(path: Path, limits: UnpackLimits,
                 _require_end_marker(raw, total, limits)
                 with tarfile.open(fileobj=meter, mode="r:") as archive:
                     yield from _tar_members(archive, limits)
-        except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
-            raise UnsafeArchiveError(f"truncated or corrupt archive: {exc}") from exc
-        except OSError as exc:
-            raise UnsafeArchiveError(f"cannot read bundle {path}: {exc}") from exc
+        except _READ_ERRORS as exc:
+            raise _translated(exc) from exc
 
 
 def _gzip_members(meter: _Meter, limits: UnpackLimits) -> Iterator[Member]:
@@ -100,7 +103,7 @@ def _tar_members(archive: tarfile.TarFile, limits: UnpackLimits) -> Iterator[Mem
         reader = archive.extractfile(info)
         if reader is None:  # pragma: no cover - regular files always have a reader
             raise UnsafeArchiveError(f"member {info.name!r} has no data")
-        yield Member(info.name, info.size, reader)
+        yield Member(info.name, info.size, _Guarded(reader))
 
 
 def _check_member(info: tarfile.TarInfo, seen: set[str], limits: UnpackLimits) -> None:
@@ -209,6 +212,35 @@ class _Inflated(io.RawIOBase):
                 f"decompression bomb: {consumed} compressed bytes inflated to "
                 f"{self.produced} (limit ratio {self._limits.max_ratio:g})")
         return data
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _translated(exc: BaseException) -> UnsafeArchiveError:
+    if isinstance(exc, OSError) and not isinstance(exc, gzip.BadGzipFile):
+        return UnsafeArchiveError(f"cannot read bundle: {exc}")
+    return UnsafeArchiveError(f"truncated or corrupt archive: {exc}")
+
+
+class _Guarded(io.RawIOBase):
+    """A member's data; errors of the tar and gzip layers surface as UnsafeArchiveError
+    here too, since they happen while the consumer reads, outside ``iter_members``."""
+
+    def __init__(self, inner: IO[bytes]) -> None:
+        super().__init__()
+        self._inner = inner
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._inner.read(size)
+        except _READ_ERRORS as exc:
+            raise _translated(exc) from exc
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         data = self.read(len(buffer))

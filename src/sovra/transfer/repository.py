@@ -55,14 +55,19 @@ def rotate_root(repo: Path, root_keys: Sequence[Key], threshold: int,
 
     TUF §5.3.4: a client accepts root N+1 only if a threshold of the keys of root N and a
     threshold of the keys of root N+1 signed it. Keys left out of the new root are
-    revoked from then on. Signing roles keep their keys unless new ones are given.
+    revoked from then on. Signing roles get ``signing_keys`` if given; otherwise they
+    follow the root keys when they shared them, and keep their own keys when not.
     """
     previous = latest_root(repo)
     old = previous.signed
     root = Root(version=old.version + 1, expires=now + expires, consistent_snapshot=False)
-    keep = [old.keys[k] for k in old.roles["targets"].keyids]
+    # Shared mode (the signing roles used exactly the root keys): they follow the root,
+    # so a key revoked from root is revoked everywhere. Otherwise they stay as they were.
+    shared = set(old.roles["targets"].keyids) == set(old.roles["root"].keyids)
+    keep = list(root_keys) if shared else [old.keys[k] for k in old.roles["targets"].keyids]
+    keep_threshold = threshold if shared else old.roles["targets"].threshold
     _assign_keys(root, root_keys, threshold, signing_keys or keep,
-                 signing_threshold or old.roles["targets"].threshold)
+                 signing_threshold or keep_threshold)
     metadata = Metadata(root)
     _sign(metadata, signers, set(old.roles["root"].keyids) | set(root.roles["root"].keyids))
     _require_root_threshold(metadata, old)

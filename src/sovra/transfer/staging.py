@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO
 
 from sovra.errors import BundleVerificationError, UnsafeArchiveError
-from sovra.transfer.archive import Member, Progress, UnpackLimits, iter_members
+from sovra.transfer.archive import ByteReader, Member, Progress, UnpackLimits, iter_members
 from sovra.transfer.layout import METADATA_DIR, TARGETS_DIR, root_version_of
 from sovra.transfer.verify import BundleMetadata, TrustState, VerifiedMetadata, verify_metadata
 
@@ -168,7 +168,7 @@ def _create_bytes(folder: Path, name: str, data: bytes) -> None:
         handle.write(data)
 
 
-def _copy(reader: IO[bytes], out: IO[bytes], length: int) -> str:
+def _copy(reader: ByteReader, out: IO[bytes], length: int) -> str:
     """Copy exactly ``length`` bytes, hashing them on the way; returns the SHA-256.
 
     No fsync here: activation syncs what it keeps, a rejected bundle is deleted.
