@@ -12,6 +12,8 @@ Every python-pkcs11 exception is translated into HsmError here.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import os
 import threading
 from dataclasses import dataclass
@@ -56,11 +58,10 @@ def key_label(ceremony_id: str) -> str:
     return f"sovra-root-{ceremony_id}"
 
 
-def _open_session(config: HsmConfig) -> pkcs11.Session:
+def _open_session(config: HsmConfig, pin: str) -> pkcs11.Session:
     if not Path(config.module).exists():
         raise HsmError(f"PKCS#11 module not found at {config.module}; install it "
                        "(scripts/install-system-deps.sh installs SoftHSM2)")
-    pin = config.read_pin()
     try:
         lib = pkcs11.lib(config.module)
         token = lib.get_token(token_label=config.token_label)
@@ -79,6 +80,55 @@ def _open_session(config: HsmConfig) -> pkcs11.Session:
                        f"{type(exc).__name__}") from exc
 
 
+@dataclass
+class _Login:
+    session: pkcs11.Session
+    pin_digest: bytes
+    users: int
+    lock: threading.Lock
+
+
+class _Logins:
+    """PKCS#11 login state belongs to the whole process (v2.40 §5.6, C_Login/C_Logout):
+    a second C_Login fails with CKR_USER_ALREADY_LOGGED_IN, and closing the session that
+    logged in logs every other session out. So each token is logged into once per
+    process, shared by reference count; a later opener must present the same PIN."""
+
+    def __init__(self) -> None:
+        self._open: dict[tuple[str, str], _Login] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, config: HsmConfig) -> _Login:
+        pin = config.read_pin()
+        digest = hashlib.sha256(pin.encode("utf-8")).digest()
+        key = (config.module, config.token_label)
+        with self._lock:
+            login = self._open.get(key)
+            if login is None:
+                login = _Login(_open_session(config, pin), digest, 0, threading.Lock())
+                self._open[key] = login
+            elif not hmac.compare_digest(login.pin_digest, digest):
+                raise HsmError(f"wrong PIN for token {config.token_label!r}")
+            login.users += 1
+            return login
+
+    def release(self, config: HsmConfig) -> None:
+        key = (config.module, config.token_label)
+        with self._lock:
+            login = self._open.get(key)
+            if login is None:
+                return
+            login.users -= 1
+            if login.users <= 0:
+                del self._open[key]
+                # Sealing must not fail because logout did; the handle is dropped anyway.
+                with contextlib.suppress(pkcs11.PKCS11Error):
+                    login.session.close()
+
+
+_LOGINS = _Logins()
+
+
 class _TokenAesKey(Protocol):
     """The two calls we make on the root's handle (python-pkcs11 mixes them in)."""
 
@@ -88,13 +138,12 @@ class _TokenAesKey(Protocol):
 
 
 class HsmRoot:
-    """A logged-in session on the token and the handle of the root key in it."""
+    """A share of the process's login on the token and the handle of the root key in it."""
 
-    def __init__(self, session: pkcs11.Session, key: object, config: HsmConfig) -> None:
-        self._session: pkcs11.Session | None = session
+    def __init__(self, login: _Login, key: object, config: HsmConfig) -> None:
+        self._login: _Login | None = login
         self._key = cast(_TokenAesKey, key)
         self.config = config
-        self._lock = threading.Lock()  # one PKCS#11 session is not safe across threads
 
     @property
     def kind(self) -> str:
@@ -103,45 +152,47 @@ class HsmRoot:
     @classmethod
     def create(cls, config: HsmConfig, ceremony_id: str) -> HsmRoot:
         """Generate the root inside the token: sensitive, never extractable, persistent."""
-        session = _open_session(config)
+        login = _LOGINS.acquire(config)
         try:
-            key = session.generate_key(
-                KeyType.AES, aead.KEY_BYTES * 8, label=key_label(ceremony_id),
-                id=bytes.fromhex(ceremony_id), store=True,
-                capabilities=MechanismFlag.ENCRYPT | MechanismFlag.DECRYPT,
-                template={Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False,
-                          Attribute.PRIVATE: True},
-            )
+            with login.lock:
+                key = login.session.generate_key(
+                    KeyType.AES, aead.KEY_BYTES * 8, label=key_label(ceremony_id),
+                    id=bytes.fromhex(ceremony_id), store=True,
+                    capabilities=MechanismFlag.ENCRYPT | MechanismFlag.DECRYPT,
+                    template={Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False,
+                              Attribute.PRIVATE: True},
+                )
         except pkcs11.PKCS11Error as exc:
-            session.close()
+            _LOGINS.release(config)
             raise HsmError(f"the token could not generate the root key: "
                            f"{type(exc).__name__}") from exc
-        return cls(session, key, config)
+        return cls(login, key, config)
 
     @classmethod
     def open(cls, config: HsmConfig, ceremony_id: str) -> HsmRoot:
-        session = _open_session(config)
+        login = _LOGINS.acquire(config)
         try:
-            key = session.get_key(object_class=ObjectClass.SECRET_KEY, key_type=KeyType.AES,
-                                  label=key_label(ceremony_id))
+            with login.lock:
+                key = login.session.get_key(object_class=ObjectClass.SECRET_KEY,
+                                            key_type=KeyType.AES, label=key_label(ceremony_id))
         except pkcs11.NoSuchKey as exc:
-            session.close()
+            _LOGINS.release(config)
             raise HsmError(f"token {config.token_label!r} holds no root key "
                            f"{key_label(ceremony_id)!r}") from exc
         except pkcs11.PKCS11Error as exc:
-            session.close()
+            _LOGINS.release(config)
             raise HsmError(f"cannot find the root key: {type(exc).__name__}") from exc
-        return cls(session, key, config)
+        return cls(login, key, config)
 
-    def _live(self) -> pkcs11.Session:
-        if self._session is None:
+    def _live(self) -> _Login:
+        if self._login is None:
             raise SealedError("the instance is sealed: the HSM session is closed")
-        return self._session
+        return self._login
 
     def wrap(self, plaintext: bytes | bytearray, aad: bytes) -> bytes:
         nonce = os.urandom(aead.NONCE_BYTES)
-        with self._lock:
-            self._live()
+        login = self._live()
+        with login.lock:  # one PKCS#11 session is not safe across threads
             try:
                 sealed = self._key.encrypt(bytes(plaintext), mechanism=Mechanism.AES_GCM,
                                            mechanism_param=GCMParams(nonce, aad, 128))
@@ -152,8 +203,8 @@ class HsmRoot:
     def unwrap(self, blob: bytes, aad: bytes) -> bytearray:
         if len(blob) < aead.NONCE_BYTES + aead.TAG_BYTES:
             raise DecryptionError("wrapped key is truncated")
-        with self._lock:
-            self._live()
+        login = self._live()
+        with login.lock:
             try:
                 opened = self._key.decrypt(blob[aead.NONCE_BYTES:], mechanism=Mechanism.AES_GCM,
                                            mechanism_param=GCMParams(blob[:aead.NONCE_BYTES],
@@ -168,9 +219,6 @@ class HsmRoot:
         return bytearray(opened)
 
     def close(self) -> None:
-        with self._lock:
-            if self._session is not None:
-                # Sealing must not fail because logout did; the handle is dropped either way.
-                with contextlib.suppress(pkcs11.PKCS11Error):
-                    self._session.close()
-                self._session = None
+        if self._login is not None:
+            self._login = None
+            _LOGINS.release(self.config)

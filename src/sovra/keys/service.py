@@ -139,6 +139,10 @@ class KeyService:
         ``force=True`` to erase them deliberately.
         """
         rings = self._rings()
+        info = rings.info(keyring_id)
+        if not info.min_version <= version <= info.current_version:
+            raise InvalidInputError(f"minimum version must be {info.min_version}.."
+                                    f"{info.current_version} (it only goes up)")
         stranded = rings.stranded(keyring_id, version)
         if stranded and not force:
             raise ConflictError(f"{stranded} data keys of keyring {keyring_id!r} are still "
