@@ -10,6 +10,13 @@ import pytest
 EXPECTED: dict[str, set[str]] = {
     "sovra": {"SovraError", "__version__"},
     "sovra.store": {"current_heads", "make_engine", "pending", "upgrade"},
+    "sovra.transfer": {
+        "APPROVER_ROLE", "ActivatedModel", "BuildResult", "BundleSpec", "ComponentStatus",
+        "ImportResult", "KeyFiles", "TargetRecord", "TransferService", "TransferStatus",
+        "UnpackLimits", "activated_models", "build_bundle", "extract_unverified",
+        "init_repository", "keygen", "load_public_key", "load_signer", "load_spec",
+        "root_history", "rotate_root", "transfer_status",
+    },
 }
 
 
