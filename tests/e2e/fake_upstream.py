@@ -57,6 +57,7 @@ def _response(status: int, body: bytes, content_type: str = "application/json") 
 class FakeUpstream:
     def __init__(self) -> None:
         self.requests = 0
+        self.last_body: dict[str, object] = {}
         self._flaky = 0
         self.port = 0
         self._server: asyncio.Server | None = None
@@ -109,6 +110,7 @@ class FakeUpstream:
         if not path.endswith(b"/chat/completions"):
             return _response(404, b'{"error":{"message":"not found"}}')
         request = json.loads(body or b"{}")
+        self.last_body = request
         model = str(request.get("model", "fake-instant"))
         stream = bool(request.get("stream"))
         if model == "fake-hang":

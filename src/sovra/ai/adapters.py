@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 
+from sovra.ai.models import Assessment, Span
 from sovra.ai.ports import Principal
+from sovra.data.classify import DEFAULT_MAPPING, LevelMapping, classify
 from sovra.errors import ConflictError, NotFoundError, PermissionDeniedError
 from sovra.identity import Caller
 from sovra.keys import KeyService
@@ -45,3 +47,16 @@ class KeysAdapter:
 
     def decrypt(self, keyring_id: str, object_id: str, blob: bytes) -> bytes:
         return self._keys.decrypt(keyring_id, object_id, blob)
+
+
+class DetectorClassifier:
+    """``ClassifierPort`` over the data layer's detectors (``sovra.data.classify``)."""
+
+    def __init__(self, mapping: LevelMapping = DEFAULT_MAPPING) -> None:
+        self._mapping = mapping
+
+    def classify(self, text: str) -> Assessment:
+        result = classify(text, mapping=self._mapping)
+        spans = tuple(Span(f.start, f.end, f.kind.value,
+                           self._mapping.level_for(f.kind).label) for f in result.findings)
+        return Assessment(result.level.label, spans)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from sovra.ai.adapters import KeysAdapter, PolicyAdapter
+from sovra.ai.adapters import DetectorClassifier, KeysAdapter, PolicyAdapter
 from sovra.ai.builtin import smollm2_spec
 from sovra.ai.gateway import Gateway
 from sovra.ai.models import ModelRecord
@@ -26,8 +26,8 @@ def open_gateway(engine: Engine, ledger: LedgerPort, policy: PolicyService, *,
     registry = ModelRegistry(engine, ledger, adapter)
     keys_port = KeysAdapter(keys) if isinstance(keys, KeyService) else keys
     return Gateway(settings, registry, ledger, policy=adapter, keys=keys_port,
-                   classifier=classifier, retriever=retriever, embedder=embedder,
-                   index=RequestIndex(engine))
+                   classifier=classifier or DetectorClassifier(), retriever=retriever,
+                   embedder=embedder, index=RequestIndex(engine))
 
 
 def register_builtin_models(gateway: Gateway) -> list[ModelRecord]:

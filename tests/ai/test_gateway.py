@@ -1,0 +1,138 @@
+"""The gateway's governance on real services: ledger, policy, keys, detectors, a FakeUpstream."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+
+import pytest
+
+from sovra.ai.gateway import ChatRequest, Gateway
+from sovra.ai.models import ChatMessage, GenerationParams
+from sovra.ai.service import open_gateway
+from sovra.ai.settings import AISettings
+from sovra.ai.trace import verify_trace
+from sovra.errors import (
+    ClassificationRefusedError,
+    LedgerUnavailableError,
+    OverloadedError,
+    QuotaExceededError,
+    SealedError,
+)
+from sovra.instance import Instance
+from tests.ai.conftest import ADMIN, approved_upstream
+from tests.e2e.fake_upstream import ANSWER, FakeUpstream
+
+PARAMS = GenerationParams(max_tokens=16)
+
+
+def ask(text: str, model: str = "fake-instant") -> ChatRequest:
+    return ChatRequest(model, (ChatMessage("user", text),), PARAMS)
+
+
+async def chat(gateway: Gateway, request: ChatRequest, *, stream: bool = False
+               ) -> tuple[str, str]:
+    try:
+        prepared = await gateway.prepare_chat(ADMIN, request)
+        if stream:
+            text = "".join([d.text async for d in gateway.stream(prepared)])
+        else:
+            text = (await gateway.complete(prepared)).text
+        return prepared.request_id, text
+    finally:
+        await gateway.aclose()
+
+
+def own_gateway(instance: Instance, **settings: object) -> Gateway:
+    return open_gateway(instance.engine, instance.ledger, instance.policy,
+                        settings=AISettings(**settings), keys=instance.keys)  # type: ignore[arg-type]
+
+
+def test_answer_is_recorded_and_traceable(unsealed: Instance, fake_upstream: FakeUpstream
+                                          ) -> None:
+    approved_upstream(unsealed, fake_upstream.port)
+    request_id, text = asyncio.run(chat(unsealed.ai, ask("What is our leave policy?")))
+    assert text == ANSWER
+    found = unsealed.ai.trace_sync(request_id)
+    verify_trace(found)  # inclusion proofs and leaf hashes check out
+    details = found.request.body["details"]
+    assert found.request.body["actor"] == "alice"
+    assert found.request.body["outcome"] == "allowed"
+    assert details["weights_sha256"] == "ab" * 32
+    assert details["prompt_sha256"] == hashlib.sha256(
+        b"user: What is our leave policy?").hexdigest()
+    assert found.outcome is not None
+    outcome = found.outcome.body["details"]
+    assert found.outcome.body["outcome"] == "success"
+    assert outcome["answer_sha256"] == hashlib.sha256(ANSWER.encode()).hexdigest()
+    assert outcome["completion_tokens"] == 6
+    assert found.checkpoint is not None and found.checkpoint.count("\n") >= 3
+
+
+def test_streamed_answer_is_recorded(unsealed: Instance, fake_upstream: FakeUpstream) -> None:
+    approved_upstream(unsealed, fake_upstream.port)
+    request_id, text = asyncio.run(chat(unsealed.ai, ask("hello"), stream=True))
+    assert text.strip() == ANSWER
+    found = unsealed.ai.trace_sync(request_id)
+    assert found.outcome is not None
+    assert found.outcome.body["details"]["answer_sha256"] == hashlib.sha256(
+        text.encode()).hexdigest()
+
+
+def test_data_above_the_ceiling_is_refused_before_the_model_sees_it(
+        unsealed: Instance, fake_upstream: FakeUpstream) -> None:
+    approved_upstream(unsealed, fake_upstream.port, ceiling="internal")
+    before = fake_upstream.requests
+    with pytest.raises(ClassificationRefusedError, match="confidential exceeds model ceiling"):
+        asyncio.run(chat(unsealed.ai, ask("Pay to IBAN DE89370400440532013000 today")))
+    assert fake_upstream.requests == before
+    last = json.loads(unsealed.ledger.tail(1)[0].body)
+    assert (last["action"], last["outcome"]) == ("ai.chat", "denied")
+    assert last["details"]["classification"] == "confidential"
+
+
+def test_redact_mode_sends_the_model_no_personal_data(unsealed: Instance,
+                                                       fake_upstream: FakeUpstream) -> None:
+    approved_upstream(unsealed, fake_upstream.port, ceiling="public")
+    gateway = own_gateway(unsealed, classification_mode="redact")
+    _, text = asyncio.run(chat(gateway, ask("Write to jane.doe@example.com about it")))
+    assert text == ANSWER
+    sent = json.dumps(fake_upstream.last_body)
+    assert "jane.doe@example.com" not in sent
+    assert "[REDACTED email]" in sent
+    request = json.loads(unsealed.ledger.tail(2)[0].body)
+    assert request["details"]["redacted_spans"] == 1
+    assert request["details"]["classification_before"] == "internal"
+
+
+def test_sealed_instance_answers_nothing(unsealed: Instance, fake_upstream: FakeUpstream) -> None:
+    approved_upstream(unsealed, fake_upstream.port)
+    unsealed.keys.seal(actor="test")
+    before = fake_upstream.requests
+    with pytest.raises(SealedError):
+        asyncio.run(chat(unsealed.ai, ask("hello")))
+    assert fake_upstream.requests == before
+
+
+def test_no_answer_when_the_ledger_cannot_record(unsealed: Instance,
+                                                 fake_upstream: FakeUpstream) -> None:
+    approved_upstream(unsealed, fake_upstream.port)
+    unsealed.ledger.close()  # appends now fail: the ledger is unavailable
+    before = fake_upstream.requests
+    with pytest.raises(LedgerUnavailableError):
+        asyncio.run(chat(unsealed.ai, ask("hello")))
+    assert fake_upstream.requests == before
+
+
+def test_quota_and_admission(unsealed: Instance, fake_upstream: FakeUpstream) -> None:
+    approved_upstream(unsealed, fake_upstream.port)
+    gateway = own_gateway(unsealed, requests_per_minute=1)
+    asyncio.run(chat(gateway, ask("one")))
+    with pytest.raises(QuotaExceededError) as caught:
+        asyncio.run(chat(gateway, ask("two")))
+    assert caught.value.retry_after_s >= 1.0
+    shedding = own_gateway(unsealed, max_in_flight=1)
+    shedding.limits.admit("someone-else")  # one request in flight fills the gateway
+    with pytest.raises(OverloadedError):
+        asyncio.run(chat(shedding, ask("three")))
