@@ -23,6 +23,7 @@ EXIT_DENIED = 5
 _EXIT: tuple[tuple[type[errors.SovraError], int], ...] = (
     (errors.ArchiveError, EXIT_UNREADABLE),
     (errors.SealedError, EXIT_UNAVAILABLE),
+    (errors.HsmError, EXIT_UNAVAILABLE),
     (errors.LedgerUnavailableError, EXIT_UNAVAILABLE),
     (errors.StorageError, EXIT_UNAVAILABLE),
     (errors.AuthError, EXIT_DENIED),
