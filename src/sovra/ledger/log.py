@@ -231,11 +231,19 @@ class Ledger:
                              f"({self._tree.size})")
         return tree_size
 
-    def export(self, path: Path) -> int:
-        """Write every stored entry, checkpoint and cosignature to an archive; returns
-        the number of entries. Exports what storage holds, tampered or not, plus the
-        last checkpoint the log signed, so an auditor sees any difference."""
-        rows = list(self._store.entries())
+    def export(self, path: Path, *, sign: bool = True) -> int:
+        """Write entries, checkpoints, cosignatures and the log key to an archive.
+
+        With ``sign`` (and healthy storage) a fresh checkpoint is signed first and the
+        entries it covers are exported, so the archive is fully provable. Otherwise (or
+        with ``sign=False``) every stored row is exported as it is, tampered or not, for
+        forensics. The last checkpoint the log signed is always included, so an auditor
+        sees any difference between storage and what was signed. Returns the count.
+        """
+        end = None
+        if sign and self._problem is None:
+            end = self.checkpoints.sign().checkpoint.size
+        rows = list(self._store.entries(0, end))
         checkpoints = {c.tree_size: ArchivedCheckpoint(c.tree_size, c.note)
                        for c in self._store.checkpoints()}
         last = self.checkpoints.last_signed

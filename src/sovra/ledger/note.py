@@ -283,8 +283,8 @@ def parse_checkpoint(text: str) -> Checkpoint:
     if not _DECIMAL.fullmatch(size):
         raise CheckpointError(f"checkpoint tree size {size!r} is not a decimal number")
     try:
-        root_hash = base64.b64decode(root, validate=True)
-    except (binascii.Error, ValueError) as exc:
+        root_hash = _canonical_b64(root)
+    except ValueError as exc:
         raise CheckpointError("checkpoint root hash is not valid base64") from exc
     if len(root_hash) != 32:
         raise CheckpointError("checkpoint root hash is not 32 bytes")
@@ -316,6 +316,19 @@ def open_checkpoint(data: str | bytes, log_key: Verifier,
 
 def _b64(blob: str, what: str) -> bytes:
     try:
-        return base64.b64decode(blob, validate=True)
-    except (binascii.Error, ValueError) as exc:
+        return _canonical_b64(blob)
+    except ValueError as exc:
         raise NoteError(f"{what} is not valid base64") from exc
+
+
+def _canonical_b64(blob: str) -> bytes:
+    """Strict base64: padded, no stray characters, and no unused bits set, so that one
+    value has exactly one encoding (otherwise a signed note could be altered in place
+    without changing what it says)."""
+    try:
+        raw = base64.b64decode(blob, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(str(exc)) from exc
+    if base64.b64encode(raw).decode("ascii") != blob:
+        raise ValueError("non-canonical base64")
+    return raw

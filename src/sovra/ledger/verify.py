@@ -73,19 +73,23 @@ class VerificationResult:
 
 
 def verify_archive(path: Path | str, *, log_key: str | None = None,
-                   witnesses: Sequence[str] = (), deep: bool = False) -> VerificationResult:
+                   witnesses: Sequence[str] = (), deep: bool = False,
+                   allow_unsigned_tail: bool = False) -> VerificationResult:
     """Verify an export archive offline.
 
     ``log_key`` pins the log's verifier key (otherwise the archive's own is used and
     reported, for the auditor to compare); ``witnesses`` are verifier keys whose
-    cosignatures the auditor requires. Raises ``ArchiveError`` only if unreadable.
+    cosignatures the auditor requires. Entries after the newest checkpoint are unproven
+    and count as a problem unless ``allow_unsigned_tail``. Raises ``ArchiveError`` only
+    if the archive is unreadable.
     """
     return verify_contents(read_archive(Path(path)), log_key=log_key, witnesses=witnesses,
-                           deep=deep)
+                           deep=deep, allow_unsigned_tail=allow_unsigned_tail)
 
 
 def verify_contents(contents: ArchiveContents, *, log_key: str | None = None,
-                    witnesses: Sequence[str] = (), deep: bool = False) -> VerificationResult:
+                    witnesses: Sequence[str] = (), deep: bool = False,
+                    allow_unsigned_tail: bool = False) -> VerificationResult:
     """``verify_archive`` on contents already read (pure: bytes and values in)."""
     problems: list[Problem] = []
     verifier = _log_verifier(contents, log_key, problems)
@@ -97,6 +101,9 @@ def verify_contents(contents: ArchiveContents, *, log_key: str | None = None,
     tree = HashTree()
     tree.extend_joined(computed)
     latest, verified = _checkpoints(contents, verifier, tree, problems)
+    if latest < len(bodies) and not allow_unsigned_tail:
+        problems.append(Problem("entry", latest, f"entries {latest}..{len(bodies) - 1} are "
+                                "not covered by any valid signed checkpoint"))
     seen = _cosignatures(contents, verified, witnesses, problems)
     return VerificationResult(
         origin=contents.origin, log_key=verifier.vkey if verifier else contents.log_vkey,
@@ -151,7 +158,11 @@ def _entry_problems(bodies: list[bytes], computed: bytes, stored: bytes, *,
     for i, body in enumerate(bodies):
         message = _entry_problem(i, body, computed, stored, deep=deep)
         if message is not None:
-            found.append(Problem("entry", i, message))
+            # A duplicated seq points back at the first entry claiming it: with the
+            # rest shifted by one, that is where the inserted entry sits.
+            tail = TAIL.search(body)
+            at = min(i, int(tail.group(1))) if tail else i
+            found.append(Problem("entry", at, message))
             if len(found) >= MAX_PROBLEMS:
                 break
     return found
@@ -163,9 +174,12 @@ def _entry_problem(i: int, body: bytes, computed: bytes, stored: bytes, *,
     if tail is None:
         return "not a ledger entry (no seq/time tail)"
     seq = int(tail.group(1))
-    if seq != i:
-        how = "an earlier entry was deleted" if seq > i else "an entry was inserted"
-        return f"claims seq {seq} at position {i}: entries were reordered or {how}"
+    if seq > i:
+        return (f"claims seq {seq} at position {i}: an entry before it was deleted or "
+                "entries were reordered")
+    if seq < i:
+        return (f"the entries at positions {seq} and {i} both claim seq {seq}: an entry "
+                f"was inserted at {seq} or entries were reordered")
     if stored[i * 32:(i + 1) * 32] not in (b"", computed[i * 32:(i + 1) * 32]):
         return "its bytes do not match the leaf hash recorded when it was appended"
     if deep:

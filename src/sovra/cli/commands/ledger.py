@@ -103,13 +103,12 @@ def consistency_command(ctx: typer.Context, first: int,
 
 
 @app.command("export")
-def export_command(ctx: typer.Context, archive: Path, no_checkpoint: Annotated[bool, typer.Option(
-        "--no-checkpoint", help="Do not sign a fresh checkpoint first.")] = False) -> None:
+def export_command(ctx: typer.Context, archive: Path, as_stored: Annotated[bool, typer.Option(
+        "--as-stored", help="Sign nothing; export every stored row as it is (forensics).")
+        ] = False) -> None:
     """Write a self-contained archive (entries, checkpoints, cosignatures, keys)."""
     with _opened(ctx) as opened:
-        if not no_checkpoint:
-            run(opened.ledger.sign_checkpoint)
-        count = run(lambda: opened.ledger.export(archive))
+        count = run(lambda: opened.ledger.export(archive, sign=not as_stored))
     console.print(f"exported {count} entries to {archive}")
 
 

@@ -1,0 +1,53 @@
+"""Ledger fixtures: a ledger on a real database (SQLite and PostgreSQL, via ``settings``)
+and a raw engine for tampering with storage the way an administrator could."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from sqlalchemy import Engine
+
+from sovra.config import Settings
+from sovra.ledger import Ledger
+from sovra.store import make_engine, upgrade
+
+OpenLedger = Callable[[], Ledger]
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    made = make_engine(settings.effective_database_url)
+    upgrade(made)
+    yield made
+    made.dispose()
+
+
+@pytest.fixture
+def open_ledger(engine: Engine, settings: Settings) -> Iterator[OpenLedger]:
+    """Opens ledgers on the test database (again after a close); closes them all."""
+    opened: list[Ledger] = []
+
+    def make() -> Ledger:
+        ledger = Ledger.open(engine, settings)
+        opened.append(ledger)
+        return ledger
+
+    yield make
+    for ledger in opened:
+        ledger.close()
+
+
+@pytest.fixture
+def ledger(open_ledger: OpenLedger) -> Ledger:
+    return open_ledger()
+
+
+def fill(ledger: Ledger, count: int, *, checkpoint_every: int = 0) -> None:
+    """Append ``count`` events, signing a checkpoint every ``checkpoint_every``."""
+    for i in range(count):
+        ledger.append(f"user:u{i % 7}", "data.ingest", f"collection:c{i % 3}", "success",
+                      {"i": i, "note": "x" * (i % 50)})
+        if checkpoint_every and (i + 1) % checkpoint_every == 0:
+            ledger.sign_checkpoint()
