@@ -10,6 +10,14 @@ import pytest
 EXPECTED: dict[str, set[str]] = {
     "sovra": {"SovraError", "__version__"},
     "sovra.store": {"current_heads", "make_engine", "pending", "upgrade"},
+    "sovra.identity": {
+        "ApiKeyInfo", "Caller", "CreatedKey", "FailureLimiter", "IdentityService",
+        "OidcConfig", "OidcVerifier", "Principal", "ensure_first_admin", "open_identity",
+    },
+    "sovra.policy": {
+        "ACTIONS", "ROLES", "Classification", "CompiledPolicies", "Decision", "PolicyService",
+        "PolicyVersion", "Resource", "default_policy_text", "open_policy", "principal_ref",
+    },
     "sovra.transfer": {
         "APPROVER_ROLE", "ActivatedModel", "BuildResult", "BundleSpec", "ComponentStatus",
         "ImportResult", "KeyFiles", "TargetRecord", "TransferService", "TransferStatus",
