@@ -358,23 +358,36 @@ class Gateway:
             self.limits.release(caller.principal_id, tokens)
 
     # -- trace ----------------------------------------------------------------------------
-    def _checkpoint(self) -> tuple[int, str] | None:
+    def _checkpoint(self, *, sign: bool) -> tuple[int, str] | None:
+        """The signed tree head to prove inclusion against.
+
+        The serving process signs a fresh one. Another process (the CLI beside a running
+        server) must not sign — the server is the log's signer — so it proves against the
+        last checkpoint the server signed, or the current tree head unsigned.
+        """
         checkpoints = getattr(self.ledger, "checkpoints", None)
         if checkpoints is None:
             return None
-        signed = checkpoints.sign()
+        signed = checkpoints.sign() if sign else checkpoints.last_signed
+        if signed is None:
+            return None
         return int(signed.checkpoint.size), str(signed.note)
 
     async def trace(self, request_id: str) -> Trace:
         """A request's lineage with inclusion proofs to a freshly signed checkpoint."""
         await self.index.flush()
-        return await asyncio.to_thread(self.trace_sync, request_id, flush=False)
+        return await asyncio.to_thread(self.trace_sync, request_id, flush=False, sign=True)
 
-    def trace_sync(self, request_id: str, *, flush: bool = True) -> Trace:
+    def trace_sync(self, request_id: str, *, flush: bool = True, sign: bool = False) -> Trace:
         """``trace`` for synchronous callers (the CLI), outside any event loop."""
         if flush:
             self.index.flush_sync()
-        signed = self._checkpoint()
+        signed = self._checkpoint(sign=sign)
+        row = self.index.get(request_id)
+        last = max((s for s in (row.request_seq, row.outcome_seq) if s is not None), default=0
+                   ) if row is not None else 0
+        if signed is not None and signed[0] <= last:
+            signed = None  # the last signed head predates this request: prove to the tip
         return trace_sync(self.index, self.ledger, self.keys, request_id,
                           keyring=TEXT_KEYRING,
                           checkpoint=(lambda: signed) if signed is not None else None)

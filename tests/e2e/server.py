@@ -1,0 +1,89 @@
+"""Start the real ``sovra up`` process on a free loopback port with a fresh data directory."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    data_dir: Path
+    admin_key: str
+    process: subprocess.Popen[str]
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def v1(self) -> str:
+        return self.url + "/v1"
+
+    def headers(self, key: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key or self.admin_key}"}
+
+
+def sovra_command() -> list[str]:
+    """The installed console script beside this interpreter (what a user runs)."""
+    return [str(Path(sys.executable).parent / "sovra")]
+
+
+@contextlib.contextmanager
+def sovra_up(data_dir: Path, *, extra_env: dict[str, str] | None = None,
+             args: tuple[str, ...] = (), start_timeout_s: float = 90.0) -> Iterator[Server]:
+    port = free_port()
+    env = {**os.environ, "SOVRA_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1",
+           "COLUMNS": "200", **(extra_env or {})}
+    process = subprocess.Popen(
+        [*sovra_command(), "up", "--port", str(port), *args], env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output: list[str] = []
+    admin_key = ""
+    ready = threading.Event()
+
+    def drain() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line)
+            if "API on" in line:
+                ready.set()
+
+    threading.Thread(target=drain, daemon=True).start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + start_timeout_s
+    try:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError("sovra up exited:\n" + "".join(output))
+            try:
+                if ready.is_set() and httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("sovra up did not start:\n" + "".join(output))
+        admin_key = next(line.strip() for line in output if line.strip().startswith("sk-sovra-"))
+        yield Server(url, data_dir, admin_key, process, output)
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
