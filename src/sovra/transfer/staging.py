@@ -156,10 +156,13 @@ def _create(folder: Path, name: str) -> IO[bytes]:
     # The name passed archive checks (relative, normal, no ..); O_EXCL|O_NOFOLLOW makes
     # sure nothing pre-existing is followed or overwritten inside the private folder.
     path = folder / name
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if not path.resolve().is_relative_to(folder.resolve()):
-        raise UnsafeArchiveError(f"member {name!r} escapes the staging folder")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not path.resolve().is_relative_to(folder.resolve()):
+            raise UnsafeArchiveError(f"member {name!r} escapes the staging folder")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:  # e.g. "a" then "a/b": a file where a folder is needed
+        raise UnsafeArchiveError(f"cannot unpack member {name!r}: {exc}") from exc
     return os.fdopen(fd, "wb", buffering=0)
 
 
