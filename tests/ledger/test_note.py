@@ -69,7 +69,8 @@ def test_vkey_with_wrong_key_id_is_rejected() -> None:
 
 
 @pytest.mark.parametrize("bad", [
-    "", "PeterNeumann", "PeterNeumann+c74f20a3", "+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",
+    "", "PeterNeumann", "PeterNeumann+c74f20a3",
+    "+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",
     "Peter Neumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",
     "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10T",
     "PeterNeumann+c74f20a3+ApRc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",
@@ -140,7 +141,8 @@ def test_checkpoint_round_trip_and_signature() -> None:
 
 
 def test_checkpoint_signed_by_another_log_is_rejected() -> None:
-    ours, theirs = notes.Signer.generate("example.org/log"), notes.Signer.generate("example.org/log")
+    ours = notes.Signer.generate("example.org/log")
+    theirs = notes.Signer.generate("example.org/log")
     with pytest.raises(NoteError, match="no signature from a known key"):
         notes.open_checkpoint(notes.sign_checkpoint(_checkpoint(), theirs), ours.verifier)
 

@@ -128,8 +128,14 @@ class Ledger:
                 try:
                     self._store.insert_entries(rows)
                     break
-                except SeqConflictError:
-                    self._stale = True  # another process appended; catch up and retry
+                except SeqConflictError as exc:
+                    # Another process may have appended: catch up and retry. If nobody
+                    # did, the database refused for another reason: fail closed.
+                    self._resync()
+                    if self._tree.size == first:
+                        raise LedgerUnavailableError(
+                            f"the ledger database refused the write ({exc}); nothing in "
+                            "this batch was recorded") from exc
                 except LedgerUnavailableError:
                     # The commit may or may not have reached the disk (a lost connection
                     # during COMMIT): re-read the tail before the next batch.

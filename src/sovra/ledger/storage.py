@@ -57,7 +57,7 @@ class LedgerStore:
             with self.engine.begin() as conn:
                 conn.execute(insert(ledger_entries), list(rows))
         except IntegrityError as exc:
-            raise SeqConflictError(str(exc)) from exc
+            raise SeqConflictError(str(exc.orig)) from exc
         except SQLAlchemyError as exc:
             raise LedgerUnavailableError(
                 f"the ledger database refused the write ({type(exc).__name__}); "

@@ -123,8 +123,8 @@ def verify_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Verify an export offline. Exit 0 valid, 1 invalid, 3 unreadable."""
-    pinned = _verifier(log_key).vkey if log_key else None
-    witnesses = [_verifier(w).vkey for w in witness or []]
+    pinned = run(lambda: _verifier(log_key).vkey) if log_key else None
+    witnesses = run(lambda: [_verifier(w).vkey for w in witness or []])
     result = run(lambda: verify_archive(archive, log_key=pinned, witnesses=witnesses,
                                         deep=deep))
     _render(result, as_json=as_json)
