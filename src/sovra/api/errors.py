@@ -33,6 +33,8 @@ _STATUS: tuple[tuple[type[errors.SovraError], int], ...] = (
     (errors.DecryptionError, 400),
     (errors.KeyDestroyedError, 410),
     (errors.ProofError, 400),
+    (errors.NoteError, 400),
+    (errors.CheckpointError, 409),
     (errors.PolicyValidationError, 422),
     (errors.InvalidInputError, 400),
     (errors.ParseError, 422),
