@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     bundle_max_members: int = Field(default=10_000, ge=1)
     bundle_max_ratio: float = Field(default=200.0, ge=1.0)
 
+    # Data layer (sovra.data): the largest file ingest accepts, and the classification
+    # mapping overrides ({"email": "confidential", ...}; kinds not named keep defaults).
+    data_max_file_bytes: int = Field(default=50 * 2**20, ge=1)
+    data_classification_mapping: dict[str, str] = Field(default_factory=dict)
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:

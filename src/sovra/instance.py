@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sovra.ai import Gateway
 from sovra.ai.service import open_gateway
 from sovra.config import Settings
+from sovra.data.service import DataService, open_data
 from sovra.identity import IdentityService, open_identity
 from sovra.keys import KeyService
 from sovra.ledger import Ledger
@@ -34,8 +35,10 @@ class Instance:
     keys: KeyService
     ai: Gateway
     transfer: TransferService
+    data: DataService
 
     def close(self) -> None:
+        self.data.close()
         self.ai.close()
         self.keys.close()
         self.ledger.close()
@@ -54,5 +57,6 @@ def open_instance(settings: Settings, *, migrate: bool = True) -> Instance:
     keys = KeyService.open(engine, settings, ledger)
     ai = open_gateway(engine, ledger, policy, keys=keys)
     transfer = TransferService(engine, settings, ledger, policy)
+    data = open_data(engine, settings, ledger, keys, policy)
     return Instance(settings=settings, engine=engine, ledger=ledger, identity=identity,
-                    policy=policy, keys=keys, ai=ai, transfer=transfer)
+                    policy=policy, keys=keys, ai=ai, transfer=transfer, data=data)

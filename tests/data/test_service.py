@@ -1,0 +1,153 @@
+"""The data service on both profiles: collections, ingest, versions, retrieval, access."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select, text
+
+from sovra.data.values import CollectionSpec
+from sovra.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
+from sovra.instance import Instance
+from sovra.policy import Classification
+from sovra.store.tables.data import data_chunks, data_documents
+from tests.data.conftest import ADMIN, ANALYST, OUTSIDER, spec
+from tests.data.files import make_pdf
+
+CONTRACT = ("Employment contract for Anna Keller. Salary is paid monthly to the account "
+            "DE89 3704 0044 0532 0130 00. Holidays: 30 days per year.").encode()
+HANDBOOK = b"The office opens at eight. Lunch is served in the canteen on the ground floor."
+
+
+def ledger_actions(instance: Instance) -> list[str]:
+    with instance.engine.connect() as conn:
+        return [r[0] for r in conn.execute(text("SELECT action FROM ledger_entries ORDER BY seq"))]
+
+
+def test_collection_needs_the_art30_record(data: Instance) -> None:
+    bad = CollectionSpec("hr", "HR", "contracts", (), ("contact",), 365, "EU", Classification.SECRET)
+    with pytest.raises(InvalidInputError, match="Art. 30"):
+        data.data.create_collection(ADMIN, bad)
+    created = data.data.create_collection(ADMIN, spec())
+    assert created.keyring_id == "data.collection.hr"
+    assert data.keys.keyring("data.collection.hr").destroyed is False
+    with pytest.raises(ConflictError):
+        data.data.create_collection(ADMIN, spec())
+    assert "data.collection.create" in ledger_actions(data)
+
+
+def test_ingest_classifies_encrypts_and_versions(data: Instance) -> None:
+    data.data.create_collection(ADMIN, spec())
+    first = data.data.ingest(ADMIN, "hr", "contract.txt", CONTRACT)
+    assert first.status == "ingested" and first.version == 1
+    assert first.classification is Classification.CONFIDENTIAL
+    assert first.findings == {"iban": 1}
+    again = data.data.ingest(ADMIN, "hr", "contract.txt", CONTRACT)
+    assert again.status == "unchanged" and again.document_id == first.document_id
+    changed = data.data.ingest(ADMIN, "hr", "contract.txt", CONTRACT + b" Amended.")
+    assert changed.status == "ingested" and changed.version == 2
+    assert changed.document_id != first.document_id
+    # At rest: no plaintext anywhere in the data tables.
+    with data.data.core.engine.connect() as conn:
+        blobs = [bytes(r[0]) for r in conn.execute(select(data_chunks.c.body))]
+        blobs += [bytes(r[0]) for r in conn.execute(select(data_documents.c.body))]
+        terms = " ".join(r[0] for r in conn.execute(select(data_chunks.c.terms)))
+    assert blobs and all(b"Keller" not in b and b"DE89" not in b for b in blobs)
+    assert "keller" not in terms.lower() and "salary" not in terms.lower()
+    actions = ledger_actions(data)
+    assert actions.count("data.ingest") == 3 and actions.count("data.classify") == 3
+
+
+def test_ceiling_refuses_a_document_above_it(data: Instance) -> None:
+    data.data.create_collection(ADMIN, spec("public-docs", ceiling=Classification.INTERNAL))
+    with pytest.raises(InvalidInputError, match="above the ceiling"):
+        data.data.ingest(ADMIN, "public-docs", "c.txt", CONTRACT)
+    assert data.data.document_count("public-docs") == 0
+
+
+def test_retrieval_cites_version_and_position(data: Instance) -> None:
+    data.data.create_collection(ADMIN, spec())
+    data.data.ingest(ADMIN, "hr", "handbook.txt", HANDBOOK)
+    pdf = make_pdf(["Travel expenses are reimbursed within 30 days.", "Parking is free."])
+    data.data.ingest(ADMIN, "hr", "policy.pdf", pdf)
+    hits = data.data.retrieve(ADMIN, "when are travel expenses reimbursed", ["hr"], k=3)
+    top = hits[0]
+    assert "Travel expenses" in top.text and top.page == 1 and top.version == 1
+    info, name, full = data.data.read_document(ADMIN, top.document_id)
+    assert name == "policy.pdf" and full[top.start:top.end] == top.text
+    assert "data.retrieve" in ledger_actions(data)
+
+
+def test_retrieval_filters_by_clearance_inside_the_query(data: Instance) -> None:
+    data.data.create_collection(ADMIN, spec())
+    data.data.ingest(ADMIN, "hr", "contract.txt", CONTRACT)  # confidential
+    data.data.ingest(ADMIN, "hr", "handbook.txt", HANDBOOK)  # public
+    hits = data.data.retrieve(ANALYST, "salary account contract", ["hr"], k=10)
+    assert hits and all(h.classification <= Classification.INTERNAL for h in hits)
+    assert all("Keller" not in h.text for h in hits)
+    assert any("Keller" in h.text for h in data.data.retrieve(ADMIN, "salary contract", k=10))
+    with pytest.raises(PermissionDeniedError):
+        data.data.read_document(ANALYST, data.data.list_documents(ADMIN, "hr")[0].id
+                                if data.data.list_documents(ADMIN, "hr")[0].classification
+                                == Classification.CONFIDENTIAL
+                                else data.data.list_documents(ADMIN, "hr")[1].id)
+
+
+def test_callers_without_read_permission_see_nothing(data: Instance) -> None:
+    data.data.create_collection(ADMIN, spec())
+    data.data.ingest(ADMIN, "hr", "handbook.txt", HANDBOOK)
+    assert data.data.retrieve(OUTSIDER, "office canteen", k=5) == []
+    assert data.data.list_collections(OUTSIDER) == []
+    with pytest.raises(PermissionDeniedError):
+        data.data.list_documents(OUTSIDER, "hr")
+
+
+def test_folder_ingest_reports_bad_files_and_leaves_nothing_half_written(
+        data: Instance, tmp_path) -> None:
+    data.data.create_collection(ADMIN, spec())
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "good.txt").write_bytes(HANDBOOK)
+    (folder / "empty.txt").write_bytes(b"")
+    (folder / "junk.txt").write_bytes(bytes(range(256)) * 8)
+    (folder / "broken.pdf").write_bytes(make_pdf(["hello"])[:60])
+    (folder / "sub").mkdir()
+    (folder / "sub" / "more.md").write_bytes(b"# More\n\nThe canteen closes at three.")
+    before = {k.keyring_id for k in data.keys.status().keyrings if not k.destroyed}
+    summary = data.data.ingest_paths(ADMIN, "hr", [folder])
+    assert summary.count("ingested") == 2
+    assert {r.name: r.error_type for r in summary.failed} == {
+        "broken.pdf": "ParseError", "empty.txt": "ParseError", "junk.txt": "ParseError"}
+    after = {k.keyring_id for k in data.keys.status().keyrings if not k.destroyed}
+    assert len(after - before) == 2  # one keyring per stored document, none for failures
+    with data.data.core.engine.connect() as conn:
+        chunks = conn.execute(select(func.count()).select_from(data_chunks)).scalar_one()
+        stored = conn.execute(select(func.sum(data_documents.c.chunk_count))).scalar_one()
+    assert chunks == stored
+
+
+def test_oversized_file_in_a_folder_is_reported(data: Instance, tmp_path) -> None:
+    data.data.create_collection(ADMIN, spec())
+    limit = data.data.core.config.limits.max_bytes
+    big = tmp_path / "big.txt"
+    with big.open("wb") as handle:
+        handle.truncate(limit + 1)
+    summary = data.data.ingest_paths(ADMIN, "hr", [big])
+    assert summary.failed[0].error_type == "FileTooLargeError"
+    assert data.data.document_count("hr") == 0
+
+
+def test_unknown_collection(data: Instance) -> None:
+    with pytest.raises(NotFoundError):
+        data.data.ingest(ADMIN, "nope", "a.txt", HANDBOOK)
+
+
+def test_classification_result_is_recorded_without_values(data: Instance) -> None:
+    data.data.create_collection(ADMIN, spec())
+    data.data.ingest(ADMIN, "hr", "contract.txt", CONTRACT)
+    with data.engine.connect() as conn:
+        bodies = [bytes(r[0]) for r in conn.execute(text(
+            "SELECT body FROM ledger_entries WHERE action = 'data.classify'"))]
+    entry = json.loads(bodies[0])
+    assert "iban" in json.dumps(entry) and "DE89" not in json.dumps(entry)
