@@ -2,7 +2,8 @@
 
 Pure: policy text and values in, ``Decision`` out. Parsing happens once when the set is
 compiled (the handle is reused for every decision: the issue's "do not re-parse per
-request"); per decision we only build two small entities as JSON. The principal's
+request"); per decision we only build two small entities as JSON and hand Cedar the
+slice of the set that can apply (``slicing``). The principal's
 entity JSON is cached per ``Caller`` because callers repeat far more than they change.
 """
 
@@ -21,6 +22,7 @@ from sovra.identity.caller import Caller
 from sovra.policy.actions import ACTIONS
 from sovra.policy.classification import Classification
 from sovra.policy.decision import Decision, Resource
+from sovra.policy.slicing import SlicedPolicies
 from sovra.policy.source import validate
 
 # Attributes holding a level (converted to its integer) or a principal (an entity ref).
@@ -79,12 +81,16 @@ def _principal_entity(caller: Caller) -> dict[str, object]:
     }
 
 
-def _resource_entity(resource: Resource) -> dict[str, object]:
-    attrs = {k: _cedar_value(k, v) for k, v in resource.attributes.items() if k != "collection"}
-    parents: list[dict[str, str]] = []
+def _parents(resource: Resource) -> list[tuple[str, str]]:
     collection = resource.attributes.get("collection")
     if resource.type == "Document" and isinstance(collection, str):
-        parents.append({"type": "Collection", "id": collection})
+        return [("Collection", collection)]
+    return []
+
+
+def _resource_entity(resource: Resource) -> dict[str, object]:
+    attrs = {k: _cedar_value(k, v) for k, v in resource.attributes.items() if k != "collection"}
+    parents = [{"type": kind, "id": uid} for kind, uid in _parents(resource)]
     return {"uid": {"type": resource.type, "id": resource.id}, "attrs": attrs,
             "parents": parents}
 
@@ -101,13 +107,15 @@ def _context(caller: Caller, context: Mapping[str, object] | None) -> dict[str, 
 class CompiledPolicies:
     """A validated policy set, parsed once. Immutable; build a new one to change it."""
 
-    def __init__(self, text: str, *, version: int = 0, source: str = "<policy>") -> None:
+    def __init__(self, text: str, *, version: int = 0, source: str = "<policy>",
+                 slice_policies: bool = True) -> None:
         schema = load_schema()
         validate(text, schema, source)
         try:
             self._set = cedarpy.PolicySet.from_str(text)
         except ValueError as exc:
             raise PolicyValidationError(f"{source}: {exc}") from exc
+        self._slices = SlicedPolicies(text, self._set) if slice_policies else None
         self.text = text
         self.version = version
         self.sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -143,7 +151,9 @@ class CompiledPolicies:
                 "resource": {"type": resource.type, "id": resource.id},
                 "context": json.dumps(_context(caller, context)),
             }
-            result = cedarpy.is_authorized(request, self._set, "[" + ",".join(entities) + "]")
+            policy_set = self._set if self._slices is None else self._slices.for_request(
+                action, [(resource.type, resource.id), *_parents(resource)])
+            result = cedarpy.is_authorized(request, policy_set, "[" + ",".join(entities) + "]")
         except (ValueError, TypeError) as exc:  # malformed attributes: fail closed
             return Decision.refused(caller.principal_id, action, resource.uid,
                                     f"request rejected by the engine: {exc}")
