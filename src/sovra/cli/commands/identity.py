@@ -16,7 +16,7 @@ from rich.table import Table
 
 from sovra.cli.context import instance as open_cli_instance
 from sovra.cli.errors import run
-from sovra.identity import ApiKeyInfo, Caller, Principal
+from sovra.identity import ApiKeyInfo, Caller, Principal, ensure_first_admin
 from sovra.instance import Instance
 from sovra.policy import Resource
 
@@ -36,6 +36,15 @@ def acting(instance: Instance, api_key: str, action: str, resource: Resource) ->
     caller = instance.identity.authenticate(f"Bearer {api_key}", "cli")
     instance.policy.require(caller, action, resource, {"client_ip": "cli"})
     return caller
+
+
+def announce_first_admin(instance: Instance) -> None:
+    """Create the first admin if there is none and print its API key once, loudly."""
+    token = run(lambda: ensure_first_admin(instance))
+    if token is not None:
+        console.rule("[bold red]FIRST ADMIN API KEY: shown once, store it now")
+        console.print(token, highlight=False, soft_wrap=True)
+        console.rule("[bold red]it cannot be shown again; use it as SOVRA_API_KEY")
 
 
 def _manage(inst: Instance, api_key: str, principal_id: str = "*") -> Caller:

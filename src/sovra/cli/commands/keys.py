@@ -20,6 +20,7 @@ import typer
 from rich.console import Console
 
 from sovra import errors
+from sovra.cli.commands.identity import announce_first_admin
 from sovra.cli.context import instance, options
 from sovra.cli.errors import run
 from sovra.instance import Instance
@@ -135,6 +136,7 @@ def init(
             result = run(lambda: opened.keys.init_hsm(config, actor=_actor()))
             console.print(f"ceremony {result.ceremony_id}: root key created in token "
                           f"{token_label!r}; the instance unseals itself with the PIN")
+            announce_first_admin(opened)
             return
         if share_dir is None and not print_shares:
             raise typer.BadParameter("say where the shares go: --share-dir DIR or --print")
@@ -148,6 +150,7 @@ def init(
 
         result = run(lambda: opened.keys.init(threshold=threshold, shares=shares,
                                               deliver=deliver, actor=_actor()))
+        announce_first_admin(opened)
     console.print(f"ceremony {result.ceremony_id}: {result.shares} shares, any "
                   f"{result.threshold} unseal", highlight=False)
     for index, fingerprint in enumerate(result.fingerprints, start=1):
