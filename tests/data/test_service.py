@@ -15,8 +15,8 @@ from sovra.store.tables.data import data_chunks, data_documents
 from tests.data.conftest import ADMIN, ANALYST, OUTSIDER, spec
 from tests.data.files import make_pdf
 
-CONTRACT = ("Employment contract for Anna Keller. Salary is paid monthly to the account "
-            "DE89 3704 0044 0532 0130 00. Holidays: 30 days per year.").encode()
+CONTRACT = (b"Employment contract for Anna Keller. Salary is paid monthly to the account "
+            b"DE89 3704 0044 0532 0130 00. Holidays: 30 days per year.")
 HANDBOOK = b"The office opens at eight. Lunch is served in the canteen on the ground floor."
 
 
@@ -26,8 +26,9 @@ def ledger_actions(instance: Instance) -> list[str]:
 
 
 def test_collection_needs_the_art30_record(data: Instance) -> None:
-    bad = CollectionSpec("hr", "HR", "contracts", (), ("contact",), 365, "EU", Classification.SECRET)
-    with pytest.raises(InvalidInputError, match="Art. 30"):
+    bad = CollectionSpec("hr", "HR", "contracts", (), ("contact",), 365, "EU",
+                         Classification.SECRET)
+    with pytest.raises(InvalidInputError, match=r"Art\. 30"):
         data.data.create_collection(ADMIN, bad)
     created = data.data.create_collection(ADMIN, spec())
     assert created.keyring_id == "data.collection.hr"
@@ -74,7 +75,7 @@ def test_retrieval_cites_version_and_position(data: Instance) -> None:
     hits = data.data.retrieve(ADMIN, "when are travel expenses reimbursed", ["hr"], k=3)
     top = hits[0]
     assert "Travel expenses" in top.text and top.page == 1 and top.version == 1
-    info, name, full = data.data.read_document(ADMIN, top.document_id)
+    _info, name, full = data.data.read_document(ADMIN, top.document_id)
     assert name == "policy.pdf" and full[top.start:top.end] == top.text
     assert "data.retrieve" in ledger_actions(data)
 
@@ -87,11 +88,10 @@ def test_retrieval_filters_by_clearance_inside_the_query(data: Instance) -> None
     assert hits and all(h.classification <= Classification.INTERNAL for h in hits)
     assert all("Keller" not in h.text for h in hits)
     assert any("Keller" in h.text for h in data.data.retrieve(ADMIN, "salary contract", k=10))
+    secret_doc = next(d for d in data.data.list_documents(ADMIN, "hr")
+                      if d.classification is Classification.CONFIDENTIAL)
     with pytest.raises(PermissionDeniedError):
-        data.data.read_document(ANALYST, data.data.list_documents(ADMIN, "hr")[0].id
-                                if data.data.list_documents(ADMIN, "hr")[0].classification
-                                == Classification.CONFIDENTIAL
-                                else data.data.list_documents(ADMIN, "hr")[1].id)
+        data.data.read_document(ANALYST, secret_doc.id)
 
 
 def test_callers_without_read_permission_see_nothing(data: Instance) -> None:
