@@ -77,7 +77,7 @@ def test_root_key_is_sensitive_and_not_extractable(instance: Instance, hsm_pin: 
         assert key[Attribute.EXTRACTABLE] is False
         assert key[Attribute.SENSITIVE] is True
         with pytest.raises(pkcs11.PKCS11Error):
-            key[Attribute.VALUE]  # noqa: B018 - reading it is the attack
+            key[Attribute.VALUE]  # reading the value is the attack
 
 
 def test_pin_from_file(instance: Instance, softhsm: SoftHsm, tmp_path: Path) -> None:

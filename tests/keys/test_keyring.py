@@ -171,11 +171,21 @@ def test_erasure_holds_in_a_later_backup(sqlite_settings: Settings, tmp_path) ->
         shares = deal(inst)
         inst.keys.create_keyring("tenant-a")
         blob = inst.keys.encrypt("tenant-a", "doc-1", b"gone")
+        with inst.engine.connect() as conn:
+            wrapped = [bytes(w) for w in conn.execute(select(keys_kek_versions.c.wrapped_kek))
+                       .scalars()] + [bytes(w) for w in conn.execute(
+                           select(keys_deks.c.wrapped_dek)).scalars()]
         inst.keys.destroy_keyring("tenant-a")
+        # Copied while the instance runs: the wrapped keys are gone byte for byte, not
+        # left in free pages (secure_delete) nor in the write-ahead log (checkpoint).
+        files = [p for p in sqlite_settings.data_dir.rglob("*") if p.is_file()]
+        assert len(wrapped) == 2
+        for key in wrapped:
+            assert not any(key in path.read_bytes() for path in files)
+        backup_dir = tmp_path / "backup"
+        shutil.copytree(sqlite_settings.data_dir, backup_dir)
     finally:
         inst.close()
-    backup_dir = tmp_path / "backup"
-    shutil.copytree(sqlite_settings.data_dir, backup_dir)
     restored = open_instance(Settings(data_dir=backup_dir, checkpoint_interval_s=0.0))
     try:
         for share in shares[:3]:

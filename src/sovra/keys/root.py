@@ -40,14 +40,19 @@ def verifier_aad(ceremony_id: str) -> bytes:
     return framed(b"sovra/ceremony-verifier/v1", ceremony_id)
 
 
+def derive_wrapping_key(root: bytes | bytearray, ceremony_id: str) -> bytearray:
+    """The key that actually wraps KEKs: HKDF-SHA256 of the root, bound to the ceremony."""
+    # RFC 5869 §3.1: a fixed salt is fine for a uniformly random input key.
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=aead.KEY_BYTES,
+                salt=b"sovra/keys/root", info=framed(b"sovra/kek-wrap/v1", ceremony_id))
+    return bytearray(hkdf.derive(bytes(root)))
+
+
 class SoftwareRoot:
     """A root rebuilt from shares, kept only in this process's memory."""
 
     def __init__(self, root: bytearray, ceremony_id: str) -> None:
-        # RFC 5869 §3.1: a fixed salt is fine for a uniformly random input key.
-        hkdf = HKDF(algorithm=hashes.SHA256(), length=aead.KEY_BYTES,
-                    salt=b"sovra/keys/root", info=framed(b"sovra/kek-wrap/v1", ceremony_id))
-        self._key: AESGCM | None = aead.cipher(bytearray(hkdf.derive(bytes(root))))
+        self._key: AESGCM | None = aead.cipher(derive_wrapping_key(root, ceremony_id))
         self._lock = threading.Lock()
 
     @property
