@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 import sovra
 from sovra.api.errors import install_error_handlers
+from sovra.api.routers import data as data_routes
 from sovra.api.routers import health, ledger
 from sovra.api.routers import identity as identity_routes
 from sovra.api.routers import keys as keys_routes
@@ -43,4 +44,5 @@ def create_app(instance: Instance, *, close_instance_on_shutdown: bool = False) 
     app.include_router(policy_routes.router)
     app.include_router(transfer_routes.router)
     app.include_router(openai_routes.router)
+    app.include_router(data_routes.router)
     return app

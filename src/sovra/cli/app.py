@@ -9,6 +9,7 @@ import typer
 
 import sovra
 from sovra.cli.commands import ai as ai_commands
+from sovra.cli.commands import data as data_commands
 from sovra.cli.commands import db, ledger, up
 from sovra.cli.commands import identity as identity_commands
 from sovra.cli.commands import keys as keys_commands
@@ -58,6 +59,7 @@ app.command("unseal")(keys_commands.unseal)
 app.command("seal")(keys_commands.seal)
 app.add_typer(keys_commands.app, name="keys")
 app.add_typer(transfer_commands.app, name="bundle")
+app.add_typer(data_commands.app, name="data")
 
 
 def main() -> None:

@@ -61,11 +61,13 @@ class Lifecycle:
         return Hold(int(hold_id[0]) if hold_id else 0, collection_id, document_id, reason,
                     caller.principal_id, now)
 
-    def release_hold(self, caller: Caller, hold_id: int) -> Hold:
+    def release_hold(self, caller: Caller, hold_id: int,
+                     collection_id: str | None = None) -> Hold:
         core = self.core
         with core.engine.connect() as conn:
             row = conn.execute(select(data_holds).where(data_holds.c.id == hold_id)).first()
-        if row is None or row.released_at is not None:
+        if row is None or row.released_at is not None or (
+                collection_id is not None and row.collection_id != collection_id):
             raise NotFoundError(f"no active legal hold {hold_id}")
         core.record(caller, "data.hold.release", f"collection/{row.collection_id}", "success",
                     {"hold_id": hold_id, "document_id": row.document_id})
