@@ -25,6 +25,15 @@ EXPECTED: dict[str, set[str]] = {
         "init_repository", "keygen", "load_public_key", "load_signer", "load_spec",
         "root_history", "rotate_root", "transfer_status",
     },
+    "sovra.data": {
+        "Collection", "CollectionSpec", "DataService", "DocumentInfo", "Embedder", "Eraser",
+        "EraserRegistry", "ErasureRequest", "Hold", "IngestResult", "IngestSummary",
+        "RetentionReport", "RetrievedChunk", "open_data", "verify_certificate",
+    },
+    "sovra.data.classify": {
+        "DEFAULT_MAPPING", "SECRET_KINDS", "Classification", "ClassificationResult", "Finding",
+        "Kind", "LevelMapping", "classify", "decide", "redact", "scan",
+    },
 }
 
 
