@@ -10,6 +10,8 @@ have() { command -v "$1" >/dev/null 2>&1 || compgen -G "$2" >/dev/null; }
 have initdb "/usr/lib/postgresql/*/bin/initdb" || need+=(postgresql)
 # SoftHSM2: a real PKCS#11 token for HSM-mode key custody tests.
 have softhsm2-util "/usr/bin/softhsm2-util" || need+=(softhsm2)
+# ...and its PKCS#11 module, where the key tests and `sovra init --hsm` look for it.
+have /usr/lib/softhsm/libsofthsm2.so "/usr/lib/softhsm/libsofthsm2.so" || need+=(libsofthsm2)
 # ip (iproute2) brings loopback up inside the test network namespace.
 have ip "/usr/sbin/ip" || need+=(iproute2)
 # runuser (util-linux) runs PostgreSQL as its own user when we are root.

@@ -10,6 +10,11 @@ import pytest
 EXPECTED: dict[str, set[str]] = {
     "sovra": {"SovraError", "__version__"},
     "sovra.store": {"current_heads", "make_engine", "pending", "upgrade"},
+    "sovra.keys": {
+        "DEV_MODE_WARNING", "CeremonyResult", "Erasure", "HsmConfig", "KeyService", "KeyStatus",
+        "KeyringInfo", "MinVersionResult", "SealStatus", "Share", "StartupReport", "parse_share",
+        "share_file_text", "start_for_up", "write_share_files",
+    },
     "sovra.identity": {
         "ApiKeyInfo", "Caller", "CreatedKey", "FailureLimiter", "IdentityService",
         "OidcConfig", "OidcVerifier", "Principal", "ensure_first_admin", "open_identity",
