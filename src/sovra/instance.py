@@ -55,8 +55,8 @@ def open_instance(settings: Settings, *, migrate: bool = True) -> Instance:
     identity = open_identity(engine, settings, ledger)
     policy = open_policy(engine, ledger)
     keys = KeyService.open(engine, settings, ledger)
-    ai = open_gateway(engine, ledger, policy, keys=keys)
     transfer = TransferService(engine, settings, ledger, policy)
     data = open_data(engine, settings, ledger, keys, policy)
+    ai = open_gateway(engine, ledger, policy, keys=keys, data=data)
     return Instance(settings=settings, engine=engine, ledger=ledger, identity=identity,
                     policy=policy, keys=keys, ai=ai, transfer=transfer, data=data)

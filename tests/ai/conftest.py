@@ -6,7 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from sovra.ai.demo import load_demo
 from sovra.ai.models import ModelSpec
+from sovra.data.embed import Embedder
 from sovra.identity import Caller
 from sovra.instance import Instance
 from sovra.keys import start_for_up
@@ -41,3 +43,19 @@ def approved_upstream(instance: Instance, port: int, model_id: str = "fake-insta
     registry = instance.ai.registry
     registry.register(ADMIN, upstream_spec(port, model_id, ceiling))
     registry.approve(APPROVER, model_id)
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """One loaded embedding model for the session (loading costs about a second)."""
+    return Embedder()
+
+
+@pytest.fixture
+def demo_loaded(unsealed: Instance, embedder: Embedder) -> Instance:
+    unsealed.data.use_embedder(embedder)
+    unsealed.identity.create_principal("system", "alice", roles=["admin"],
+                                       clearance="secret")
+    summary = load_demo(unsealed.data, ADMIN)
+    assert summary.count("ingested") == 3
+    return unsealed

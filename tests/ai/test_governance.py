@@ -92,3 +92,15 @@ def test_refuse_mode_allows_exactly_when_nothing_exceeds(levels: list[str], ceil
                      ceiling=ceiling, mode="refuse", classify=toy_classify)
     assert verdict.allowed == (not any(exceeds(level, ceiling) for level in levels))
     assert verdict.effective == highest(levels)
+
+
+def test_a_stored_classification_is_a_floor_redaction_cannot_lower() -> None:
+    texts = ["question", "chunk with bob@corp.example"]
+    assessments = [toy_classify(t) for t in texts]
+    verdict = decide(texts, assessments, ceiling="internal", mode="redact",
+                     classify=toy_classify, floors=["public", "internal"])
+    assert verdict.allowed and verdict.effective == "internal"
+    secret_chunk = decide(texts, assessments, ceiling="internal", mode="redact",
+                          classify=toy_classify, floors=["public", "secret"])
+    assert not secret_chunk.allowed
+    assert secret_chunk.effective == "secret"

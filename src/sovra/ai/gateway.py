@@ -48,6 +48,7 @@ from sovra.ai.rag import question_of, with_context
 from sovra.ai.registry import ModelRegistry
 from sovra.ai.request_index import IndexRow, RequestIndex
 from sovra.ai.settings import AISettings
+from sovra.ai.text_policy import TextPolicies
 from sovra.ai.trace import Trace, trace_sync
 from sovra.errors import (
     ClassificationRefusedError,
@@ -111,6 +112,7 @@ class Gateway:
                  *, policy: PolicyPort | None, keys: KeysPort | None,
                  classifier: ClassifierPort | None, retriever: RetrieverPort | None,
                  embedder: EmbedderPort | None, index: RequestIndex,
+                 text_policies: TextPolicies | None = None,
                  backends: BackendPool | None = None, limits: Limits | None = None) -> None:
         self.settings = settings
         self.registry = registry
@@ -121,6 +123,7 @@ class Gateway:
         self.retriever = retriever
         self.embedder = embedder
         self.index = index
+        self.text_policies = text_policies
         self.backends = backends or BackendPool(settings)
         self.limits = limits or Limits(settings.limits())
         self._background: set[asyncio.Task[None]] = set()
@@ -177,9 +180,9 @@ class Gateway:
                                        question_of(request.messages), top_k)
 
     def _keeps_text(self, collections: Sequence[str]) -> bool:
-        if self.retriever is None or self.keys is None:
+        if self.text_policies is None or self.keys is None:
             return False
-        return any(self.retriever.keeps_ai_text(c) for c in collections)
+        return any(self.text_policies.keeps_text(c) for c in collections)
 
     # -- chat -----------------------------------------------------------------------------
     async def prepare_chat(self, caller: Principal, request: ChatRequest) -> PreparedChat:
@@ -208,9 +211,11 @@ class Gateway:
         else:
             assessments = await asyncio.to_thread(self._assess, texts)
         ceiling = self.ceiling(record)
+        floors = ["public"] * len(request.messages) + [c.citation.classification
+                                                        for c in chunks]
         verdict = governance.decide(texts, assessments, ceiling=ceiling,
                                     mode=self.settings.classification_mode,
-                                    classify=self._classify_one)
+                                    classify=self._classify_one, floors=floors)
         prompt_text = "\n".join(f"{m.role}: {m.content}" for m in request.messages)
         details = self._request_details(request_id, record, request, chunks=chunks,
                                         verdict=verdict, prompt_text=prompt_text)
@@ -356,6 +361,13 @@ class Gateway:
             return request_id, vectors, tokens
         finally:
             self.limits.release(caller.principal_id, tokens)
+
+    def set_text_policy(self, caller: Principal, collection_id: str, *, keep_text: bool
+                        ) -> None:
+        """Set whether requests over the collection keep their (encrypted) text."""
+        if self.text_policies is None:
+            raise InvalidInputError("text policies are not available on this instance")
+        self.text_policies.set(caller.principal_id, collection_id, keep_text=keep_text)
 
     # -- trace ----------------------------------------------------------------------------
     def _checkpoint(self, *, sign: bool) -> tuple[int, str] | None:

@@ -48,9 +48,21 @@ def redact(text: str, spans: Sequence[Span]) -> str:
     return "".join(out)
 
 
+def floored(assessment: Assessment, floor: str) -> Assessment:
+    """An assessment raised to at least ``floor`` (a chunk's stored classification)."""
+    return Assessment(highest([assessment.level, floor]), assessment.spans)
+
+
 def decide(texts: Sequence[str], assessments: Sequence[Assessment], *, ceiling: str,
-           mode: Mode, classify: Callable[[str], Assessment]) -> Verdict:
-    """Decide for the texts (prompt parts and retrieved chunks) and their assessments."""
+           mode: Mode, classify: Callable[[str], Assessment],
+           floors: Sequence[str] | None = None) -> Verdict:
+    """Decide for the texts (prompt parts and retrieved chunks) and their assessments.
+
+    ``floors`` are levels the texts have regardless of what the detectors find (a
+    retrieved chunk's stored classification): redaction cannot take a text below them.
+    """
+    floors = list(floors) if floors is not None else ["public"] * len(texts)
+    assessments = [floored(a, f) for a, f in zip(assessments, floors, strict=True)]
     original = highest(a.level for a in assessments)
     if not exceeds(original, ceiling):
         return Verdict(allowed=True, effective=original, original=original, texts=tuple(texts),
@@ -63,11 +75,11 @@ def decide(texts: Sequence[str], assessments: Sequence[Assessment], *, ceiling: 
     redacted: list[str] = []
     after: list[str] = []
     count = 0
-    for text, assessment in zip(texts, assessments, strict=True):
+    for text, assessment, floor in zip(texts, assessments, floors, strict=True):
         if exceeds(assessment.level, ceiling) and assessment.spans:
             cleaned = redact(text, assessment.spans)
             count += len(assessment.spans)
-            after.append(classify(cleaned).level)
+            after.append(floored(classify(cleaned), floor).level)
         else:
             cleaned = text
             after.append(assessment.level)

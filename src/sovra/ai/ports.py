@@ -95,10 +95,6 @@ class RetrieverPort(Protocol):
         """Chunks the caller may read, best first (permission-filtered by the data layer)."""
         ...
 
-    def keeps_ai_text(self, collection: str) -> bool:
-        """Whether the collection's policy asks to keep prompt and answer text."""
-        ...
-
 
 class EmbedderPort(Protocol):
     @property

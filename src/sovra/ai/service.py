@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from sovra.ai.adapters import DetectorClassifier, KeysAdapter, PolicyAdapter
+from sovra.ai.adapters import (
+    DataEmbedder,
+    DataRetriever,
+    DetectorClassifier,
+    KeysAdapter,
+    PolicyAdapter,
+)
 from sovra.ai.builtin import smollm2_spec
 from sovra.ai.gateway import Gateway
 from sovra.ai.models import ModelRecord
@@ -12,22 +18,31 @@ from sovra.ai.ports import ClassifierPort, EmbedderPort, KeysPort, LedgerPort, R
 from sovra.ai.registry import ModelRegistry
 from sovra.ai.request_index import RequestIndex
 from sovra.ai.settings import AISettings
+from sovra.ai.text_policy import TextPolicies
+from sovra.data.service import DataService
 from sovra.keys import KeyService
 from sovra.policy import PolicyService
 
 
 def open_gateway(engine: Engine, ledger: LedgerPort, policy: PolicyService, *,
                  settings: AISettings | None = None, keys: KeyService | KeysPort | None = None,
+                 data: DataService | None = None,
                  classifier: ClassifierPort | None = None,
                  retriever: RetrieverPort | None = None,
                  embedder: EmbedderPort | None = None) -> Gateway:
+    """The gateway over the instance's services; ``data`` supplies retrieval and
+    embeddings (explicit ports override it, for tests of one part)."""
     settings = settings or AISettings()
     adapter = PolicyAdapter(policy)
     registry = ModelRegistry(engine, ledger, adapter)
     keys_port = KeysAdapter(keys) if isinstance(keys, KeyService) else keys
+    if data is not None:
+        retriever = retriever or DataRetriever(data)
+        embedder = embedder or DataEmbedder(data)
     return Gateway(settings, registry, ledger, policy=adapter, keys=keys_port,
                    classifier=classifier or DetectorClassifier(), retriever=retriever,
-                   embedder=embedder, index=RequestIndex(engine))
+                   embedder=embedder, index=RequestIndex(engine),
+                   text_policies=TextPolicies(engine, ledger))
 
 
 def register_builtin_models(gateway: Gateway) -> list[ModelRecord]:

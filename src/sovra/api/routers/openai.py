@@ -119,6 +119,24 @@ class RegisterModel(BaseModel):
     upstream_model: str | None = Field(default=None, max_length=256)
 
 
+class CollectionAIPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    keep_text: bool = Field(description="Keep prompt and answer text (encrypted) for "
+                            "requests that retrieve from this collection")
+
+
+CollectionManager = Annotated[Caller, Depends(authorized(
+    "collections.create", "Collection", resource_id_param="collection_id"))]
+
+
+@router.put("/sovra/collections/{collection_id}/ai-policy", responses=_ERRORS, tags=["sovra"],
+            summary="Whether AI requests over this collection keep their text (encrypted)")
+def set_collection_ai_policy(collection_id: str, body: CollectionAIPolicy,
+                             caller: CollectionManager, request: Request) -> dict[str, object]:
+    _gateway(request).set_text_policy(caller, collection_id, keep_text=body.keep_text)
+    return {"collection_id": collection_id, "keep_text": body.keep_text}
+
+
 class ApproveModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
     ceiling: str | None = None

@@ -85,3 +85,23 @@ def list_models(ctx: typer.Context) -> None:
         console.print(f"{r.model_id}  {r.spec.kind}  {r.spec.locality}  ceiling "
                       f"{r.spec.ceiling}  {state}\n  sha256 {r.spec.sha256}\n  source "
                       f"{r.spec.source}  licence {r.spec.licence}", highlight=False)
+
+
+def demo(ctx: typer.Context) -> None:
+    """Load the sample collection "demo" (a staff handbook, an incident report, a
+    retention schedule) so you can ask questions over documents right away."""
+    from sovra.ai.demo import EXAMPLE, demo_caller, load_demo
+    from sovra.keys import start_for_up
+
+    with instance(ctx) as opened:
+        run(lambda: start_for_up(opened.keys))
+        caller = run(lambda: demo_caller(opened))
+        summary = run(lambda: load_demo(opened.data, caller))
+        url = f"http://{opened.settings.host}:{opened.settings.port}"
+    for result in summary.results:
+        console.print(f"{result.status:9} {result.name}  ({result.chunks} chunks, "
+                      f"{result.classification.label if result.classification else '-'})",
+                      highlight=False)
+    console.print("\nCollection [bold]demo[/] is ready. With `sovra up` running, ask:\n",
+                  highlight=False)
+    console.print(EXAMPLE.format(url=url), highlight=False, markup=False)

@@ -23,6 +23,8 @@ def up(
     ctx: typer.Context,
     host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8470).")] = None,
+    demo: Annotated[bool, typer.Option(
+        "--demo", help="Load the sample collection 'demo' (as `sovra demo`).")] = False,
 ) -> None:
     """Start Sovra on its embedded default and serve the API."""
     settings = run(lambda: options(ctx).settings(host=host, port=port))
@@ -44,6 +46,12 @@ def up(
         console.print(f"model {model.model_id} ({model.spec.kind}, {model.spec.locality}, "
                       f"approved up to {model.spec.ceiling}) sha256 {model.spec.sha256[:16]}…",
                       highlight=False)
+    if demo:
+        from sovra.ai.demo import demo_caller, load_demo
+
+        loaded = run(lambda: load_demo(instance.data, demo_caller(instance)))
+        console.print(f"demo collection 'demo': {len(loaded.results)} sample documents "
+                      f"({loaded.count('ingested')} new)", highlight=False)
     console.print(f"API on http://{settings.host}:{settings.port}  (docs at /docs)")
     app = create_app(instance, close_instance_on_shutdown=True)
     # Every request is in the ledger already; a per-request access log line would cost

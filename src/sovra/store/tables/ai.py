@@ -41,4 +41,15 @@ ai_requests = Table(
     Column("answer_ciphertext", LargeBinary, nullable=True),
 )
 
-__all__ = ["ai_models", "ai_requests"]
+# Per collection: whether the gateway keeps the prompt and answer text (encrypted) of
+# requests that retrieved from it. Absent means no: only hashes are kept (issue 7).
+ai_collection_policies = Table(
+    "ai_collection_policies",
+    metadata,
+    Column("collection_id", String(64), primary_key=True),
+    Column("keep_text", Boolean, nullable=False),
+    Column("set_by", String(256), nullable=False),
+    Column("set_at", Float, nullable=False),
+)
+
+__all__ = ["ai_collection_policies", "ai_models", "ai_requests"]

@@ -1,4 +1,4 @@
-"""AI gateway: model registry and request index."""
+"""AI gateway: model registry, request index, per-collection text-keeping policy."""
 
 from __future__ import annotations
 
@@ -41,8 +41,16 @@ def upgrade() -> None:
         sa.Column("answer_ciphertext", sa.LargeBinary, nullable=True),
     )
     op.create_index("ix_ai_requests_principal_id", "ai_requests", ["principal_id"])
+    op.create_table(
+        "ai_collection_policies",
+        sa.Column("collection_id", sa.String(64), primary_key=True),
+        sa.Column("keep_text", sa.Boolean, nullable=False),
+        sa.Column("set_by", sa.String(256), nullable=False),
+        sa.Column("set_at", sa.Float, nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("ai_collection_policies")
     op.drop_table("ai_requests")
     op.drop_table("ai_models")
