@@ -113,3 +113,18 @@ def test_decisions_are_recorded_allow_and_deny(
     assert decisions[-1]["details"] == {
         "action": "ledger.read", "decision": "deny", "errors": [],
         "policies": ["ledger-only-auditors-and-admins"], "policy_version": 1}
+
+
+def test_a_second_process_sees_the_seed_and_later_activations(instance: Instance) -> None:
+    from sovra.policy import PolicyService
+    from sovra.policy.versions import VersionStore
+
+    other = PolicyService(VersionStore(instance.engine), instance.ledger, refresh_s=0.0)
+    assert [v.version for v in other.versions()] == [1]  # seeded once, not twice
+    admin = caller(instance, "ann", "admin")
+    approver = caller(instance, "carl", "approver")
+    auditor = caller(instance, "aud", "auditor")
+    proposal = instance.policy.propose(admin, instance.policy.show().text + EXTRA)
+    instance.policy.approve(approver, proposal.version)
+    assert other.decide(auditor, "models.use", Resource("Model", "m1")).allowed
+    assert other.active.version == proposal.version

@@ -54,7 +54,9 @@ def ensure_first_admin(instance: Instance) -> str | None:
                                       clearance="secret", display_name="First administrator")
             break
         except ConflictError:
-            suffix += 1
+            if identity.admin_exists():  # another process bootstrapped concurrently
+                return None
+            suffix += 1  # a non-admin principal holds the name
             principal_id = f"{FIRST_ADMIN}{suffix}"
     created = identity.create_api_key("system", principal_id, label="first admin key")
     return created.token

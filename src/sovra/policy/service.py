@@ -10,6 +10,7 @@ who is not the proposer, and recorded with the SHA-256 of their diff.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 import threading
@@ -58,16 +59,15 @@ class PolicyService:
         text = default_policy_text()
         diff = unified_diff("", text, "empty", "default")
         now = self._clock()
-        seed = PolicyVersion(1, text, _sha256(text), diff, _sha256(diff), None, "proposed",
-                             "default policy pack", SYSTEM, now, None, None)
+        # Inserted active in one statement, so a concurrent starter either wins or sees
+        # the conflict and then finds this row already active.
+        seed = PolicyVersion(1, text, _sha256(text), diff, _sha256(diff), None, "active",
+                             "default policy pack", SYSTEM, now, SYSTEM, now)
         self._ledger.append(SYSTEM, "policy.activate", "policy:1", "success",
                             {"sha256": seed.sha256, "diff_sha256": seed.diff_sha256,
                              "comment": seed.comment})
-        try:
+        with contextlib.suppress(ConflictError):  # another process seeded it first
             self._versions.insert(seed)
-            self._versions.activate(1, None, SYSTEM, now)
-        except ConflictError:
-            pass  # another process seeded it first; load what it wrote
         found = self._versions.active()
         if found is None:
             raise ConflictError("no active policy version after seeding")
