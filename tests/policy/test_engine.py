@@ -138,3 +138,11 @@ def test_decisions_name_the_determining_policies_for_the_ledger(
                                          "policies": ["auditor-reads"], "errors": []}
     assert decision.resource == 'Ledger::"main"'
     assert decision.outcome == "allowed"
+
+
+def test_malformed_input_is_denied_not_raised(pack: CompiledPolicies) -> None:
+    odd_clearance = Caller("p1", "user", frozenset({"admin"}), "top-secret")
+    decision = pack.decide(odd_clearance, "collections.read", Resource("Collection", "c"))
+    assert not decision.allowed and "rejected" in decision.errors[0]
+    odd_level = Resource("Document", "d", {"classification": "ultra"})
+    assert not pack.decide(who("admin"), "documents.read", odd_level).allowed

@@ -17,7 +17,7 @@ from importlib import resources
 
 import cedarpy
 
-from sovra.errors import PolicyValidationError
+from sovra.errors import PolicyValidationError, SovraError
 from sovra.identity.caller import Caller
 from sovra.policy.actions import ACTIONS
 from sovra.policy.classification import Classification
@@ -154,7 +154,7 @@ class CompiledPolicies:
             policy_set = self._set if self._slices is None else self._slices.for_request(
                 action, [(resource.type, resource.id), *_parents(resource)])
             result = cedarpy.is_authorized(request, policy_set, "[" + ",".join(entities) + "]")
-        except (ValueError, TypeError) as exc:  # malformed attributes: fail closed
+        except (ValueError, TypeError, SovraError) as exc:  # malformed input: fail closed
             return Decision.refused(caller.principal_id, action, resource.uid,
                                     f"request rejected by the engine: {exc}")
         names = result.diagnostics.id_annotations_by_reason
