@@ -14,7 +14,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,19 +96,25 @@ class Ledger:
     def append(self, actor: str, action: str, resource: str, outcome: str,
                details: Mapping[str, object] | None = None) -> Receipt:
         """Record one event; returns once it is committed. Raises LedgerUnavailableError."""
-        return self._submit(actor, action, resource, outcome, details).result()
+        item: Pending[Receipt] = Pending(
+            entries.prepare(actor, action, resource, outcome, details), actor, action, resource)
+        return self._batcher.submit(item).result()
 
     async def append_async(self, actor: str, action: str, resource: str, outcome: str,
                            details: Mapping[str, object] | None = None) -> Receipt:
         """``append`` for async code: awaits the batch without blocking the event loop."""
-        future = self._submit(actor, action, resource, outcome, details)
-        return await asyncio.wrap_future(future)
+        item: Pending[Receipt] = Pending(
+            entries.prepare(actor, action, resource, outcome, details), actor, action, resource)
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
 
-    def _submit(self, actor: str, action: str, resource: str, outcome: str,
-                details: Mapping[str, object] | None) -> Future[Receipt]:
-        prefix = entries.prepare(actor, action, resource, outcome, details)
-        item: Pending[Receipt] = Pending(prefix, actor, action, resource)
-        return self._batcher.submit(item)
+        def wake(_: Pending[Receipt]) -> None:
+            loop.call_soon_threadsafe(_resolve, waiter)
+
+        item.on_done = wake  # set before submitting: the writer cannot resolve it earlier
+        self._batcher.submit(item)
+        await waiter
+        return item.outcome()
 
     def _commit_batch(self, batch: list[Pending[Receipt]]) -> None:
         with self._write_lock:
@@ -122,8 +127,7 @@ class Ledger:
                 stamp = entries.format_time(self._clock())
                 bodies = [entries.seal(p.prefix, first + i, stamp) for i, p in enumerate(batch)]
                 hashes = [leaf_hash(b) for b in bodies]
-                rows = [{"seq": first + i, "leaf_hash": h, "body": b, "action": p.action,
-                         "actor": p.actor, "resource": p.resource}
+                rows = [(first + i, h, b, p.action, p.actor, p.resource)
                         for i, (p, b, h) in enumerate(zip(batch, bodies, hashes, strict=True))]
                 try:
                     self._store.insert_entries(rows)
@@ -146,7 +150,7 @@ class Ledger:
                                              "another writer; nothing was recorded")
             self._tree.extend(hashes)
         for i, (p, h) in enumerate(zip(batch, hashes, strict=True)):
-            p.future.set_result(Receipt(first + i, h))
+            p.set_result(Receipt(first + i, h))
 
     def _resync(self) -> None:
         try:
@@ -271,6 +275,11 @@ class Ledger:
     def close(self) -> None:
         """Commit what is queued and stop the writer; further appends raise."""
         self._batcher.close()
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def _load_tree(store: LedgerStore) -> tuple[HashTree, str | None]:
