@@ -16,6 +16,7 @@ from sovra import errors
 # Most specific first: the first match wins.
 _STATUS: tuple[tuple[type[errors.SovraError], int], ...] = (
     (errors.SealedError, 503),
+    (errors.HsmError, 503),
     (errors.LedgerUnavailableError, 503),
     (errors.OverloadedError, 503),
     (errors.AuthenticationError, 401),
