@@ -176,6 +176,7 @@ def test_invalid_policy_pack_rejects_the_bundle(site: Site, workshop: Workshop) 
     with pytest.raises(BundleVerificationError, match="does not validate"):
         site.service.import_bundle(workshop.build(spec), site.admin)
     site.assert_nothing_activated(before)
+    assert "does not validate" in str(site.last_import_failure()["details"])
 
 
 def test_rejected_import_records_failure_and_keeps_versions(site: Site,

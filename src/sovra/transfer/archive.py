@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import posixpath
 import tarfile
 import zlib
@@ -46,6 +47,8 @@ class UnpackLimits:
 class ByteReader(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
 
+    def readinto(self, buffer: bytearray | memoryview, /) -> int: ...
+
 
 @dataclass(frozen=True)
 class Member:
@@ -78,7 +81,7 @@ def iter_members(path: Path, limits: UnpackLimits,
             else:
                 _require_end_marker(raw, total, limits)
                 with tarfile.open(fileobj=meter, mode="r:") as archive:
-                    yield from _tar_members(archive, limits)
+                    yield from _tar_members(archive, limits, direct=meter)
         except _READ_ERRORS as exc:
             raise _translated(exc) from exc
 
@@ -94,12 +97,18 @@ def _gzip_members(meter: _Meter, limits: UnpackLimits) -> Iterator[Member]:
         raise UnsafeArchiveError("unexpected data after the end of the archive")
 
 
-def _tar_members(archive: tarfile.TarFile, limits: UnpackLimits) -> Iterator[Member]:
+def _tar_members(archive: tarfile.TarFile, limits: UnpackLimits, *,
+                 direct: _Meter | None = None) -> Iterator[Member]:
     seen: set[str] = set()
     for count, info in enumerate(archive, start=1):
         if count > limits.max_members:
             raise UnsafeArchiveError(f"more than {limits.max_members} members")
         _check_member(info, seen, limits)
+        if direct is not None:
+            # Plain tar: a regular, non-sparse member is one contiguous run of bytes, so
+            # read it straight from the file (no tarfile buffering copies).
+            yield Member(info.name, info.size, _Slice(direct, info.offset_data, info.size))
+            continue
         reader = archive.extractfile(info)
         if reader is None:  # pragma: no cover - regular files always have a reader
             raise UnsafeArchiveError(f"member {info.name!r} has no data")
@@ -180,10 +189,53 @@ class _Meter(io.RawIOBase):
             self._progress(self._raw.tell(), self.total)
         return data
 
+    def preadinto(self, view: memoryview, offset: int) -> int:
+        count = os.preadv(self._raw.fileno(), [view], offset)
+        if self._progress is not None:
+            self._progress(offset + count, self.total)
+        return count
+
+    def pread(self, size: int, offset: int) -> bytes:
+        data = os.pread(self._raw.fileno(), size, offset)
+        if self._progress is not None:
+            self._progress(offset + len(data), self.total)
+        return data
+
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         data = self.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
+
+
+class _Slice:
+    """``size`` bytes of the archive file from ``offset``, read with pread."""
+
+    def __init__(self, meter: _Meter, offset: int, size: int) -> None:
+        self._meter = meter
+        self._pos = offset
+        self._end = offset + size
+
+    def read(self, size: int = -1, /) -> bytes:
+        want = self._end - self._pos if size < 0 else min(size, self._end - self._pos)
+        if want <= 0:
+            return b""
+        try:
+            data = self._meter.pread(want, self._pos)
+        except OSError as exc:
+            raise _translated(exc) from exc
+        self._pos += len(data)
+        return data
+
+    def readinto(self, buffer: bytearray | memoryview, /) -> int:
+        view = memoryview(buffer)[: max(0, self._end - self._pos)]
+        if not len(view):
+            return 0
+        try:
+            count = self._meter.preadinto(view, self._pos)
+        except OSError as exc:
+            raise _translated(exc) from exc
+        self._pos += count
+        return count
 
 
 class _Inflated(io.RawIOBase):

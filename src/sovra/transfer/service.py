@@ -10,6 +10,7 @@ rejected is recorded with the hashes seen so far and leaves no file behind.
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,7 +29,7 @@ from sovra.errors import (
 )
 from sovra.identity.caller import Caller
 from sovra.identity.sink import LedgerSink
-from sovra.policy import PolicyService, Resource
+from sovra.policy import CompiledPolicies, PolicyService, Resource
 from sovra.transfer import store
 from sovra.transfer.activate import Placement, place_targets, undo
 from sovra.transfer.archive import Progress, UnpackLimits
@@ -62,6 +63,7 @@ class TransferService:
         self._ledger = ledger
         self._policy = policy
         self._clock = clock
+        self._activation_lock = threading.Lock()
 
     @property
     def limits(self) -> UnpackLimits:
@@ -155,9 +157,14 @@ class TransferService:
         staging_root = self._settings.data_dir / "transfer" / "staging"
         seen: dict[str, str] = {}
         try:
-            return stage_bundle(archive, staging_root, trust, now=self._clock(),
-                                grace=self.grace, limits=self.limits, progress=progress,
-                                observed=seen)
+            staged = stage_bundle(archive, staging_root, trust, now=self._clock(),
+                                  grace=self.grace, limits=self.limits, progress=progress,
+                                  observed=seen)
+            try:
+                _check_policy_packs(staged)
+            except BaseException:
+                discard(staged.folder)
+                raise
         except TransferError as exc:
             self._ledger.append(caller.principal_id, "bundles.import",
                                 f"bundle:{archive.name}", "failure",
@@ -165,6 +172,7 @@ class TransferService:
                                  "grace_allowed_s": self.grace.total_seconds(),
                                  **_observed(seen)})
             raise
+        return staged
 
     def _hold(self, bundle_id: str, staged: StagedBundle, caller: Caller) -> ImportResult:
         try:
@@ -187,7 +195,6 @@ class TransferService:
         actor = approver or importer
         details = {**_hashes(staged.metadata), "importer": importer, "approver": approver}
         try:
-            self._check_policy_packs(staged)
             self._ledger.append(actor, "bundles.activate", f"bundle:{bundle_id}", "success",
                                 details)
         except BaseException:
@@ -195,10 +202,13 @@ class TransferService:
             raise
         placed: list[Placement] = []
         try:
-            placed = place_targets(staged.folder, self._settings.data_dir,
-                                   staged.metadata.targets)
-            self._commit(bundle_id, staged, trust, importer=importer, approver=approver,
-                         placed=placed)
+            # One activation at a time in this process: two copies of the same bundle
+            # must not both move the same content-addressed file.
+            with self._activation_lock:
+                placed = place_targets(staged.folder, self._settings.data_dir,
+                                       staged.metadata.targets)
+                self._commit(bundle_id, staged, trust, importer=importer,
+                             approver=approver, placed=placed)
         except BaseException as exc:
             undo(placed)
             discard(staged.folder)
@@ -224,19 +234,6 @@ class TransferService:
                 store.insert_targets(conn, bundle_id, [p.record for p in placed], now)
         except SQLAlchemyError as exc:
             raise StorageError(f"cannot activate bundle {bundle_id}: {exc}") from exc
-
-    def _check_policy_packs(self, staged: StagedBundle) -> None:
-        from sovra.policy import CompiledPolicies
-
-        for target in staged.metadata.targets.values():
-            if target.kind != "policy":
-                continue
-            text = (staged.folder / "targets" / target.path).read_text(encoding="utf-8")
-            try:
-                CompiledPolicies(text, source=target.path)
-            except PolicyValidationError as exc:
-                raise BundleVerificationError(
-                    f"policy pack {target.path} does not validate: {exc}") from exc
 
     def _propose_policies(self, record: TargetRecord, actor: str) -> TargetRecord:
         """A verified policy pack becomes a proposal; an approver activates it later."""
@@ -268,6 +265,19 @@ class TransferService:
             self._ledger.append(caller.principal_id, "bundles.approve", f"bundle:{bundle_id}",
                                 "failure", {"reason": str(exc)})
             raise
+
+
+def _check_policy_packs(staged: StagedBundle) -> None:
+    """Policy packs must be valid Cedar for our schema before the bundle counts as verified."""
+    for target in staged.metadata.targets.values():
+        if target.kind != "policy":
+            continue
+        text = (staged.folder / "targets" / target.path).read_text(encoding="utf-8")
+        try:
+            CompiledPolicies(text, source=target.path)
+        except PolicyValidationError as exc:
+            raise BundleVerificationError(
+                f"policy pack {target.path} does not validate: {exc}") from exc
 
 
 def _with_state(record: TargetRecord, state: str) -> TargetRecord:

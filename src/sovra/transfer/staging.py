@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,6 +27,9 @@ from sovra.transfer.layout import METADATA_DIR, TARGETS_DIR, root_version_of
 from sovra.transfer.verify import BundleMetadata, TrustState, VerifiedMetadata, verify_metadata
 
 _CHUNK = 1 << 20
+# Members above this size are written by a helper thread; at most this many chunks wait.
+_THREAD_MIN = 8 << 20
+_QUEUE_CHUNKS = 8
 # ngclient's own limits for metadata files (UpdaterConfig): 512 kB root, 5 MB targets.
 _METADATA_MAX = 5_000_000
 _ROLE_FILES = ("timestamp.json", "snapshot.json", "targets.json")
@@ -174,8 +179,29 @@ def _create_bytes(folder: Path, name: str, data: bytes) -> None:
 def _copy(reader: ByteReader, out: IO[bytes], length: int) -> str:
     """Copy exactly ``length`` bytes, hashing them on the way; returns the SHA-256.
 
-    No fsync here: activation syncs what it keeps, a rejected bundle is deleted.
+    Large members are written by a helper thread while this one hashes (both release
+    the GIL), through a fixed ring of buffers: verification runs at hashing speed with
+    bounded memory. No fsync here: activation syncs what it keeps, a rejected bundle is
+    deleted.
     """
+    if length <= _THREAD_MIN:
+        return _copy_small(reader, out, length)
+    digest = hashlib.sha256()
+    remaining = length
+    with out, _Writer(out) as writer:
+        while remaining:
+            buffer = writer.free_buffer()
+            view = memoryview(buffer)[: min(_CHUNK, remaining)]
+            count = reader.readinto(view)
+            if not count:
+                raise UnsafeArchiveError("truncated archive: member data ends early")
+            digest.update(view[:count])
+            writer.write(buffer, count)
+            remaining -= count
+    return digest.hexdigest()
+
+
+def _copy_small(reader: ByteReader, out: IO[bytes], length: int) -> str:
     digest = hashlib.sha256()
     remaining = length
     with out:
@@ -184,6 +210,58 @@ def _copy(reader: ByteReader, out: IO[bytes], length: int) -> str:
             if not chunk:
                 raise UnsafeArchiveError("truncated archive: member data ends early")
             digest.update(chunk)
-            out.write(chunk)
+            _write_all(out, memoryview(chunk))
             remaining -= len(chunk)
     return digest.hexdigest()
+
+
+class _Writer:
+    """Writes filled buffers to ``out`` in a helper thread and hands them back."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self._out = out
+        self._free: queue.Queue[bytearray] = queue.Queue()
+        for _ in range(_QUEUE_CHUNKS):
+            self._free.put(bytearray(_CHUNK))
+        self._full: queue.Queue[tuple[bytearray, int] | None] = queue.Queue()
+        self._error: OSError | None = None
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread.start()
+
+    def free_buffer(self) -> bytearray:
+        self._raise_error()
+        return self._free.get()
+
+    def write(self, buffer: bytearray, count: int) -> None:
+        self._full.put((buffer, count))
+
+    def _drain(self) -> None:
+        while (item := self._full.get()) is not None:
+            buffer, count = item
+            if self._error is None:
+                try:
+                    _write_all(self._out, memoryview(buffer)[:count])
+                except OSError as exc:
+                    self._error = exc
+            self._free.put(buffer)
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            raise UnsafeArchiveError(f"cannot write staged file: {self._error}")
+
+    def __enter__(self) -> _Writer:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._full.put(None)
+        self._thread.join()
+        self._raise_error()
+
+
+def _write_all(out: IO[bytes], view: memoryview) -> None:
+    # Unbuffered writes may be short (signals, quotas): loop until all bytes are out.
+    while len(view):
+        written = out.write(view)
+        if not written:
+            raise OSError("short write")
+        view = view[written:]
