@@ -207,3 +207,20 @@ def test_no_ledger_no_rotation_no_erasure(instance: Instance) -> None:
     assert instance.keys.decrypt("c1", "o1", blob) == b"kept"
     # Sealing is the one exception: it only removes capability (ADR 0201).
     assert instance.keys.seal().sealed
+
+
+def test_ceremony_held_by_another_process_is_seen(instance: Instance) -> None:
+    """A server started before `sovra init` (another process) finds the ceremony."""
+    assert instance.keys.seal_status().initialized is False
+    ceremony_process = _reopen(instance)
+    try:
+        shares = deal(ceremony_process, threshold=2, shares=2)
+    finally:
+        ceremony_process.close()
+    status = instance.keys.seal_status()
+    assert status.initialized and status.sealed and status.threshold == 2
+    for share in shares:
+        instance.keys.submit_share(share.token())
+    assert instance.keys.seal_status().sealed is False
+    with pytest.raises(ConflictError, match="already unsealed"):
+        instance.keys.submit_share(shares[0].token())

@@ -103,6 +103,11 @@ class Custody:
                           "shares are needed (`sovra unseal` or POST /sys/unseal)")
 
     def status(self) -> SealStatus:
+        if self._ceremony is None:  # `sovra init` may have run in another process since
+            with self._lock:
+                self._ceremony = load_ceremony(self._engine)
+                if self._ceremony is not None:
+                    self._progress = UnsealProgress(self._ceremony)
         c = self._ceremony
         if c is None:
             return SealStatus(initialized=False, sealed=True, mode=None, dev_mode=False,

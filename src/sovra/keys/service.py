@@ -100,8 +100,7 @@ class KeyService:
             self._keyrings.forget()
 
     def _rings(self) -> Keyrings:
-        root = self.custody.root()  # SealedError while sealed: nothing below runs
-        del root
+        self.custody.root()  # raises SealedError while sealed: nothing below runs
         ceremony = self.custody.ceremony
         if ceremony is None:  # cannot happen once root() succeeded; fail closed anyway
             raise SealedError("the instance is not initialised")
