@@ -48,6 +48,8 @@ def main() -> None:
 
             baseline = measure(empty_handler_call(), args.iterations)
             cached = measure(lambda: identity.verify_api_key(token), args.iterations)
+            cached_cpu = measure(lambda: identity.verify_api_key(token), args.iterations,
+                                 cpu=True)
             cold = measure(uncached, max(200, args.iterations // 20))
             floor = measure(lambda: secret_digest(parsed.key_id, parsed.secret),
                             args.iterations)
@@ -59,6 +61,7 @@ def main() -> None:
         "python": platform.python_version(),
         "baseline_empty_handler": baseline,
         "verify_cached": cached,
+        "verify_cached_cpu_time": cached_cpu,
         "verify_uncached_sqlite": cold,
         "sha256_only": floor,
         "cached_p99_over_baseline_p99": round(cached["p99_us"] / baseline["p99_us"], 5),
