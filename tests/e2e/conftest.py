@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import openai
 import pytest
 
 from tests.e2e.fake_upstream import FakeUpstream, running_fake_upstream
-from tests.e2e.server import Server, sovra_up
+from tests.e2e.server import Server, approve_upstream_models, sovra_up
 
 UPSTREAM_MODELS = ("fake-instant", "fake-hang", "fake-garbage")
 
@@ -21,25 +20,6 @@ def e2e_upstream() -> Iterator[FakeUpstream]:
         yield fake
 
 
-def _approve_upstream_models(server: Server, port: int) -> None:
-    admin = server.headers()
-    with httpx.Client(base_url=server.url, timeout=10) as http:
-        http.post("/identity/principals", headers=admin, json={
-            "principal_id": "approver", "roles": ["approver"], "clearance": "secret",
-        }).raise_for_status()
-        made = http.post("/identity/apikeys", headers=admin, json={"principal_id": "approver"})
-        made.raise_for_status()
-        approver = server.headers(made.json()["key"])
-        for model in UPSTREAM_MODELS:
-            http.post("/v1/sovra/models", headers=admin, json={
-                "id": model, "locality": "on_premises", "sha256": "cd" * 32,
-                "source": "FakeUpstream on loopback", "licence": "test-only",
-                "ceiling": "internal", "upstream_url": f"http://127.0.0.1:{port}/v1",
-            }).raise_for_status()
-            http.post(f"/v1/sovra/models/{model}/approve", headers=approver,
-                      json={}).raise_for_status()
-
-
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory, e2e_upstream: FakeUpstream
            ) -> Iterator[Server]:
@@ -47,7 +27,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, e2e_upstream: FakeUpstream
     # A hung upstream must be reported within a second, not the default minute.
     with sovra_up(data_dir, extra_env={"SOVRA_AI_UPSTREAM_READ_TIMEOUT_S": "1.0",
                                        "SOVRA_AI_MAX_PROMPT_CHARS": "20000"}) as running:
-        _approve_upstream_models(running, e2e_upstream.port)
+        approve_upstream_models(running, e2e_upstream.port, UPSTREAM_MODELS)
         yield running
 
 

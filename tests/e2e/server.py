@@ -87,3 +87,24 @@ def sovra_up(data_dir: Path, *, extra_env: dict[str, str] | None = None,
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
+
+
+def approve_upstream_models(server: Server, port: int, models: tuple[str, ...], *,
+                            ceiling: str = "internal") -> None:
+    """Register FakeUpstream models as the admin and approve them as a second person."""
+    admin = server.headers()
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        http.post("/identity/principals", headers=admin, json={
+            "principal_id": "approver", "roles": ["approver"], "clearance": "secret",
+        }).raise_for_status()
+        made = http.post("/identity/apikeys", headers=admin, json={"principal_id": "approver"})
+        made.raise_for_status()
+        approver = server.headers(made.json()["key"])
+        for model in models:
+            http.post("/v1/sovra/models", headers=admin, json={
+                "id": model, "locality": "on_premises", "sha256": "cd" * 32,
+                "source": "FakeUpstream on loopback", "licence": "test-only",
+                "ceiling": ceiling, "upstream_url": f"http://127.0.0.1:{port}/v1",
+            }).raise_for_status()
+            http.post(f"/v1/sovra/models/{model}/approve", headers=approver,
+                      json={}).raise_for_status()
