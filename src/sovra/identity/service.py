@@ -38,6 +38,8 @@ from sovra.identity.ratelimit import FailureLimiter
 from sovra.identity.sink import LedgerSink
 from sovra.identity.store import IdentityStore
 
+_CACHE_MAX = 100_000
+
 
 @dataclass(frozen=True)
 class _Verified:
@@ -68,6 +70,9 @@ class IdentityService:
         self._clock = clock
         self._ttl = cache_ttl_s
         self._cache: dict[str, _Verified] = {}
+        # Bumped by every invalidation; a verification that read the database before a
+        # revocation committed must not put its (now stale) result into the cache.
+        self._generation = 0
         self._lock = threading.Lock()
 
     # -- authentication -------------------------------------------------------------
@@ -122,6 +127,7 @@ class IdentityService:
         return self._verify_uncached(parsed, now)
 
     def _verify_uncached(self, parsed: apikeys.ParsedKey, now: float) -> Caller:
+        generation = self._generation
         found = self._store.key_row(parsed.key_id)
         # Compare even when the key id is unknown, so timing does not tell ids apart.
         stored = found[1] if found else bytes(32)
@@ -135,7 +141,10 @@ class IdentityService:
         caller = self.caller_for(info.principal_id, via=f"apikey:{info.key_id}",
                                  scope=info.scope)
         with self._lock:
-            self._cache[info.key_id] = _Verified(stored, caller, info.expires_at, now)
+            if generation == self._generation:
+                if len(self._cache) >= _CACHE_MAX:
+                    self._cache.clear()
+                self._cache[info.key_id] = _Verified(stored, caller, info.expires_at, now)
         return caller
 
     def caller_for(self, principal_id: str, *, via: str = "",
@@ -154,6 +163,7 @@ class IdentityService:
 
     def _forget(self, key_id: str | None = None) -> None:
         with self._lock:
+            self._generation += 1
             if key_id is None:
                 self._cache.clear()
             else:
