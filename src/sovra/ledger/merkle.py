@@ -35,23 +35,39 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return _sha256(NODE_PREFIX + left + right).digest()
 
 
-def leaf_hashes(entries: Iterable[bytes]) -> bytes:
-    """Every entry's leaf hash, concatenated (32 bytes each).
+def leaf_hash_list(entries: Iterable[bytes]) -> list[bytes]:
+    """Every entry's leaf hash, in order.
 
     The iteration runs in C (``map``) rather than a Python loop: verifying an export is
     dominated by per-call overhead, not by SHA-256 itself (benchmarks/ledger_verify.py).
     """
-    return b"".join(map(_digest, map(_sha256, map(add, repeat(LEAF_PREFIX), entries))))
+    return list(map(_digest, map(_sha256, map(add, repeat(LEAF_PREFIX), entries))))
+
+
+def leaf_hashes(entries: Iterable[bytes]) -> bytes:
+    """Every entry's leaf hash, concatenated (32 bytes each)."""
+    return b"".join(leaf_hash_list(entries))
+
+
+def parent_list(children: list[bytes]) -> list[bytes]:
+    """The level above a list of sibling hashes: HASH(0x01 || left || right) per pair,
+    an odd last hash left out (it is not a complete subtree yet)."""
+    lefts = map(add, repeat(NODE_PREFIX), children[0:len(children) - 1:2])
+    return list(map(_digest, map(_sha256, map(add, lefts, children[1::2]))))
+
+
+def complete_levels(leaf_hash_list: list[bytes]) -> list[list[bytes]]:
+    """Every level of complete, aligned subtrees above the leaves (leaves first)."""
+    levels = [leaf_hash_list]
+    while len(levels[-1]) >= 2:
+        levels.append(parent_list(levels[-1]))
+    return levels
 
 
 def hash_pairs(level: bytes) -> bytes:
-    """The next level up: HASH(0x01 || left || right) for each adjacent 64-byte pair.
-
-    ``level`` holds concatenated 32-byte hashes; an odd last hash is ignored.
-    """
-    end = len(level) // 64 * 64
-    pairs = map(level.__getitem__, map(slice, range(0, end, 64), range(64, end + 1, 64)))
-    return b"".join(map(_digest, map(_sha256, map(add, repeat(NODE_PREFIX), pairs))))
+    """``parent_list`` for a level stored as concatenated 32-byte hashes."""
+    children = [level[i:i + HASH_SIZE] for i in range(0, len(level), HASH_SIZE)]
+    return b"".join(parent_list(children))
 
 
 def split_point(n: int) -> int:

@@ -28,9 +28,10 @@ class HashTree:
 
     @classmethod
     def from_leaf_hashes(cls, leaf_hashes: Iterable[bytes]) -> HashTree:
-        tree = cls()
-        tree.extend(leaf_hashes)
-        return tree
+        hashes = list(leaf_hashes)
+        if any(len(h) != _H for h in hashes):
+            raise ValueError("leaf hashes are 32 bytes each")
+        return cls.from_levels([b"".join(level) for level in merkle.complete_levels(hashes)])
 
     @property
     def size(self) -> int:
@@ -46,22 +47,40 @@ class HashTree:
             raise ValueError("leaf hashes are 32 bytes each")
         with self._lock:
             self._levels[0] += data
-            level = 0
-            while len(self._levels[level]) >= 2 * _H:
-                if len(self._levels) == level + 1:
-                    self._levels.append(bytearray())
-                below, above = self._levels[level], self._levels[level + 1]
-                have, can = len(above) // _H, len(below) // (2 * _H)
-                if can > have:
-                    above += merkle.hash_pairs(bytes(below[have * 2 * _H:can * 2 * _H]))
-                level += 1
-            self._size = len(self._levels[0]) // _H
+            self._build_up()
+
+    @classmethod
+    def from_levels(cls, levels: list[bytes]) -> HashTree:
+        """A tree from precomputed levels (``levels[L]``: every complete aligned subtree
+        of 2^L leaves, in order, as computed in parallel by ``sovra.ledger.parallel``);
+        the levels above are completed here."""
+        tree = cls()
+        if levels and levels[0]:
+            tree._levels = [bytearray(level) for level in levels]
+            tree._build_up()
+        return tree
+
+    def _build_up(self) -> None:
+        level = 0
+        while len(self._levels[level]) >= 2 * _H:
+            if len(self._levels) == level + 1:
+                self._levels.append(bytearray())
+            below, above = self._levels[level], self._levels[level + 1]
+            have, can = len(above) // _H, len(below) // (2 * _H)
+            if can > have:
+                above += merkle.hash_pairs(bytes(below[have * 2 * _H:can * 2 * _H]))
+            level += 1
+        self._size = len(self._levels[0]) // _H
 
     def leaf_hash(self, index: int) -> bytes:
         if not 0 <= index < self._size:
             raise ProofError(f"leaf index {index} is out of range for a tree of size "
                              f"{self._size}")
         return bytes(self._levels[0][index * _H:(index + 1) * _H])
+
+    def leaf_level(self) -> bytes:
+        """Every leaf hash, concatenated."""
+        return bytes(self._levels[0])
 
     def leaf_hashes(self, start: int = 0, end: int | None = None) -> list[bytes]:
         end = self._size if end is None else end

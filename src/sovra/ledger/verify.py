@@ -7,14 +7,14 @@ cosignature (C2SP tlog-cosignature). Problems are values that name the first bad
 or checkpoint and what is wrong; only an archive that cannot be read at all raises
 (``ArchiveError``).
 
-Speed: the whole pass is a few C-level ``map`` pipelines over the entry bytes; a per-entry
-Python loop runs only when the fast checks already failed (to name the position) or when
-``deep=True`` asks for every entry to be parsed and checked for canonical form.
+Speed: the pass is a few C-level ``map`` pipelines over the entry bytes (spread over
+worker processes for large archives); a per-entry Python loop runs only to name what is
+wrong once a fast check failed, over entries no checkpoint covers, or when ``deep=True``
+asks for every entry to be parsed and checked for canonical form.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,12 +24,10 @@ from sovra.ledger import merkle
 from sovra.ledger import note as notes
 from sovra.ledger.archive import ArchiveContents, read_archive
 from sovra.ledger.entry import TAIL, decode
+from sovra.ledger.parallel import build_tree, default_workers
 from sovra.ledger.tree import HashTree
 
 MAX_PROBLEMS = 50
-# Each entry line ends with its seq and time (see entry.py); a structural match needs
-# the line end, which only the top-level object's closing brace can precede.
-_SEQS = re.compile(rb',"seq":(0|[1-9][0-9]*),"time":"[0-9T:.\-]+Z"}$', re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -74,22 +72,26 @@ class VerificationResult:
 
 def verify_archive(path: Path | str, *, log_key: str | None = None,
                    witnesses: Sequence[str] = (), deep: bool = False,
-                   allow_unsigned_tail: bool = False) -> VerificationResult:
+                   allow_unsigned_tail: bool = False,
+                   workers: int | None = None) -> VerificationResult:
     """Verify an export archive offline.
 
     ``log_key`` pins the log's verifier key (otherwise the archive's own is used and
     reported, for the auditor to compare); ``witnesses`` are verifier keys whose
     cosignatures the auditor requires. Entries after the newest checkpoint are unproven
     and count as a problem unless ``allow_unsigned_tail``. Raises ``ArchiveError`` only
-    if the archive is unreadable.
+    if the archive is unreadable. ``workers`` processes hash large archives (default:
+    one per core for 100,000 entries or more, see ``sovra.ledger.parallel``).
     """
     return verify_contents(read_archive(Path(path)), log_key=log_key, witnesses=witnesses,
-                           deep=deep, allow_unsigned_tail=allow_unsigned_tail)
+                           deep=deep, allow_unsigned_tail=allow_unsigned_tail,
+                           workers=workers)
 
 
 def verify_contents(contents: ArchiveContents, *, log_key: str | None = None,
                     witnesses: Sequence[str] = (), deep: bool = False,
-                    allow_unsigned_tail: bool = False) -> VerificationResult:
+                    allow_unsigned_tail: bool = False,
+                    workers: int | None = None) -> VerificationResult:
     """``verify_archive`` on contents already read (pure: bytes and values in)."""
     problems: list[Problem] = []
     verifier = _log_verifier(contents, log_key, problems)
@@ -97,17 +99,27 @@ def verify_contents(contents: ArchiveContents, *, log_key: str | None = None,
         if contents.declared_digests.get(name) != digest:
             problems.append(Problem("archive", None, f"{name} does not match the SHA-256 "
                                     "in the manifest: the archive was modified or damaged"))
-    bodies, computed = _entries(contents, problems, deep=deep)
-    tree = HashTree()
-    tree.extend_joined(computed)
-    latest, verified = _checkpoints(contents, verifier, tree, problems)
-    if latest < len(bodies) and not allow_unsigned_tail:
-        problems.append(Problem("entry", latest, f"entries {latest}..{len(bodies) - 1} are "
+    data, count = _entry_lines(contents, problems)
+    tree = build_tree(data, count, default_workers(count) if workers is None else workers)
+    computed = tree.leaf_level()
+    checkpoint_problems: list[Problem] = []
+    latest, verified = _checkpoints(contents, verifier, tree, checkpoint_problems)
+    # The signed roots vouch for every entry they cover. Entries are walked one by one
+    # only to name what is wrong, for the unsigned tail, or when asked (deep).
+    if deep or checkpoint_problems or contents.leaf_hashes != computed:
+        problems.extend(_entry_problems(data.split(b"\n")[:count], computed,
+                                        contents.leaf_hashes, deep=deep))
+    elif latest < count:
+        problems.extend(_entry_problems(data.split(b"\n")[:count], computed,
+                                        contents.leaf_hashes, deep=deep, start=latest))
+    problems.extend(checkpoint_problems)
+    if latest < count and not allow_unsigned_tail:
+        problems.append(Problem("entry", latest, f"entries {latest}..{count - 1} are "
                                 "not covered by any valid signed checkpoint"))
     seen = _cosignatures(contents, verified, witnesses, problems)
     return VerificationResult(
         origin=contents.origin, log_key=verifier.vkey if verifier else contents.log_vkey,
-        entries=len(bodies), root_hash=tree.root(), checkpoints_verified=len(verified),
+        entries=count, root_hash=tree.root(), checkpoints_verified=len(verified),
         latest_checkpoint=latest, witnesses=seen, problems=tuple(problems[:MAX_PROBLEMS]))
 
 
@@ -128,34 +140,30 @@ def _log_verifier(contents: ArchiveContents, pinned: str | None,
     return trusted
 
 
-def _entries(contents: ArchiveContents, problems: list[Problem], *,
-             deep: bool) -> tuple[list[bytes], bytes]:
+def _entry_lines(contents: ArchiveContents, problems: list[Problem]) -> tuple[bytes, int]:
+    """The entry bytes, newline-terminated, and how many lines they hold."""
     data = contents.entries
     if data and not data.endswith(b"\n"):
         problems.append(Problem("archive", None, "entries.jsonl does not end with a newline: "
                                 "the last entry is truncated"))
         data += b"\n"
-    bodies = data.split(b"\n")[:-1]
-    if contents.declared_entries != len(bodies):
+    count = data.count(b"\n")
+    if contents.declared_entries != count:
         problems.append(Problem("archive", None, f"the manifest declares "
                                 f"{contents.declared_entries} entries; the archive holds "
-                                f"{len(bodies)}"))
-    computed = merkle.leaf_hashes(bodies)
-    seqs = _SEQS.findall(data)
-    in_order = len(seqs) == len(bodies) and list(map(int, seqs)) == list(range(len(bodies)))
-    if deep or not in_order or contents.leaf_hashes != computed:
-        problems.extend(_entry_problems(bodies, computed, contents.leaf_hashes, deep=deep))
-    return bodies, computed
+                                f"{count}"))
+    return data, count
 
 
 def _entry_problems(bodies: list[bytes], computed: bytes, stored: bytes, *,
-                    deep: bool) -> list[Problem]:
+                    deep: bool, start: int = 0) -> list[Problem]:
     """The slow path: walk the entries to name each bad one (first ones first)."""
     found: list[Problem] = []
     if len(stored) != len(computed):
         found.append(Problem("archive", None, f"leaf_hashes.bin holds {len(stored) // 32} "
                              f"hashes for {len(bodies)} entries"))
-    for i, body in enumerate(bodies):
+    for i in range(start, len(bodies)):
+        body = bodies[i]
         message = _entry_problem(i, body, computed, stored, deep=deep)
         if message is not None:
             # A duplicated seq points back at the first entry claiming it: with the

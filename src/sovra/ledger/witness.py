@@ -19,6 +19,7 @@ from sovra.errors import CheckpointError, NoteError, ProofError
 from sovra.ledger import merkle
 from sovra.ledger import note as notes
 from sovra.ledger.archive import ArchiveContents
+from sovra.ledger.parallel import levels_of
 from sovra.ledger.tree import HashTree
 from sovra.ledger.verify import verify_contents
 
@@ -94,8 +95,8 @@ def cosign_archive(signer: notes.Signer, log_key: notes.Verifier, previous: str 
                  key=lambda c: c.tree_size, default=None)
     if newest is None:
         raise CheckpointError("the archive holds no checkpoint to cosign")
-    tree = HashTree()
-    tree.extend_joined(merkle.leaf_hashes(contents.entries.split(b"\n")[:-1]))
+    lines = contents.entries.split(b"\n")[:-1]
+    tree = HashTree.from_levels(levels_of(lines))
     proof: list[bytes] = []
     if previous is not None:
         old, _, _ = notes.open_checkpoint(previous, log_key)
