@@ -158,7 +158,8 @@ class CompiledPolicies:
             return Decision.refused(caller.principal_id, action, resource.uid,
                                     f"request rejected by the engine: {exc}")
         names = result.diagnostics.id_annotations_by_reason
-        policy_ids = tuple(names.get(r, r) for r in result.diagnostics.reasons)
+        # Cedar returns reasons in no stable order; sorted, the ledger entry is reproducible.
+        policy_ids = tuple(sorted(names.get(r, r) for r in result.diagnostics.reasons))
         errors = tuple(str(e) for e in result.diagnostics.errors)
         # Cedar skips a policy whose evaluation errors; we deny instead (fail closed),
         # so an erroring forbid can never turn into an allow.
