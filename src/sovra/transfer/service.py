@@ -113,7 +113,8 @@ class TransferService:
             raise
         if two_person:
             return self._hold(bundle_id, staged, caller)
-        return self._activate(bundle_id, staged, trust, caller.principal_id, approver=None)
+        return self._activate(bundle_id, staged, trust, caller.principal_id, acting=caller,
+                              approver=None)
 
     def approve(self, bundle_id: str, caller: Caller) -> ImportResult:
         """Second person of a two-person import: verify again, then activate."""
@@ -139,7 +140,7 @@ class TransferService:
                             "success", {"importer": pending.importer,
                                         **_hashes(metadata)})
         staged = StagedBundle(folder, metadata, sum(t.length for t in metadata.targets.values()))
-        return self._activate(bundle_id, staged, trust, pending.importer,
+        return self._activate(bundle_id, staged, trust, pending.importer, acting=caller,
                               approver=caller.principal_id)
 
     def status(self) -> TransferStatus:
@@ -191,8 +192,10 @@ class TransferService:
         return _result(bundle_id, "awaiting_approval", staged, records)
 
     def _activate(self, bundle_id: str, staged: StagedBundle, trust: TrustState,
-                  importer: str, *, approver: str | None) -> ImportResult:
-        actor = approver or importer
+                  importer: str, *, acting: Caller, approver: str | None) -> ImportResult:
+        # ``acting`` is whoever makes it happen: the importer, or the approver of a
+        # two-person import; policy packs are proposed in their name.
+        actor = acting.principal_id
         details = {**_hashes(staged.metadata), "importer": importer, "approver": approver}
         try:
             self._ledger.append(actor, "bundles.activate", f"bundle:{bundle_id}", "success",
@@ -216,7 +219,7 @@ class TransferService:
                                 {**details, "error": type(exc).__name__, "reason": str(exc)})
             raise
         discard(staged.folder)
-        records = tuple(self._propose_policies(p.record, actor) for p in placed)
+        records = tuple(self._propose_policies(p.record, acting) for p in placed)
         return _result(bundle_id, "activated", staged, records)
 
     def _commit(self, bundle_id: str, staged: StagedBundle, trust: TrustState, *,
@@ -235,12 +238,11 @@ class TransferService:
         except SQLAlchemyError as exc:
             raise StorageError(f"cannot activate bundle {bundle_id}: {exc}") from exc
 
-    def _propose_policies(self, record: TargetRecord, actor: str) -> TargetRecord:
+    def _propose_policies(self, record: TargetRecord, caller: Caller) -> TargetRecord:
         """A verified policy pack becomes a proposal; an approver activates it later."""
         if record.kind != "policy":
             return record
         text = record.stored_path.read_text(encoding="utf-8")
-        caller = Caller(actor, "user", frozenset(), "public", via="bundle")
         try:
             version = self._policy.propose(caller, text, comment=f"from bundle target "
                                            f"{record.path} ({record.sha256[:12]})",
