@@ -157,3 +157,19 @@ def test_token_key_removed_after_init(sqlite_settings: Settings, hsm_pin: SoftHs
             reopened.keys.unseal_hsm()
     finally:
         reopened.close()
+
+
+def test_failed_hsm_operation_is_recorded(instance: Instance, hsm_pin: SoftHsm) -> None:
+    ceremony_id = instance.keys.init_hsm(_config(hsm_pin)).ceremony_id
+    instance.keys.create_keyring("c1")
+    with _token_session(hsm_pin) as session:
+        session.get_key(label=key_label(ceremony_id)).destroy()
+    with pytest.raises(HsmError, match="failed to wrap"):
+        instance.keys.rotate("c1")
+    assert instance.keys.keyring("c1").current_version == 1
+    with instance.engine.connect() as conn:
+        bodies = conn.execute(select(ledger_entries.c.body).where(
+            ledger_entries.c.action == "keys.rotate")).scalars()
+        outcomes = [(e["outcome"], e["details"].get("error"))
+                    for e in (json.loads(bytes(b)) for b in bodies)]
+    assert outcomes == [("success", None), ("failure", "HsmError")]

@@ -15,12 +15,12 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from sqlalchemy import Engine
 
 from sovra.config import Settings
-from sovra.errors import ConflictError, InvalidInputError, SealedError
+from sovra.errors import ConflictError, HsmError, InvalidInputError, SealedError, SovraError
 from sovra.keys import aead
 from sovra.keys.custody import CeremonyResult, Custody, Recorder, SealStatus
 from sovra.keys.hsm import HsmConfig
@@ -28,6 +28,7 @@ from sovra.keys.keyring import Erasure, KeyringInfo, Keyrings
 from sovra.keys.shares import Share
 
 log = logging.getLogger("sovra.keys")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -111,14 +112,35 @@ class KeyService:
 
     # -- keyrings ----------------------------------------------------------------------
 
-    def _record(self, actor: str, action: str, keyring_id: str,
-                details: dict[str, object] | None = None) -> None:
-        self._ledger.append(actor, action, f"keys/keyring/{keyring_id}", "success", details)
+    def _recorded(self, actor: str, action: str, keyring_id: str,
+                  details: dict[str, object] | None, act: Callable[[], T]) -> T:
+        """Record, then act; if the act fails, record that too (DESIGN.md, fail closed)."""
+        resource = f"keys/keyring/{keyring_id}"
+        self._ledger.append(actor, action, resource, "success", details)
+        try:
+            return act()
+        except SovraError as exc:
+            self._ledger.append(actor, action, resource, "failure",
+                                {**(details or {}), "error": type(exc).__name__,
+                                 "message": str(exc)})
+            raise
+
+    def _hsm_guarded(self, keyring_id: str, act: Callable[[], T]) -> T:
+        """Object operations are recorded by the calling room; a failing HSM is ours."""
+        try:
+            return act()
+        except HsmError as exc:
+            self._ledger.append("system", "keys.hsm", f"keys/keyring/{keyring_id}",
+                                "failure", {"error": str(exc)})
+            raise
 
     def create_keyring(self, keyring_id: str, *, actor: str = "system") -> KeyringInfo:
         rings = self._rings()
-        self._record(actor, "keys.keyring.create", keyring_id)
-        return rings.create(keyring_id)
+        if keyring_id in rings.list_ids():
+            raise ConflictError(f"keyring {keyring_id!r} exists already (or was erased: "
+                                "erased ids are never reused)")
+        return self._recorded(actor, "keys.keyring.create", keyring_id, None,
+                              lambda: rings.create(keyring_id))
 
     def keyring(self, keyring_id: str) -> KeyringInfo:
         return self._rings().info(keyring_id)
@@ -126,8 +148,8 @@ class KeyService:
     def rotate(self, keyring_id: str, *, actor: str = "system") -> int:
         rings = self._rings()
         current = rings.info(keyring_id).current_version
-        self._record(actor, "keys.rotate", keyring_id, {"new_version": current + 1})
-        return rings.rotate(keyring_id)
+        return self._recorded(actor, "keys.rotate", keyring_id, {"new_version": current + 1},
+                              lambda: rings.rotate(keyring_id))
 
     def set_min_version(self, keyring_id: str, version: int, *, force: bool = False,
                         actor: str = "system") -> MinVersionResult:
@@ -147,23 +169,24 @@ class KeyService:
             raise ConflictError(f"{stranded} data keys of keyring {keyring_id!r} are still "
                                 f"wrapped under versions below {version}; run rewrap first "
                                 "(or force, which crypto-erases those objects)")
-        self._record(actor, "keys.min_version", keyring_id,
-                     {"min_version": version, "forced": force, "stranded_data_keys": stranded})
-        retired = rings.set_min_version(keyring_id, version)
+        retired = self._recorded(
+            actor, "keys.min_version", keyring_id,
+            {"min_version": version, "forced": force, "stranded_data_keys": stranded},
+            lambda: rings.set_min_version(keyring_id, version))
         return MinVersionResult(keyring_id, version, retired, stranded)
 
     def rewrap(self, keyring_id: str, *, actor: str = "system") -> int:
         rings = self._rings()
         target = rings.info(keyring_id).current_version
-        self._record(actor, "keys.rewrap", keyring_id, {"to_version": target})
-        return rings.rewrap(keyring_id)
+        return self._recorded(actor, "keys.rewrap", keyring_id, {"to_version": target},
+                              lambda: rings.rewrap(keyring_id))
 
     def destroy_keyring(self, keyring_id: str, *, actor: str = "system") -> Erasure:
         """Crypto-erasure: every object under the keyring becomes unreadable, for good."""
         rings = self._rings()
         rings.info(keyring_id)  # NotFoundError before anything is recorded
-        self._record(actor, "keys.erase", keyring_id)
-        erased = rings.destroy(keyring_id)
+        erased = self._recorded(actor, "keys.erase", keyring_id, None,
+                                lambda: rings.destroy(keyring_id))
         log.info("key custody: keyring %s crypto-erased (%d KEK versions, %d data keys)",
                  keyring_id, erased.kek_versions, erased.data_keys)
         return erased
@@ -192,7 +215,9 @@ class KeyService:
         """Encrypt ``src`` into ``dst`` in authenticated segments; returns bytes written."""
         if not 1 <= segment_size <= aead.MAX_SEGMENT_SIZE:
             raise InvalidInputError(f"segment size must be 1..{aead.MAX_SEGMENT_SIZE}")
-        header, dek = self._rings().new_dek(keyring_id, object_id, segment_size)
+        rings = self._rings()
+        header, dek = self._hsm_guarded(
+            keyring_id, lambda: rings.new_dek(keyring_id, object_id, segment_size))
         return aead.encrypt_stream(dek, header, aead.object_aad(header, keyring_id, object_id),
                                    src, dst)
 
@@ -201,7 +226,7 @@ class KeyService:
         """Authenticate and decrypt; on DecryptionError discard whatever reached ``dst``."""
         rings = self._rings()
         header = aead.Header.decode(src.read(aead.HEADER_BYTES))
-        dek = rings.open_dek(keyring_id, object_id, header)
+        dek = self._hsm_guarded(keyring_id, lambda: rings.open_dek(keyring_id, object_id, header))
         return aead.decrypt_stream(dek, header, aead.object_aad(header, keyring_id, object_id),
                                    src, dst)
 
