@@ -54,7 +54,7 @@ def test_answer_is_recorded_and_traceable(unsealed: Instance, fake_upstream: Fak
     approved_upstream(unsealed, fake_upstream.port)
     request_id, text = asyncio.run(chat(unsealed.ai, ask("What is our leave policy?")))
     assert text == ANSWER
-    found = unsealed.ai.trace_sync(request_id)
+    found = unsealed.ai.trace_sync(request_id, sign=True)
     verify_trace(found)  # inclusion proofs and leaf hashes check out
     details = found.request.body["details"]
     assert found.request.body["actor"] == "alice"

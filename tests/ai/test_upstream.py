@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from sovra.ai.backends.upstream import UpstreamBackend, make_client
+from sovra.ai.backends.http1 import Http1Client, Timeouts
+from sovra.ai.backends.upstream import UpstreamBackend
 from sovra.ai.models import ChatMessage, Delta, GenerationParams
 from sovra.errors import UpstreamError
 from tests.e2e.fake_upstream import ANSWER, FakeUpstream, running_fake_upstream
@@ -24,30 +25,34 @@ def fake() -> Iterator[FakeUpstream]:
 
 
 def _backend(port: int, model: str, *, read_s: float = 5.0, retries: int = 2
-             ) -> tuple[UpstreamBackend, object]:
-    client = make_client(connect_s=1.0, read_s=read_s)
-    return UpstreamBackend(client, f"http://127.0.0.1:{port}/v1", model, retries=retries,
-                           backoff_s=0.01), client
+             ) -> UpstreamBackend:
+    client = Http1Client(f"http://127.0.0.1:{port}/v1",
+                         timeouts=Timeouts(connect_s=1.0, read_s=read_s))
+    return UpstreamBackend(client, model, retries=retries, backoff_s=0.01)
 
 
-async def _complete(port: int, model: str, **kw: object) -> str:
-    backend, client = _backend(port, model, **kw)  # type: ignore[arg-type]
+async def _complete(port: int, model: str, *, read_s: float = 5.0, retries: int = 2,
+                    times: int = 1) -> str:
+    backend = _backend(port, model, read_s=read_s, retries=retries)
     try:
-        return (await backend.complete(MESSAGES, PARAMS)).text
+        texts = [(await backend.complete(MESSAGES, PARAMS)).text for _ in range(times)]
+        return texts[-1]
     finally:
-        await client.aclose()  # type: ignore[attr-defined]
+        await backend.aclose()
 
 
 async def _stream(port: int, model: str) -> list[Delta]:
-    backend, client = _backend(port, model)
+    backend = _backend(port, model)
     try:
         return [d async for d in backend.stream(MESSAGES, PARAMS)]
     finally:
-        await client.aclose()  # type: ignore[attr-defined]
+        await backend.aclose()
 
 
-def test_complete(fake: FakeUpstream) -> None:
-    assert asyncio.run(_complete(fake.port, "fake-instant")) == ANSWER
+def test_complete_reuses_one_connection(fake: FakeUpstream) -> None:
+    before = fake.connections
+    assert asyncio.run(_complete(fake.port, "fake-instant", times=5)) == ANSWER
+    assert fake.connections - before == 1  # keep-alive: five requests, one connection
 
 
 def test_stream_passes_tokens_through(fake: FakeUpstream) -> None:
@@ -72,6 +77,8 @@ def test_503_without_retries_is_an_upstream_error(fake: FakeUpstream) -> None:
 def test_garbage_is_an_upstream_error(fake: FakeUpstream) -> None:
     with pytest.raises(UpstreamError, match="malformed"):
         asyncio.run(_complete(fake.port, "fake-garbage"))
+    with pytest.raises(UpstreamError, match="malformed"):
+        asyncio.run(_complete(fake.port, "fake-not-http"))
 
 
 def test_garbage_stream_is_an_upstream_error(fake: FakeUpstream) -> None:

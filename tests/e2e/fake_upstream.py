@@ -8,6 +8,7 @@ as Python gets). The requested model name selects the behaviour:
 * ``fake-instant`` (or anything else): a fixed completion, or a short SSE stream;
 * ``fake-hang``: reads the request and never answers;
 * ``fake-garbage``: 200 with a body that is not JSON (or a stream of junk);
+* ``fake-not-http``: bytes that are not HTTP at all;
 * ``fake-flaky``: every other request answers 503 first (retries must hide it).
 
 Run standalone: ``python tests/e2e/fake_upstream.py --port 9000``.
@@ -57,6 +58,7 @@ def _response(status: int, body: bytes, content_type: str = "application/json") 
 class FakeUpstream:
     def __init__(self) -> None:
         self.requests = 0
+        self.connections = 0
         self.last_body: dict[str, object] = {}
         self._flaky = 0
         self.port = 0
@@ -76,6 +78,7 @@ class FakeUpstream:
         await asyncio.gather(*self._handlers, return_exceptions=True)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         task = asyncio.current_task()
         if task is not None:
             self._handlers.add(task)
@@ -92,7 +95,8 @@ class FakeUpstream:
                 self.requests += 1
                 answer = await self._answer(head.split(b" ", 2)[1], body)
                 if answer is None:
-                    await asyncio.sleep(3600)  # fake-hang
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await asyncio.sleep(3600)  # fake-hang: until the server stops
                     return
                 writer.write(answer)
                 await writer.drain()
@@ -115,6 +119,8 @@ class FakeUpstream:
         stream = bool(request.get("stream"))
         if model == "fake-hang":
             return None
+        if model == "fake-not-http":
+            return b"SSH-2.0-OpenSSH_9.6\r\n\r\n"
         if model == "fake-garbage":
             if stream:
                 return _response(200, b"data: {not json at all\n\n", "text/event-stream")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
-
 from sovra.ai.backends.base import ChatBackend
+from sovra.ai.backends.http1 import Http1Client, Timeouts
 from sovra.ai.backends.llama import LlamaCppBackend
-from sovra.ai.backends.upstream import UpstreamBackend, make_client
+from sovra.ai.backends.upstream import UpstreamBackend
 from sovra.ai.hashing import verify_file
 from sovra.ai.models import ModelRecord
 from sovra.ai.settings import AISettings
@@ -19,13 +18,6 @@ class BackendPool:
         self._settings = settings
         self._backends: dict[tuple[str, str], ChatBackend] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        self._client: httpx.AsyncClient | None = None
-
-    def client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = make_client(connect_s=self._settings.upstream_connect_timeout_s,
-                                       read_s=self._settings.upstream_read_timeout_s)
-        return self._client
 
     async def backend(self, record: ModelRecord) -> ChatBackend:
         key = (record.model_id, record.spec.sha256)
@@ -50,14 +42,14 @@ class BackendPool:
                                       n_threads=self._settings.llama_threads)
             await backend.load()
             return backend
-        return UpstreamBackend(self.client(), spec.upstream_url or "",
-                               spec.upstream_model or spec.model_id,
+        # One pooled client per upstream model: its connections are to that origin.
+        client = Http1Client(spec.upstream_url or "", timeouts=Timeouts(
+            connect_s=self._settings.upstream_connect_timeout_s,
+            read_s=self._settings.upstream_read_timeout_s))
+        return UpstreamBackend(client, spec.upstream_model or spec.model_id,
                                retries=self._settings.upstream_retries)
 
     async def aclose(self) -> None:
         for backend in self._backends.values():
             await backend.aclose()
         self._backends.clear()
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None

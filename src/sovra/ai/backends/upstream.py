@@ -1,51 +1,45 @@
-"""An OpenAI-compatible upstream (vLLM, Ollama, a llama.cpp server) over httpx.
+"""An OpenAI-compatible upstream (vLLM, Ollama, a llama.cpp server) on the organisation's
+network.
 
-One pooled ``httpx.AsyncClient`` per gateway is shared by every upstream model, so
-connections are reused (the hot path pays no handshake). Failures that provably did
-not reach the model — connection refused/reset before a response, 502/503/504 — are
-retried a bounded number of times with a short backoff; a read timeout is a hung
-upstream and is reported, not retried. Anything that is not the OpenAI shape is garbage
-and becomes ``UpstreamError``; the upstream's own text never reaches our caller.
+Connections are pooled per upstream (``Http1Client``), so the hot path pays no
+handshake. Failures that provably did not reach the model — connection refused or reset
+before any answer byte, 502/503/504 — are retried a bounded number of times with a short
+backoff; a timeout is a hung upstream and is reported, not retried. Anything that is not
+the OpenAI shape is garbage and becomes ``UpstreamError``; the upstream's own text never
+reaches our caller.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
-import httpx
-
 from sovra.ai.backends.base import Completion, estimate_tokens
+from sovra.ai.backends.http1 import (
+    Http1Client,
+    Response,
+    UpstreamConnectError,
+    UpstreamProtocolError,
+    UpstreamTimeoutError,
+)
 from sovra.ai.models import ChatMessage, Delta, GenerationParams, Usage
 from sovra.errors import UpstreamError
 
 _RETRY_STATUS = frozenset({502, 503, 504})
 
 
-def make_client(*, connect_s: float = 2.0, read_s: float = 60.0,
-                max_connections: int = 512) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(connect=connect_s, read=read_s, write=10.0, pool=5.0),
-        limits=httpx.Limits(max_connections=max_connections,
-                            max_keepalive_connections=max_connections),
-        follow_redirects=False)
-
-
 class UpstreamBackend:
-    def __init__(self, client: httpx.AsyncClient, base_url: str, upstream_model: str, *,
-                 api_key: str | None = None, retries: int = 2,
+    def __init__(self, client: Http1Client, upstream_model: str, *, retries: int = 2,
                  backoff_s: float = 0.05) -> None:
         self._client = client
-        self._url = base_url.rstrip("/") + "/chat/completions"
         self._model = upstream_model
-        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._retries = retries
         self._backoff_s = backoff_s
 
     def _body(self, messages: Sequence[ChatMessage], params: GenerationParams, *,
-              stream: bool) -> dict[str, Any]:
+              stream: bool) -> bytes:
         body: dict[str, Any] = {
             "model": self._model, "stream": stream, "max_tokens": params.max_tokens,
             "temperature": params.temperature, "top_p": params.top_p,
@@ -54,39 +48,42 @@ class UpstreamBackend:
             body["stop"] = list(params.stop)
         if params.seed is not None:
             body["seed"] = params.seed
-        return body
+        return json.dumps(body, separators=(",", ":")).encode()
 
-    async def _send(self, body: dict[str, Any], *, stream: bool) -> httpx.Response:
-        """Send with bounded retries; the caller closes the returned response."""
+    async def _send(self, body: bytes, *, stream: bool) -> Response:
+        """Send with bounded retries; the caller reads (and so releases) the response."""
+        accept = "text/event-stream" if stream else "application/json"
         attempt = 0
         while True:
             try:
-                request = self._client.build_request("POST", self._url, json=body,
-                                                     headers=self._headers)
-                response = await self._client.send(request, stream=stream)
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
-                # Nothing was answered: safe to try again.
-                if attempt >= self._retries:
-                    raise UpstreamError(f"upstream unreachable: {type(exc).__name__}") from exc
-            except httpx.TimeoutException as exc:
-                raise UpstreamError(f"upstream timed out ({type(exc).__name__})") from exc
-            except httpx.HTTPError as exc:
-                raise UpstreamError(f"upstream failed: {type(exc).__name__}") from exc
+                response = await self._client.post("/chat/completions", body, accept=accept)
+            except UpstreamConnectError as exc:
+                if attempt >= self._retries:  # nothing was answered: safe to try again
+                    raise UpstreamError(f"upstream unreachable: {exc}") from exc
+            except UpstreamTimeoutError as exc:
+                raise UpstreamError("upstream timed out (no answer)") from exc
+            except UpstreamProtocolError as exc:
+                raise UpstreamError("upstream returned a malformed response") from exc
             else:
-                if response.status_code < 400:
+                if response.status < 400:
                     return response
-                await response.aclose()
-                if response.status_code not in _RETRY_STATUS or attempt >= self._retries:
-                    raise UpstreamError(f"upstream answered HTTP {response.status_code}")
+                response.release()
+                if response.status not in _RETRY_STATUS or attempt >= self._retries:
+                    raise UpstreamError(f"upstream answered HTTP {response.status}")
             attempt += 1
             await asyncio.sleep(self._backoff_s * attempt)
 
     async def complete(self, messages: Sequence[ChatMessage],
                        params: GenerationParams) -> Completion:
-        response = await self._send(self._body(messages, params, stream=False),
-                                    stream=False)
+        response = await self._send(self._body(messages, params, stream=False), stream=False)
         try:
-            data = response.json()
+            raw = await response.read()
+        except UpstreamTimeoutError as exc:
+            raise UpstreamError("upstream timed out mid-answer") from exc
+        except UpstreamProtocolError as exc:
+            raise UpstreamError("upstream returned a malformed completion") from exc
+        try:
+            data = json.loads(raw)
             choice = data["choices"][0]
             text = choice["message"]["content"]
             usage = data.get("usage") or {}
@@ -105,39 +102,51 @@ class UpstreamBackend:
         produced = 0
         finish: str | None = None
         try:
-            async for line in response.aiter_lines():
-                if not line.startswith("data:"):
-                    continue  # SSE comments, keep-alives and blank separators
+            async for line in _lines(response.iter_body()):
+                if not line.startswith(b"data:"):
+                    continue  # SSE comments, keep-alives, event names
                 payload = line[5:].strip()
-                if payload == "[DONE]":
+                if payload == b"[DONE]":
                     break
                 delta, reason = _parse_chunk(payload)
                 if delta:
                     produced += 1
                     yield Delta(text=delta)
                 finish = reason or finish
-        except httpx.TimeoutException as exc:
+        except UpstreamTimeoutError as exc:
             raise UpstreamError("upstream stopped sending (timed out mid-stream)") from exc
-        except httpx.HTTPError as exc:
-            raise UpstreamError(f"upstream stream failed: {type(exc).__name__}") from exc
+        except UpstreamProtocolError as exc:
+            raise UpstreamError("upstream stream broke off") from exc
         finally:
-            await response.aclose()
+            response.release()
         if finish is None:
             raise UpstreamError("upstream stream ended without a finish reason")
         yield Delta(finish_reason=finish, completion_tokens=produced)
 
     async def aclose(self) -> None:
-        """The shared client belongs to the gateway, which closes it."""
+        await self._client.aclose()
 
 
-def _parse_chunk(payload: str) -> tuple[str, str | None]:
+async def _lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Split a byte stream into lines (SSE, WHATWG HTML §9.2.6: CRLF, LF or CR)."""
+    pending = b""
+    async for chunk in chunks:
+        pending += chunk
+        *lines, pending = pending.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+        for line in lines:
+            yield line
+    if pending:
+        yield pending
+
+
+def _parse_chunk(payload: bytes) -> tuple[str, str | None]:
     try:
         data = json.loads(payload)
         choices = data["choices"]
         choice = choices[0] if choices else {}  # no choices: a usage-only chunk
         content = (choice.get("delta") or {}).get("content") or ""
         reason = choice.get("finish_reason")
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
         raise UpstreamError("upstream sent a malformed stream chunk") from exc
     if not isinstance(content, str) or not (reason is None or isinstance(reason, str)):
         raise UpstreamError("upstream sent a stream chunk with wrong types")
