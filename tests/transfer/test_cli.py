@@ -92,7 +92,9 @@ def test_connected_side_to_site_with_rotation(tmp_path: Path, sqlite_settings: S
     _ok("bundle", "create", str(spec), "--repo", str(repo), "--out", str(second), "--gzip",
         "--keys", str(keys / "k2.key"), "--keys", str(keys / "k4.key"))
     _ok(*site, "bundle", "import", str(second), "--api-key", admin_key)
-    status = _ok(*site, "bundle", "status")
+    denied = runner.invoke(app, [*site, "bundle", "status", "--api-key", "sk-sovra-bogus"])
+    assert denied.exit_code == 5
+    status = _ok(*site, "bundle", "status", "--api-key", admin_key)
     assert "root v2" in status
     assert "cli-model" in status
     assert "patch lag" in status

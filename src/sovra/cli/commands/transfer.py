@@ -12,10 +12,11 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 from rich.table import Table
 
-from sovra.cli.commands.identity import ApiKey
+from sovra.cli.commands.identity import ApiKey, acting
 from sovra.cli.context import instance as open_cli_instance
 from sovra.cli.errors import run
 from sovra.errors import InvalidInputError
+from sovra.policy import Resource
 from sovra.transfer import (
     ImportResult,
     TransferStatus,
@@ -147,9 +148,10 @@ def approve(ctx: typer.Context, bundle_id: str, api_key: ApiKey) -> None:
 
 
 @app.command("status")
-def status(ctx: typer.Context) -> None:
+def status(ctx: typer.Context, api_key: ApiKey) -> None:
     """Each component's version and the age of the newest bundle applied (patch lag)."""
     with open_cli_instance(ctx) as inst:
+        run(lambda: acting(inst, api_key, "bundles.read", Resource("Bundle")))
         found = run(inst.transfer.status)
     _print_status(found)
 
