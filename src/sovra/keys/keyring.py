@@ -132,17 +132,31 @@ class Keyrings:
         return KeyringInfo(row.keyring_id, row.current_version, row.min_version, tuple(live),
                            row.destroyed_at is not None, row.created_at, row.destroyed_at)
 
+    def exists(self, keyring_id: str) -> bool:
+        """True for a live keyring and for the tombstone of an erased one."""
+        with self._tx() as conn:
+            return conn.execute(select(keys_keyrings.c.keyring_id).where(
+                keys_keyrings.c.keyring_id == keyring_id)).first() is not None
+
     def list_ids(self) -> list[str]:
         with self._tx() as conn:
             return list(conn.execute(select(keys_keyrings.c.keyring_id).order_by(
                 keys_keyrings.c.keyring_id)).scalars())
 
     def _live_info(self, keyring_id: str) -> KeyringInfo:
-        info = self.info(keyring_id)
-        if info.destroyed:
+        """The keyring's versions (one query: the hot path of every encrypt and decrypt)."""
+        with self._tx() as conn:
+            row = conn.execute(select(keys_keyrings).where(
+                keys_keyrings.c.keyring_id == keyring_id)).first()
+        if row is None:
+            raise NotFoundError(f"no keyring {keyring_id!r}")
+        if row.destroyed_at is not None:
             raise KeyDestroyedError(f"keyring {keyring_id!r} was crypto-erased; the data "
                                     "under it can never be decrypted again")
-        return info
+        # live_versions is not read here; callers that show it use info().
+        return KeyringInfo(keyring_id=row.keyring_id, current_version=row.current_version,
+                           min_version=row.min_version, live_versions=(), destroyed=False,
+                           created_at=row.created_at, destroyed_at=None)
 
     def rotate(self, keyring_id: str) -> int:
         """Add a KEK version; new data keys are wrapped under it from now on."""

@@ -136,7 +136,7 @@ class KeyService:
 
     def create_keyring(self, keyring_id: str, *, actor: str = "system") -> KeyringInfo:
         rings = self._rings()
-        if keyring_id in rings.list_ids():
+        if rings.exists(keyring_id):
             raise ConflictError(f"keyring {keyring_id!r} exists already (or was erased: "
                                 "erased ids are never reused)")
         return self._recorded(actor, "keys.keyring.create", keyring_id, None,
