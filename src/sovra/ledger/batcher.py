@@ -1,9 +1,11 @@
 """Group commit: one writer thread turns queued appends into one transaction per batch.
 
-Callers enqueue a ``Pending`` and block on it. The writer takes up to ``batch_max``
-items, waiting at most ``batch_wait_ms`` after the oldest one arrived for more to join,
-and hands the batch to ``commit``; while that transaction syncs, new arrivals queue up
-and form the next batch, so throughput grows with concurrency. The writer never
+Callers announce themselves (``arriving``), prepare their entry, enqueue a ``Pending``
+and block on it. The writer takes up to ``batch_max`` items, waiting at most
+``batch_wait_ms`` after the oldest one arrived for more to join, but only while other
+callers are still preparing, and hands the batch to ``commit``; while that transaction
+syncs, new arrivals queue up and form the next batch, so throughput grows with
+concurrency. The writer never
 resolves an item as successful unless ``commit`` returned normally.
 
 A ``Pending`` is a one-shot result guarded by a pre-acquired lock rather than a
@@ -84,19 +86,35 @@ class Batcher(Generic[R]):
         self._idle = idle
         self._idle_every_s = idle_every_s
         self._queue: deque[Pending[R]] = deque()
+        self._arriving = 0  # callers between ``arriving`` and ``submit``
         self._cond = threading.Condition()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
-    def submit(self, item: Pending[R]) -> Pending[R]:
+    def arriving(self) -> None:
+        """A caller started preparing an append: worth waiting for it to join a batch."""
         with self._cond:
+            self._arriving += 1
+
+    def submit(self, item: Pending[R], *, announced: bool = False) -> Pending[R]:
+        """Queue a prepared append (``announced``: its caller called ``arriving``)."""
+        with self._cond:
+            if announced:
+                self._arriving -= 1
             if self._closed:
                 raise LedgerUnavailableError("the ledger is closed; nothing was recorded")
             self._queue.append(item)
-            if len(self._queue) == 1 or len(self._queue) >= self._batch_max:
+            if (len(self._queue) == 1 or len(self._queue) >= self._batch_max
+                    or self._arriving == 0):
                 self._cond.notify()
         return item
+
+    def abandon(self) -> None:
+        """An announced caller gave up before submitting (its input was invalid)."""
+        with self._cond:
+            self._arriving -= 1
+            self._cond.notify()
 
     def close(self) -> None:
         """Stop taking appends, commit what is queued, and stop the writer."""
@@ -115,8 +133,11 @@ class Batcher(Generic[R]):
                 self._cond.wait(timeout)
             if not self._queue:
                 return None  # closed and drained
+            # Wait for more only while other callers are still preparing theirs: a lone
+            # writer pays no batching delay, a crowd fills the batch.
             deadline = self._queue[0].enqueued + self._batch_wait_s
-            while len(self._queue) < self._batch_max and not self._closed:
+            while (len(self._queue) < self._batch_max and self._arriving > 0
+                   and not self._closed):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break

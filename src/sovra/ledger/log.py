@@ -96,15 +96,23 @@ class Ledger:
     def append(self, actor: str, action: str, resource: str, outcome: str,
                details: Mapping[str, object] | None = None) -> Receipt:
         """Record one event; returns once it is committed. Raises LedgerUnavailableError."""
-        item: Pending[Receipt] = Pending(
-            entries.prepare(actor, action, resource, outcome, details), actor, action, resource)
-        return self._batcher.submit(item).result()
+        return self._batcher.submit(self._prepare(actor, action, resource, outcome, details),
+                                    announced=True).result()
+
+    def _prepare(self, actor: str, action: str, resource: str, outcome: str,
+                 details: Mapping[str, object] | None) -> Pending[Receipt]:
+        self._batcher.arriving()
+        try:
+            prefix = entries.prepare(actor, action, resource, outcome, details)
+        except BaseException:
+            self._batcher.abandon()
+            raise
+        return Pending(prefix, actor, action, resource)
 
     async def append_async(self, actor: str, action: str, resource: str, outcome: str,
                            details: Mapping[str, object] | None = None) -> Receipt:
         """``append`` for async code: awaits the batch without blocking the event loop."""
-        item: Pending[Receipt] = Pending(
-            entries.prepare(actor, action, resource, outcome, details), actor, action, resource)
+        item = self._prepare(actor, action, resource, outcome, details)
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[None] = loop.create_future()
 
@@ -112,7 +120,7 @@ class Ledger:
             loop.call_soon_threadsafe(_resolve, waiter)
 
         item.on_done = wake  # set before submitting: the writer cannot resolve it earlier
-        self._batcher.submit(item)
+        self._batcher.submit(item, announced=True)
         await waiter
         return item.outcome()
 
