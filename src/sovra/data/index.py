@@ -95,7 +95,10 @@ class SqliteIndex:
         if not terms or not scope.collections:
             return []
         query = text(
-            "SELECT c.id FROM data_chunks_fts JOIN data_chunks c "
+            # CROSS JOIN fixes the loop order (SQLite's documented planner override): walk
+            # the FTS matches, look each chunk up by key, filter, rank. The planner would
+            # otherwise scan the allowed chunks and probe FTS for each.
+            "SELECT c.id FROM data_chunks_fts CROSS JOIN data_chunks c "
             "ON c.id = data_chunks_fts.rowid "
             "WHERE data_chunks_fts MATCH :match AND c.collection_id IN :collections "
             "AND c.classification <= :clearance "

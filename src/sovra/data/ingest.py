@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import CursorResult, func, insert, select
+from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from sovra.data import sealing
@@ -221,8 +221,7 @@ class CollectionsAndIngest:
                     body_sha256=hashlib.sha256(body).hexdigest(),
                     chunk_count=len(rows), created_at=core.clock(),
                     created_by=caller.principal_id))
-                ids = [_inserted_id(conn.execute(insert(data_chunks).values(**row)))
-                       for row in rows]
+                ids = _insert_chunks(conn, rows)
                 core.index.add(conn, ChunkBatch(collection_id, level, ids,
                                                 [str(r["terms"]) for r in rows], vectors))
                 core.bump_generation(conn, collection_id)
@@ -279,11 +278,13 @@ class CollectionsAndIngest:
                 data_documents.c.collection_id == collection_id)).scalar_one())
 
 
-def _inserted_id(result: CursorResult[Any]) -> int:
-    key = result.inserted_primary_key
-    if key is None:  # pragma: no cover - every supported dialect returns the key
-        raise StorageError("the database did not return the new chunk's id")
-    return int(key[0])
+def _insert_chunks(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert all chunk rows in one statement batch; their ids, in the order given."""
+    if not rows:
+        return []
+    result = conn.execute(insert(data_chunks).returning(data_chunks.c.id,
+                                                        sort_by_parameter_order=True), rows)
+    return [int(row[0]) for row in result]
 
 
 def expand(paths: Iterable[Path]) -> list[Path]:

@@ -20,8 +20,11 @@ _MAX_QUERY_WORDS = 32
 
 def words(text: str) -> list[str]:
     """The normalised words of ``text`` (at least two characters, or a digit)."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    if text.isascii():  # nothing to decompose: skip the per-character work
+        plain = text.lower()
+    else:
+        decomposed = unicodedata.normalize("NFKD", text)
+        plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
     return [w for w in _WORD.findall(plain) if len(w) > 1 or w.isdigit()]
 
 

@@ -82,10 +82,18 @@ def _national(digits: str, raw: str, seps: str) -> str | None:
     if n == 15 and _safe(fr_nir.is_valid, digits):
         labels.append("fr.nir")
     elif n == 11:
-        for label, check in (("de.idnr", de_idnr.is_valid), ("pl.pesel", pl_pesel.is_valid),
-                             ("be.nn", be_nn.is_valid)):
-            if _safe(check, digits):
-                labels.append(label)
+        # Structure before checksums: PESEL and the Belgian number start with a birth
+        # date (PESEL adds 20/40/60/80 to the month for the century), an IdNr never
+        # starts with 0. Cheap tests that spare most stdnum calls on other numbers.
+        month = int(digits[2:4])
+        candidates = []
+        if digits[0] != "0":
+            candidates.append(("de.idnr", de_idnr.is_valid))
+        if month % 20 in range(1, 13):
+            candidates.append(("pl.pesel", pl_pesel.is_valid))
+        if month <= 12 or 21 <= month <= 32 or 41 <= month <= 52:
+            candidates.append(("be.nn", be_nn.is_valid))
+        labels.extend(label for label, check in candidates if _safe(check, digits))
     elif n == 10:
         if _safe(se_pnr.is_valid, raw if seps in ("-", "+") else digits):
             labels.append("se.personnummer")
@@ -165,7 +173,10 @@ def _window(text: str, groups: list[tuple[int, int]], raw_start: int  # noqa: PL
         scheme = _card_scheme(digits)
         if scheme is not None:
             return Finding(Kind.PAYMENT_CARD, scheme, start, end, digits), None
-    national = _national(digits, raw, seps)
+    # National identifiers are never written with an international dialling prefix, so
+    # "+34 612 345 678" is a phone number without asking eleven-digit validators first.
+    international = raw.startswith(("+", "00"))
+    national = None if international else _national(digits, raw, seps)
     if national is not None:
         return Finding(Kind.NATIONAL_ID, national, start, end, digits), None
     if _phone(digits, raw, len(groups)):

@@ -1,0 +1,184 @@
+"""Ingest throughput and hybrid-retrieval latency on the embedded profile (SQLite).
+
+1. Ingest: ``--docs`` generated documents (~3 KB of prose with identifiers each) through
+   ``DataService.ingest_paths`` with the real model: docs/s and MB/s, everything included
+   (parse, classify, chunk, embed, per-document keyring, ledger entries, one transaction).
+2. Index build: documents of 100 paragraphs until ``--chunks`` chunks are indexed, through
+   ``DataService.ingest``. Paragraphs come from a pool of ``--pool`` distinct paragraphs
+   embedded once with the real model; a cache in front of the model serves repeats, so
+   building 100,000 chunks takes minutes, not hours (the scan cost of a query does not
+   depend on which vectors are stored).
+3. Retrieval: ``--queries`` queries through ``DataService.retrieve`` (k=5: permission
+   scope, keyed terms, FTS5 BM25, sqlite-vec KNN, RRF, decrypting the 5 hits, the ledger
+   entry). Query vectors are computed once up front (model time reported separately).
+   Baseline in the same run: a raw FTS5 BM25 query on the same table.
+
+    .venv/bin/python benchmarks/ingest_retrieval.py                   # quick: 20k chunks
+    .venv/bin/python benchmarks/ingest_retrieval.py --chunks 100000   # the recorded run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import text as sql
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.classify_throughput import mixed_prose
+from sovra.config import load_settings
+from sovra.data import CollectionSpec, Embedder
+from sovra.data.tokens import query_terms
+from sovra.identity import Caller
+from sovra.instance import open_instance
+from sovra.policy import Classification
+
+CALLER = Caller("bench", "user", frozenset({"admin"}), "secret")
+_VOCABULARY = ("invoice contract supplier delivery payment warranty schedule budget audit "
+          "policy employee training safety report quarter revenue customer service "
+          "shipment logistics storage backup network security incident review board "
+          "meeting minutes approval travel expense reimbursement office holiday")
+_WORDS = _VOCABULARY.split()
+
+
+class CachedEmbedder:
+    """The real model behind a dictionary: each distinct text is embedded once."""
+
+    def __init__(self, model: Embedder) -> None:
+        self.model = model
+        self.cache: dict[str, np.ndarray] = {}
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self.cache]
+        if missing:
+            for t, v in zip(missing, self.model.embed(missing), strict=True):
+                self.cache[t] = v
+        return np.stack([self.cache[t] for t in texts]) if texts else np.zeros((0, 384))
+
+    def embed_one(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
+
+
+def paragraph(rng: random.Random) -> str:
+    words = [rng.choice(_WORDS) for _ in range(rng.randint(80, 100))]
+    return " ".join(words).capitalize() + "."
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--docs", type=int, default=40)
+    parser.add_argument("--chunks", type=int, default=20_000)
+    parser.add_argument("--pool", type=int, default=300)
+    parser.add_argument("--queries", type=int, default=200)
+    args = parser.parse_args()
+    rng = random.Random(3)
+    root = Path(tempfile.mkdtemp(prefix="sovra-bench-"))
+    inst = open_instance(load_settings(data_dir=root / "data", checkpoint_interval_s=0.0))
+    result: dict[str, Any] = {"benchmark": "ingest_retrieval", "profile": "embedded"}
+    try:
+        inst.keys.init(threshold=2, shares=3, deliver=lambda shares: None, actor="bench")
+        model = Embedder()
+        inst.data.use_embedder(model)
+        inst.data.create_collection(CALLER, CollectionSpec(
+            "bench", "bench", "benchmark", ("none",), ("synthetic",), 365, "EU",
+            Classification.SECRET))
+        result["ingest"] = ingest_phase(inst, root, args.docs)
+        cached = CachedEmbedder(model)
+        inst.data.use_embedder(cached)  # type: ignore[arg-type]
+        result["index"] = build_phase(inst, cached, rng, args.chunks, args.pool)
+        result["retrieval"] = query_phase(inst, cached, model, rng, args.queries)
+    finally:
+        inst.close()
+    print(json.dumps(result, indent=2))
+
+
+def ingest_phase(inst: Any, root: Path, docs: int) -> dict[str, Any]:
+    folder = root / "docs"
+    folder.mkdir()
+    for i in range(docs):
+        body, _ = mixed_prose(0.003, rate=0.05, seed=i)
+        (folder / f"doc-{i:05d}.txt").write_text(body)
+    size = sum(p.stat().st_size for p in folder.iterdir())
+    start = time.perf_counter()
+    summary = inst.data.ingest_paths(CALLER, "bench", [folder])
+    seconds = time.perf_counter() - start
+    chunks = sum(r.chunks for r in summary.results)
+    return {"documents": docs, "megabytes": round(size / 1e6, 3), "chunks": chunks,
+            "failed": summary.count("failed"), "s": round(seconds, 2),
+            "docs_per_s": round(docs / seconds, 2), "mb_per_s": round(size / 1e6 / seconds, 4),
+            "chunks_per_s": round(chunks / seconds, 1)}
+
+
+def build_phase(inst: Any, cached: CachedEmbedder, rng: random.Random, target: int,
+                pool_size: int) -> dict[str, Any]:
+    pool = [paragraph(rng) for _ in range(pool_size)]
+    start = time.perf_counter()
+    cached.embed(pool)
+    model_s = time.perf_counter() - start
+    start = time.perf_counter()
+    n = chunks = 0
+    while chunks < target:
+        body = "\n\n".join(rng.choice(pool) for _ in range(100))
+        chunks += inst.data.ingest(CALLER, "bench", f"bulk-{n:06d}.txt", body.encode()).chunks
+        n += 1
+    seconds = time.perf_counter() - start
+    with inst.data.core.engine.connect() as conn:
+        chunks = conn.execute(sql("SELECT count(*) FROM data_chunks")).scalar_one()
+    return {"chunks": chunks, "documents": n, "pool_paragraphs": pool_size,
+            "pool_embedding_s": round(model_s, 1), "build_s": round(seconds, 1),
+            "chunks_per_s_without_model": round(chunks / seconds, 1)}
+
+
+def query_phase(inst: Any, cached: CachedEmbedder, model: Embedder, rng: random.Random,
+                count: int) -> dict[str, Any]:
+    queries = [" ".join(rng.sample(_WORDS, rng.randint(3, 6))) for _ in range(count)]
+    model_ms = []
+    for q in queries:
+        start = time.perf_counter()
+        cached.cache[q] = model.embed_one(q)
+        model_ms.append((time.perf_counter() - start) * 1000)
+    for q in queries[:10]:  # warm caches (pages, index keys)
+        inst.data.retrieve(CALLER, q, None, 5)
+    ours = []
+    for q in queries:
+        start = time.perf_counter()
+        hits = inst.data.retrieve(CALLER, q, None, 5)
+        ours.append((time.perf_counter() - start) * 1000)
+        assert hits, q
+    baseline = []
+    with inst.data.core.engine.connect() as conn:
+        key = inst.data.core.index_key(conn, "bench")
+        for q in queries:
+            match = " OR ".join(f'"{t}"' for t in query_terms(q, key))
+            start = time.perf_counter()
+            conn.execute(sql("SELECT rowid FROM data_chunks_fts WHERE data_chunks_fts MATCH :m "
+                             "ORDER BY bm25(data_chunks_fts) LIMIT 50"), {"m": match}).all()
+            baseline.append((time.perf_counter() - start) * 1000)
+    return {
+        "queries": count, "k": 5,
+        "retrieve_ms": {"p50": round(statistics.median(ours), 2),
+                        "p95": round(percentile(ours, 0.95), 2)},
+        "raw_fts5_ms": {"p50": round(statistics.median(baseline), 2),
+                        "p95": round(percentile(baseline, 0.95), 2)},
+        "ratio_p50_to_raw_fts5": round(statistics.median(ours) / statistics.median(baseline), 1),
+        "query_embedding_ms": {"p50": round(statistics.median(model_ms), 2),
+                               "p95": round(percentile(model_ms, 0.95), 2)},
+    }
+
+
+if __name__ == "__main__":
+    main()
