@@ -33,8 +33,9 @@ import numpy as np
 from sqlalchemy import text as sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchmarks.classify_throughput import mixed_prose
+from classify_throughput import mixed_prose
 from sovra.config import load_settings
 from sovra.data import CollectionSpec, Embedder
 from sovra.data.tokens import query_terms
