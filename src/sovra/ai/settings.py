@@ -28,7 +28,8 @@ class AISettings(BaseSettings):
     requests_per_minute: int = Field(default=6000, ge=1)
     tokens_per_minute: int = Field(default=2_000_000, ge=1)
     concurrent_per_principal: int = Field(default=128, ge=1)
-    max_in_flight: int = Field(default=256, ge=1)
+    # Requests admitted on /v1/ at once (the rest get 503 + Retry-After immediately).
+    max_in_flight: int = Field(default=128, ge=1)
 
     max_prompt_chars: int = Field(default=32_000, ge=1)
     max_tokens_limit: int = Field(default=2048, ge=1)

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import sovra
+from sovra.ai.admission import AdmissionMiddleware
 from sovra.api.errors import install_error_handlers
 from sovra.api.routers import data as data_routes
 from sovra.api.routers import health, ledger
@@ -37,12 +38,14 @@ def create_app(instance: Instance, *, close_instance_on_shutdown: bool = False) 
     )
     app.state.instance = instance
     install_error_handlers(app)
+    app.add_middleware(AdmissionMiddleware, limit=instance.ai.settings.max_in_flight)
+    # First: /v1 is the hot path, and routes are matched in order.
+    app.include_router(openai_routes.router)
     app.include_router(health.router)
     app.include_router(ledger.router)
     app.include_router(identity_routes.router)
     app.include_router(keys_routes.router)
     app.include_router(policy_routes.router)
     app.include_router(transfer_routes.router)
-    app.include_router(openai_routes.router)
     app.include_router(data_routes.router)
     return app
