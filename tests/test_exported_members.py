@@ -10,6 +10,10 @@ import pytest
 EXPECTED: dict[str, set[str]] = {
     "sovra": {"SovraError", "__version__"},
     "sovra.store": {"current_heads", "make_engine", "pending", "upgrade"},
+    "sovra.ledger": {
+        "Entry", "Ledger", "Problem", "Receipt", "VerificationResult", "payload_ref",
+        "verify_archive",
+    },
     "sovra.keys": {
         "DEV_MODE_WARNING", "CeremonyResult", "Erasure", "HsmConfig", "KeyService", "KeyStatus",
         "KeyringInfo", "MinVersionResult", "SealStatus", "Share", "StartupReport", "parse_share",
