@@ -31,7 +31,7 @@ EXPECTED: dict[str, set[str]] = {
         "APPROVER_ROLE", "ActivatedModel", "BuildResult", "BundleSpec", "ComponentStatus",
         "ImportResult", "KeyFiles", "TargetRecord", "TransferService", "TransferStatus",
         "UnpackLimits", "activated_models", "build_bundle", "extract_unverified",
-        "init_repository", "keygen", "load_public_key", "load_signer", "load_spec",
+        "hsm_import", "init_repository", "keygen", "load_public_key", "load_signer", "load_spec",
         "root_history", "rotate_root", "transfer_status",
     },
     "sovra.data": {

@@ -19,7 +19,7 @@ from sovra.transfer.results import (
     TransferStatus,
 )
 from sovra.transfer.service import APPROVER_ROLE, TransferService
-from sovra.transfer.signing import KeyFiles, keygen, load_public_key, load_signer
+from sovra.transfer.signing import KeyFiles, hsm_import, keygen, load_public_key, load_signer
 from sovra.transfer.spec import BundleSpec, load_spec
 from sovra.transfer.staging import extract_unverified
 
@@ -38,6 +38,7 @@ __all__ = [
     "activated_models",
     "build_bundle",
     "extract_unverified",
+    "hsm_import",
     "init_repository",
     "keygen",
     "load_public_key",

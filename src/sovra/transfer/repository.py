@@ -148,7 +148,11 @@ def _sign(metadata: Metadata[Any], signers: Sequence[Signer], allowed: Iterable[
     keyids = set(allowed)
     for signer in signers:
         if signer.public_key.keyid in keyids:
-            metadata.sign(signer, append=True)
+            try:
+                metadata.sign(signer, append=True)
+            except UnsignedMetadataError as exc:  # e.g. the HSM refused or is absent
+                raise InvalidInputError(f"key {signer.public_key.keyid[:12]} could not sign "
+                                        f"{metadata.signed.type}: {exc}") from exc
 
 
 def _require_root_threshold(metadata: Metadata[Root], previous: Root | None) -> None:

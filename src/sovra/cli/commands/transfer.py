@@ -21,6 +21,7 @@ from sovra.transfer import (
     ImportResult,
     TransferStatus,
     build_bundle,
+    hsm_import,
     init_repository,
     keygen,
     load_public_key,
@@ -59,6 +60,19 @@ def keygen_command(name: str, out: Annotated[Path, typer.Option(
     files = run(lambda: keygen(name, out))
     console.print(f"key id {files.keyid}\nprivate {files.private_path} (keep offline)\n"
                   f"public  {files.public_path}", highlight=False, soft_wrap=True)
+
+
+@app.command("hsm-import")
+def hsm_import_command(
+        name: str,
+        key_id: Annotated[int, typer.Option("--key-id", help="Key id on the token.")] = 2,
+        token: Annotated[str, typer.Option("--token", help="Token label.")] = "",
+        out: Annotated[Path, typer.Option("--out", help="Folder for NAME.pub.json.")] = Path(),
+        ) -> None:
+    """Describe an EC P-256/P-384 key on a PKCS#11 token (PYKCS11LIB, SOVRA_HSM_PIN)."""
+    files = run(lambda: hsm_import(name, out, hsm_keyid=key_id, token_label=token))
+    console.print(f"key id {files.keyid}\nHSM key file {files.public_path} (pass it to "
+                  "--root-key and to --keys)", highlight=False, soft_wrap=True)
 
 
 @app.command("root-init")
