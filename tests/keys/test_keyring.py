@@ -209,3 +209,17 @@ def test_status_lists_keyrings(keys: Instance) -> None:
     status = keys.keys.status()
     assert not status.seal.sealed
     assert [(k.keyring_id, k.current_version) for k in status.keyrings] == [("tenant-a", 2)]
+
+
+def test_kek_cache_is_bounded(keys: Instance, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sovra.keys import keyring as keyring_module
+
+    monkeypatch.setattr(keyring_module, "KEK_CACHE_SIZE", 2)
+    blobs = {}
+    for n in range(4):
+        keys.keys.create_keyring(f"doc-{n}")
+        blobs[n] = keys.keys.encrypt(f"doc-{n}", "o", b"%d" % n)
+    rings = keys.keys._keyrings
+    assert rings is not None and len(rings._keks) == 2
+    for n, blob in blobs.items():  # evicted KEKs are unwrapped again from the root
+        assert keys.keys.decrypt(f"doc-{n}", "o", blob) == b"%d" % n

@@ -224,3 +224,28 @@ def test_ceremony_held_by_another_process_is_seen(instance: Instance) -> None:
     assert instance.keys.seal_status().sealed is False
     with pytest.raises(ConflictError, match="already unsealed"):
         instance.keys.submit_share(shares[0].token())
+
+
+def test_concurrent_custodians_unseal_exactly_once(sealed: tuple[Instance, list[Share]]) -> None:
+    import threading
+
+    inst, shares = sealed
+    outcomes: list[str] = []
+    barrier = threading.Barrier(len(shares))
+
+    def custodian(share: Share) -> None:
+        barrier.wait()
+        try:
+            inst.keys.submit_share(share.token(), actor=f"custodian-{share.index}")
+            outcomes.append("accepted")
+        except ConflictError:
+            outcomes.append("already unsealed")
+
+    threads = [threading.Thread(target=custodian, args=(s,)) for s in shares]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["accepted"] * 3 + ["already unsealed"] * 2
+    assert inst.keys.seal_status().sealed is False
+    assert len([e for e in _entries(inst, "keys.unseal") if e["outcome"] == "success"]) == 1

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from sovra.store.tables.keys import keys_deks, keys_kek_versions, keys_keyrings
 MAX_ID_LENGTH = 256
 MAX_OBJECT_ID_LENGTH = 512
 REWRAP_BATCH = 500
+KEK_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,9 @@ class Keyrings:
         self._root = root
         self._clock = clock
         self._random = random
-        self._keks: dict[tuple[str, int], AESGCM] = {}
+        # Least recently used first; bounded because the data room keeps one keyring per
+        # document, and an evicted KEK costs one unwrap (one root/HSM call) to reload.
+        self._keks: OrderedDict[tuple[str, int], AESGCM] = OrderedDict()
         self._lock = threading.Lock()
 
     @contextmanager
@@ -306,6 +310,8 @@ class Keyrings:
     def _kek(self, keyring_id: str, version: int) -> AESGCM:
         with self._lock:
             cached = self._keks.get((keyring_id, version))
+            if cached is not None:
+                self._keks.move_to_end((keyring_id, version))
         if cached is not None:
             return cached
         with self._tx() as conn:
@@ -318,7 +324,14 @@ class Keyrings:
         kek = aead.cipher(self._root().unwrap(bytes(wrapped), kek_aad(
             self._ceremony_id, keyring_id, version)))
         with self._lock:
-            return self._keks.setdefault((keyring_id, version), kek)
+            # A seal may have happened while we unwrapped: it drops the root first and
+            # then clears this cache under this lock, so checking the root here means a
+            # KEK is never cached after the seal has cleared the cache.
+            self._root()
+            kept = self._keks.setdefault((keyring_id, version), kek)
+            while len(self._keks) > KEK_CACHE_SIZE:
+                self._keks.popitem(last=False)
+            return kept
 
     def _forget_versions(self, keyring_id: str, below: int | None) -> None:
         with self._lock:

@@ -98,7 +98,9 @@ def _print_one_at_a_time(shares: Sequence[Share]) -> None:
         console.clear()
         console.print(f"[bold]Share {share.index} of {len(shares)}[/] - show this screen to "
                       f"custodian {share.index} only.\n", highlight=False)
-        console.print(share_file_text(share, len(shares)), highlight=False, markup=False)
+        # soft_wrap: a share line must never be broken by rich, whatever the width.
+        console.print(share_file_text(share, len(shares)), highlight=False, markup=False,
+                      soft_wrap=True)
         typer.prompt("Press Enter once the custodian has copied it", default="",
                      show_default=False)
     console.clear()
