@@ -55,6 +55,14 @@ def test_upload_import_two_person_and_status(instance: Instance, client: TestCli
     assert done.status_code == 200, done.text
     assert done.json()["state"] == "activated"
 
+    second = workshop.build()
+    with second.open("rb") as handle:
+        other = client.post("/bundles/import", headers=admin,
+                            files={"bundle": (second.name, handle)}).json()
+    rejected = client.post(f"/bundles/{other['bundle_id']}/reject", headers=approver,
+                           json={"reason": "unexpected"})
+    assert rejected.status_code == 204, rejected.text
+
     models = client.get("/bundles/models", headers=admin).json()
     assert [m["component"] for m in models] == ["tiny-model"]
     status = client.get("/bundles/status", headers=admin).json()

@@ -123,6 +123,36 @@ def test_two_person_approval_rechecks_versions(site: Site, workshop: Workshop) -
     site.service.approve(newer.bundle_id, site.approver)
     with pytest.raises(BundleVerificationError, match="rollback"):
         site.service.approve(older.bundle_id, site.approver)
+    # Refused for good: its staging is gone and it no longer waits.
+    assert site.service.status().awaiting_approval == ()
+    assert list((site.data_dir / "transfer" / "staging").iterdir()) == []
+
+
+def test_two_person_reject(site: Site, workshop: Workshop) -> None:
+    site.with_settings(bundle_two_person=True)
+    before = site.snapshot()
+    held = site.service.import_bundle(workshop.build(), site.admin)
+    with pytest.raises(PermissionDeniedError):
+        site.service.reject(held.bundle_id, site.admin)
+    site.service.reject(held.bundle_id, site.approver, "not from our release officers")
+    assert site.count(transfer_targets) == 0
+    assert site.trust_versions() == before[2]
+    assert list((site.data_dir / "transfer" / "staging").iterdir()) == []
+    assert site.service.status().awaiting_approval == ()
+    with pytest.raises(ConflictError):
+        site.service.approve(held.bundle_id, site.approver)
+    assert any(action == "bundles.reject" for action, _ in site.ledger_actions())
+
+
+def test_staged_file_changed_before_approval(site: Site, workshop: Workshop) -> None:
+    site.with_settings(bundle_two_person=True)
+    held = site.service.import_bundle(workshop.build(), site.admin)
+    model = next(t for t in held.targets if t.kind == "model")
+    model.stored_path.write_bytes(bytes(model.length))  # same length, other content
+    with pytest.raises(BundleVerificationError, match="changed since it was verified"):
+        site.service.approve(held.bundle_id, site.approver)
+    assert site.count(transfer_targets) == 0
+    assert list((site.data_dir / "transfer" / "staging").iterdir()) == []
 
 
 def test_status_reports_versions_and_patch_lag(site: Site, workshop: Workshop) -> None:

@@ -35,7 +35,7 @@ from sovra.transfer.activate import Placement, place_targets, undo
 from sovra.transfer.archive import Progress, UnpackLimits
 from sovra.transfer.catalog import activated_models, transfer_status
 from sovra.transfer.results import ActivatedModel, ImportResult, TargetRecord, TransferStatus
-from sovra.transfer.staging import StagedBundle, discard, stage_bundle
+from sovra.transfer.staging import StagedBundle, discard, recheck_staged, stage_bundle
 from sovra.transfer.verify import (
     BundleMetadata,
     TrustState,
@@ -118,6 +118,38 @@ class TransferService:
 
     def approve(self, bundle_id: str, caller: Caller) -> ImportResult:
         """Second person of a two-person import: verify again, then activate."""
+        pending = self._second_person(bundle_id, caller, "bundles.approve")
+        trust = store.load_trust(self._engine)
+        if trust is None:  # pragma: no cover - a pending bundle implies a pinned root
+            raise BundleVerificationError("no trusted root is pinned")
+        folder = Path(str(pending.staging_path))
+        try:
+            metadata = self._reverify(pending, trust)
+            recheck_staged(folder, metadata.targets)
+        except BundleVerificationError as exc:
+            # It can never become valid again (versions only grow): drop it.
+            self._ledger.append(caller.principal_id, "bundles.approve", f"bundle:{bundle_id}",
+                                "failure", {"importer": pending.importer, "reason": str(exc)})
+            store.mark_rejected(self._engine, bundle_id, caller.principal_id)
+            discard(folder)
+            raise
+        self._ledger.append(caller.principal_id, "bundles.approve", f"bundle:{bundle_id}",
+                            "success", {"importer": pending.importer,
+                                        **_hashes(metadata)})
+        staged = StagedBundle(folder, metadata, sum(t.length for t in metadata.targets.values()))
+        return self._activate(bundle_id, staged, trust, pending.importer, acting=caller,
+                              approver=caller.principal_id)
+
+    def reject(self, bundle_id: str, caller: Caller, reason: str = "") -> None:
+        """Second person of a two-person import says no: nothing is activated, staging goes."""
+        pending = self._second_person(bundle_id, caller, "bundles.reject")
+        self._ledger.append(caller.principal_id, "bundles.reject", f"bundle:{bundle_id}",
+                            "success", {"importer": pending.importer, "reason": reason})
+        store.mark_rejected(self._engine, bundle_id, caller.principal_id)
+        discard(Path(str(pending.staging_path)))
+
+    def _second_person(self, bundle_id: str, caller: Caller,
+                       action: str) -> store.PendingBundle:
         pending = store.pending_bundle(self._engine, bundle_id)
         if pending.status != "awaiting_approval" or pending.staging_path is None:
             raise ConflictError(f"bundle {bundle_id} is {pending.status}, not awaiting approval")
@@ -126,22 +158,12 @@ class TransferService:
                              {"requester": pending.importer})
         if caller.principal_id == pending.importer or APPROVER_ROLE not in caller.roles:
             # Segregation of duties holds even if a policy change removed its rule.
-            self._ledger.append(caller.principal_id, "bundles.approve", f"bundle:{bundle_id}",
+            self._ledger.append(caller.principal_id, action, f"bundle:{bundle_id}",
                                 "denied", {"importer": pending.importer})
             raise PermissionDeniedError(
                 "a two-person import needs an approver who is not the importer",
                 ("two-person import (built in)",))
-        trust = store.load_trust(self._engine)
-        if trust is None:  # pragma: no cover - a pending bundle implies a pinned root
-            raise BundleVerificationError("no trusted root is pinned")
-        folder = Path(pending.staging_path)
-        metadata = self._reverify(pending, trust, caller, bundle_id)
-        self._ledger.append(caller.principal_id, "bundles.approve", f"bundle:{bundle_id}",
-                            "success", {"importer": pending.importer,
-                                        **_hashes(metadata)})
-        staged = StagedBundle(folder, metadata, sum(t.length for t in metadata.targets.values()))
-        return self._activate(bundle_id, staged, trust, pending.importer, acting=caller,
-                              approver=caller.principal_id)
+        return pending
 
     def status(self) -> TransferStatus:
         """Trust state, each component's newest version and age, and the patch lag."""
@@ -254,20 +276,13 @@ class TransferService:
         store.set_target_state(self._engine, record.path, record.sha256, state)
         return _with_state(record, state)
 
-    def _reverify(self, pending: store.PendingBundle, trust: TrustState, caller: Caller,
-                  bundle_id: str) -> VerifiedMetadata:
+    def _reverify(self, pending: store.PendingBundle, trust: TrustState) -> VerifiedMetadata:
         raw = pending.metadata
         bundle = BundleMetadata({int(v): b.encode() for v, b in raw["roots"].items()},
                                 raw["timestamp"].encode(), raw["snapshot"].encode(),
                                 raw["targets"].encode())
-        try:
-            return verify_metadata(bundle, trust, self._clock(),
-                                   timedelta(seconds=pending.grace_s))
-        except BundleVerificationError as exc:
-            self._ledger.append(caller.principal_id, "bundles.approve", f"bundle:{bundle_id}",
-                                "failure", {"reason": str(exc)})
-            raise
-
+        return verify_metadata(bundle, trust, self._clock(),
+                               timedelta(seconds=pending.grace_s))
 
 def _check_policy_packs(staged: StagedBundle) -> None:
     """Policy packs must be valid Cedar for our schema before the bundle counts as verified."""

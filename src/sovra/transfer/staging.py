@@ -16,6 +16,7 @@ import queue
 import shutil
 import tempfile
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,7 +25,13 @@ from typing import IO
 from sovra.errors import BundleVerificationError, UnsafeArchiveError
 from sovra.transfer.archive import ByteReader, Member, Progress, UnpackLimits, iter_members
 from sovra.transfer.layout import METADATA_DIR, TARGETS_DIR, root_version_of
-from sovra.transfer.verify import BundleMetadata, TrustState, VerifiedMetadata, verify_metadata
+from sovra.transfer.verify import (
+    BundleMetadata,
+    TrustState,
+    VerifiedMetadata,
+    VerifiedTarget,
+    verify_metadata,
+)
 
 _CHUNK = 1 << 20
 # Members above this size are written by a helper thread; at most this many chunks wait.
@@ -75,6 +82,23 @@ def extract_unverified(archive: Path, dest: Path, limits: UnpackLimits) -> list[
         _copy(member.reader, _create(dest, member.name), member.size)
         names.append(member.name)
     return names
+
+
+def recheck_staged(folder: Path, targets: Mapping[str, VerifiedTarget]) -> None:
+    """Hash the staged targets again (two-person import: time passed since verifying)."""
+    for target in targets.values():
+        digest = hashlib.sha256()
+        length = 0
+        try:
+            with (folder / TARGETS_DIR / target.path).open("rb") as handle:
+                while chunk := handle.read(_CHUNK):
+                    digest.update(chunk)
+                    length += len(chunk)
+        except OSError as exc:
+            raise BundleVerificationError(f"staged target {target.path} is gone: {exc}") from exc
+        if length != target.length or digest.hexdigest() != target.sha256:
+            raise BundleVerificationError(
+                f"arbitrary target: staged {target.path} changed since it was verified")
 
 
 def discard(folder: Path) -> None:

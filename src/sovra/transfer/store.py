@@ -117,6 +117,14 @@ def mark_activated(conn: Connection, bundle_id: str, approver: str | None, now: 
         status="activated", approver=approver, activated_at=now, staging_path=None))
 
 
+def mark_rejected(engine: Engine, bundle_id: str, by: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(transfer_bundles).where(
+            transfer_bundles.c.id == bundle_id,
+            transfer_bundles.c.status == "awaiting_approval").values(
+            status="rejected", approver=by, staging_path=None))
+
+
 def insert_targets(conn: Connection, bundle_id: str, records: Sequence[TargetRecord],
                    now: float) -> None:
     if not records:

@@ -113,6 +113,16 @@ def approve(instance: InstanceDep, caller: Approver, bundle_id: str) -> ImportOu
     return _import_out(instance.transfer.approve(bundle_id, caller))
 
 
+class RejectIn(BaseModel):
+    reason: str = ""
+
+
+@router.post("/{bundle_id}/reject", status_code=204)
+def reject(instance: InstanceDep, caller: Approver, bundle_id: str,
+           body: RejectIn | None = None) -> None:
+    instance.transfer.reject(bundle_id, caller, body.reason if body else "")
+
+
 @router.get("/status")
 def status(instance: InstanceDep, _caller: Reader) -> StatusOut:
     return _status_out(instance.transfer.status())

@@ -161,6 +161,18 @@ def approve(ctx: typer.Context, bundle_id: str, api_key: ApiKey) -> None:
     _print_result(result)
 
 
+@app.command("reject")
+def reject(ctx: typer.Context, bundle_id: str, api_key: ApiKey,
+           reason: Annotated[str, typer.Option(help="Why (recorded in the ledger).")] = ""
+           ) -> None:
+    """Second person of a two-person import: refuse a bundle; its staged files go."""
+    with open_cli_instance(ctx) as inst:
+        caller = run(lambda: inst.identity.authenticate(f"Bearer {api_key}", "cli"))
+        run(lambda: inst.transfer.reject(bundle_id, caller, reason))
+    console.print(f"bundle {bundle_id} rejected; nothing from it was activated",
+                  highlight=False)
+
+
 @app.command("status")
 def status(ctx: typer.Context, api_key: ApiKey) -> None:
     """Each component's version and the age of the newest bundle applied (patch lag)."""
