@@ -89,6 +89,23 @@ def ledger_rate(ledger: Ledger, writers: int, total: int) -> float:
     return run_threads(writers, total, one)
 
 
+def fsync_latency_ms(directory: Path, samples: int = 50) -> float:
+    """Median latency of write(4 KiB) + fsync here: the floor of any durable commit."""
+    path = directory / "fsync.probe"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    times = []
+    try:
+        for _ in range(samples):
+            os.write(fd, b"x" * 4096)
+            start = time.perf_counter()
+            os.fsync(fd)
+            times.append(time.perf_counter() - start)
+    finally:
+        os.close(fd)
+        path.unlink()
+    return round(sorted(times)[len(times) // 2] * 1000, 3)
+
+
 def measure(url_for: Callable[[], str], data_dir: Path, scale: float) -> dict[str, object]:
     results: dict[str, object] = {}
     for writers in WRITERS:
@@ -129,6 +146,8 @@ def main() -> None:
                                  "batch_wait_ms": load_settings().ledger_batch_wait_ms}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
+        report["fsync_median_ms_before"] = fsync_latency_ms(root)
+        report["load_average_before"] = os.getloadavg()[0]
         if "sqlite" in backends:
             made = iter(range(1000))
             report["sqlite"] = measure(lambda: f"sqlite:///{root / f'db{next(made)}.sqlite'}",
@@ -137,6 +156,8 @@ def main() -> None:
             with local_postgres() as server:
                 report["postgresql"] = measure(server.create_database, root / "pg",
                                                args.scale)
+        report["fsync_median_ms_after"] = fsync_latency_ms(root)
+        report["load_average_after"] = os.getloadavg()[0]
     print(json.dumps(report, indent=2))
 
 
