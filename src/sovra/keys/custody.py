@@ -24,6 +24,7 @@ from sovra.errors import (
     LedgerUnavailableError,
     SealedError,
     ShareError,
+    SovraError,
 )
 from sovra.keys.ceremony import Ceremony, Mode, load_ceremony, store_ceremony
 from sovra.keys.hsm import HsmConfig, HsmRoot
@@ -165,12 +166,15 @@ class Custody:
             self._ledger.append(actor, "keys.init", f"keys/ceremony/{ceremony_id}", "success",
                                 {"mode": "hsm", "token": config.token_label,
                                  "module": config.module})
+            root: HsmRoot | None = None
             try:
                 root = HsmRoot.create(config, ceremony_id)
                 ceremony = Ceremony(ceremony_id, "hsm", 1, 1, (), root.wrap(
                     b"", verifier_aad(ceremony_id)), config, self._clock())
                 store_ceremony(self._engine, ceremony)
-            except (HsmError, ConflictError) as exc:
+            except SovraError as exc:
+                if root is not None:
+                    root.close()
                 self._ledger.append(actor, "keys.init", f"keys/ceremony/{ceremony_id}",
                                     "failure", {"mode": "hsm", "error": str(exc)})
                 raise
