@@ -54,7 +54,7 @@ def make_target(path: Path, size: int) -> None:
             left -= len(chunk)
 
 
-def build(work: Path, target: Path) -> tuple[Path, bytes]:
+def build(work: Path, target: Path, *, compress: bool = False) -> tuple[Path, bytes]:
     from sovra.transfer import BundleSpec, build_bundle, init_repository, keygen, load_signer
 
     keys = work / "keys"
@@ -67,8 +67,8 @@ def build(work: Path, target: Path) -> tuple[Path, bytes]:
     spec = BundleSpec.model_validate({"name": "bench", "targets": [{
         "kind": "model", "path": target, "component": "bench", "version": "1",
         "manifest": {"source": "benchmark", "licence": "none", "intended_use": "benchmark"}}]})
-    bundle = work / "bench.tar"
-    build_bundle(spec, repo, signers, bundle, now)
+    bundle = work / ("bench.tar.gz" if compress else "bench.tar")
+    build_bundle(spec, repo, signers, bundle, now, compress=compress)
     return bundle, (repo / "roots" / "1.root.json").read_bytes()
 
 
@@ -137,12 +137,13 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=None,
                         help="parent folder for the temporary files (default: system tmp)")
     parser.add_argument("--skip-full-import", action="store_true")
+    parser.add_argument("--gzip", action="store_true", help="a gzip bundle instead of tar")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sovra-bundle-bench-", dir=args.dir))
     try:
         target = work / "model.bin"
         make_target(target, args.size)
-        bundle, root = build(work, target)
+        bundle, root = build(work, target, compress=args.gzip)
         time_sha256sum(target)  # warm the page cache for both sides
         # Alternate the two so that load from other processes hits both alike.
         baselines, hashlib_runs, runs = [], [], []
@@ -165,6 +166,7 @@ def main() -> None:
         print(json.dumps({
             "benchmark": "bundle_import",
             "target_bytes": args.size,
+            "gzip": args.gzip,
             "repeat": args.repeat,
             "sha256sum_s": round(baseline, 3),
             "sha256sum_mib_s": round(mib / baseline, 1),

@@ -171,8 +171,7 @@ def _hash_file(path: Path) -> tuple[int, str]:
 def _write_archive(out: Path, members: list[tuple[str, Path | bytes]], now: datetime, *,
                    compress: bool) -> None:
     tmp = out.with_name(f".{out.name}.partial")
-    mode = "w:gz" if compress else "w"
-    with tarfile.open(tmp, mode, format=tarfile.PAX_FORMAT) as archive:  # type: ignore[call-overload]
+    with _open_archive(tmp, compress=compress) as archive:
         for name, data in members:
             info = tarfile.TarInfo(name)
             info.mtime = int(now.timestamp())
@@ -187,3 +186,10 @@ def _write_archive(out: Path, members: list[tuple[str, Path | bytes]], now: date
     with tmp.open("rb+") as handle:
         os.fsync(handle.fileno())
     tmp.replace(out)
+
+
+def _open_archive(path: Path, *, compress: bool) -> tarfile.TarFile:
+    if compress:
+        # Level 6 (gzip's default): 9 costs far more time for little on model weights.
+        return tarfile.open(path, "w:gz", format=tarfile.PAX_FORMAT, compresslevel=6)
+    return tarfile.open(path, "w", format=tarfile.PAX_FORMAT)
