@@ -108,7 +108,11 @@ def export_command(ctx: typer.Context, archive: Path, as_stored: Annotated[bool,
         ] = False) -> None:
     """Write a self-contained archive (entries, checkpoints, cosignatures, keys)."""
     with _opened(ctx) as opened:
+        problem = opened.ledger.integrity_problem
         count = run(lambda: opened.ledger.export(archive, sign=not as_stored))
+    if problem is not None:
+        console.print(f"[yellow]warning:[/] storage does not match what the log signed "
+                      f"({problem}); exported as stored, nothing signed", soft_wrap=True)
     console.print(f"exported {count} entries to {archive}")
 
 
@@ -144,16 +148,17 @@ def _render(result: VerificationResult, *, as_json: bool) -> None:
                          for p in result.problems]}, indent=2))
         return
     verdict = "[bold green]VALID[/]" if result.valid else "[bold red]INVALID[/]"
-    console.print(f"{verdict}  {result.entries} entries, {result.checkpoints_verified} "
-                  f"checkpoints verified, newest at size {result.latest_checkpoint}")
-    console.print(f"log key: {result.log_key}", highlight=False)
+    console.print(f"{verdict}  entries: {result.entries}, checkpoints verified: "
+                  f"{result.checkpoints_verified}, newest at size {result.latest_checkpoint}")
+    console.print(f"log key: {result.log_key}", highlight=False, soft_wrap=True)
     for name, size in sorted(result.witnesses.items()):
-        console.print(f"witness {name} cosigned up to size {size}", highlight=False)
+        console.print(f"witness {name} cosigned up to size {size}", highlight=False,
+                      soft_wrap=True)
     if result.unsigned_entries:
         console.print(f"[yellow]note:[/] {result.unsigned_entries} newest entries are not "
                       "covered by any checkpoint yet")
     for problem in result.problems:
-        console.print(f"[red]problem:[/] {problem}", highlight=False)
+        console.print(f"[red]problem:[/] {problem}", highlight=False, soft_wrap=True)
 
 
 @app.command("witness-keygen")
