@@ -273,10 +273,14 @@ class Custody:
                 raise ConflictError("this instance is not in HSM mode")
             if self._root is not None:
                 return self.status()
+            opened: HsmRoot | None = None
             try:
-                root = HsmRoot.open(ceremony.hsm, ceremony.ceremony_id)
-                root.unwrap(ceremony.verifier, verifier_aad(ceremony.ceremony_id))
+                opened = HsmRoot.open(ceremony.hsm, ceremony.ceremony_id)
+                opened.unwrap(ceremony.verifier, verifier_aad(ceremony.ceremony_id))
+                root = opened
             except (HsmError, DecryptionError) as exc:
+                if opened is not None:
+                    opened.close()
                 self._last_error = str(exc)
                 self._ledger.append(actor, "keys.unseal", self._resource(), "failure",
                                     {"mode": "hsm", "token": ceremony.hsm.token_label,
