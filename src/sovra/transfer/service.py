@@ -98,8 +98,10 @@ class TransferService:
         self._policy.require(caller, "bundles.import", Resource("Bundle", archive.name))
         trust = store.load_trust(self._engine)
         if trust is None:
-            raise BundleVerificationError(
-                "no trusted root is pinned; run `sovra bundle trust ROOT.json` first")
+            reason = "no trusted root is pinned; run `sovra bundle trust ROOT.json` first"
+            self._ledger.append(caller.principal_id, "bundles.import", f"bundle:{archive.name}",
+                                "failure", {"reason": reason})
+            raise BundleVerificationError(reason)
         staged = self._stage(archive, trust, caller, progress)
         bundle_id = secrets.token_hex(8)
         two_person = self._settings.bundle_two_person
