@@ -57,6 +57,7 @@ def open_instance(settings: Settings, *, migrate: bool = True) -> Instance:
     keys = KeyService.open(engine, settings, ledger)
     transfer = TransferService(engine, settings, ledger, policy)
     data = open_data(engine, settings, ledger, keys, policy)
-    ai = open_gateway(engine, ledger, policy, keys=keys, data=data)
+    ai = open_gateway(engine, ledger, policy, keys=keys, data=data,
+                      bundled=transfer.activated_models)
     return Instance(settings=settings, engine=engine, ledger=ledger, identity=identity,
                     policy=policy, keys=keys, ai=ai, transfer=transfer, data=data)

@@ -99,3 +99,33 @@ def test_tampered_weights_are_refused_at_load(unsealed: Instance, tmp_path: Path
 
     with pytest.raises(ModelIntegrityError, match="refusing to load"):
         asyncio.run(load())
+
+
+def test_models_from_verified_bundles_appear_registered_not_approved(
+        unsealed: Instance, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from sovra.ai.adapters import PolicyAdapter
+    from sovra.ai.registry import ModelRegistry
+    from sovra.transfer.results import ActivatedModel
+
+    weights = tmp_path / "model.gguf"
+    weights.write_bytes(b"weights from a bundle")
+    delivered = ActivatedModel(
+        component="mistral-7b-instruct", version="0.3", path=weights,
+        sha256=hashlib.sha256(b"weights from a bundle").hexdigest(), length=21,
+        manifest={"licence": "Apache-2.0", "source": "mistralai", "ceiling": "confidential"},
+        sbom_path=None, bundle_id="b-42", activated_at=datetime.now(UTC))
+    registry = ModelRegistry(unsealed.engine, unsealed.ledger, PolicyAdapter(unsealed.policy),
+                             bundled=lambda: [delivered])
+    listed = {r.model_id: r for r in registry.list()}
+    record = listed["mistral-7b-instruct@0.3"]
+    assert not record.approved
+    assert record.registered_by == "bundle:b-42"
+    assert record.spec.sha256 == delivered.sha256
+    assert record.spec.licence == "Apache-2.0"
+    assert record.spec.ceiling == "confidential"
+    size = unsealed.ledger.size
+    registry.list()
+    assert unsealed.ledger.size == size  # registered once
+    assert registry.approve(APPROVER, "mistral-7b-instruct@0.3").approved

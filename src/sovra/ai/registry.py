@@ -8,9 +8,10 @@ entry is written first (record, then act); if the act fails the failure is recor
 
 from __future__ import annotations
 
+import builtins
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from typing import Any
 
@@ -27,8 +28,9 @@ from sovra.errors import (
     StorageError,
 )
 from sovra.store.tables.ai import ai_models
+from sovra.transfer.results import ActivatedModel
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$")
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -63,8 +65,10 @@ class ModelRegistry:
     """Registry service. Reads are cached briefly: the gateway asks on every request."""
 
     def __init__(self, engine: Engine, ledger: LedgerPort, policy: PolicyPort | None, *,
-                 clock: Callable[[], float] = time.time, cache_ttl_s: float = 2.0) -> None:
+                 clock: Callable[[], float] = time.time, cache_ttl_s: float = 2.0,
+                 bundled: Callable[[], Sequence[ActivatedModel]] | None = None) -> None:
         self._engine = engine
+        self._bundled = bundled
         self._ledger = ledger
         self._policy = policy
         self._clock = clock
@@ -92,6 +96,7 @@ class ModelRegistry:
         return found
 
     def list(self, *, approved_only: bool = False) -> list[ModelRecord]:
+        self.sync_bundled()
         records = sorted(self._load_all().values(), key=lambda r: r.model_id)
         return [r for r in records if r.approved or not approved_only]
 
@@ -170,3 +175,38 @@ class ModelRegistry:
         finally:
             self._invalidate()
         return replace(current, spec=spec, approved=True, approved_by=caller.principal_id)
+
+    # -- models delivered by signed bundles (sovra.transfer) ------------------------------
+    def sync_bundled(self) -> builtins.list[ModelRecord]:
+        """Register every model a verified bundle activated and the registry lacks.
+
+        The bundle's verified SHA-256 and manifest become the registry entry; the model
+        is registered, not approved: an approver still decides its ceiling (issue 6: "a
+        model appears in the registry"; issue 7: approving is a separate, recorded act).
+        """
+        if self._bundled is None:
+            return []
+        known = self._load_all()
+        added: builtins.list[ModelRecord] = []
+        for model in self._bundled():
+            spec = bundled_spec(model)
+            if spec.model_id in known:
+                continue
+            try:
+                added.append(self._insert(f"bundle:{model.bundle_id}", validate_spec(spec),
+                                          approved=False))
+            except ConflictError:
+                continue  # another process registered it meanwhile
+        return added
+
+
+def bundled_spec(model: ActivatedModel) -> ModelSpec:
+    manifest = model.manifest
+    kind = manifest.get("kind", "chat")
+    return ModelSpec(
+        model_id=f"{model.component}@{model.version}",
+        kind="embedding" if kind == "embedding" else "chat",
+        locality="in_process", sha256=model.sha256,
+        source=f"bundle {model.bundle_id}: {manifest.get('source', model.component)}",
+        licence=manifest.get("licence") or manifest.get("license") or "see the bundle SBOM",
+        ceiling=manifest.get("ceiling", "internal"), weights_path=str(model.path))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from sqlalchemy import Engine
 
 from sovra.ai.adapters import (
@@ -22,6 +24,7 @@ from sovra.ai.text_policy import TextPolicies
 from sovra.data.service import DataService
 from sovra.keys import KeyService
 from sovra.policy import PolicyService
+from sovra.transfer.results import ActivatedModel
 
 
 def open_gateway(engine: Engine, ledger: LedgerPort, policy: PolicyService, *,
@@ -29,12 +32,13 @@ def open_gateway(engine: Engine, ledger: LedgerPort, policy: PolicyService, *,
                  data: DataService | None = None,
                  classifier: ClassifierPort | None = None,
                  retriever: RetrieverPort | None = None,
-                 embedder: EmbedderPort | None = None) -> Gateway:
+                 embedder: EmbedderPort | None = None,
+                 bundled: Callable[[], Sequence[ActivatedModel]] | None = None) -> Gateway:
     """The gateway over the instance's services; ``data`` supplies retrieval and
     embeddings (explicit ports override it, for tests of one part)."""
     settings = settings or AISettings()
     adapter = PolicyAdapter(policy)
-    registry = ModelRegistry(engine, ledger, adapter)
+    registry = ModelRegistry(engine, ledger, adapter, bundled=bundled)
     keys_port = KeysAdapter(keys) if isinstance(keys, KeyService) else keys
     if data is not None:
         retriever = retriever or DataRetriever(data)
@@ -49,6 +53,7 @@ def register_builtin_models(gateway: Gateway) -> list[ModelRecord]:
     """Register the models shipped with Sovra (idempotent; a ledger entry the first time)."""
     records = [gateway.registry.register_builtin(
         smollm2_spec(gateway.settings.builtin_ceiling))]
+    records += gateway.registry.sync_bundled()
     embedder = gateway.embedder
     spec = getattr(embedder, "model_spec", None)
     if embedder is not None and spec is not None:
