@@ -10,6 +10,11 @@ import pytest
 EXPECTED: dict[str, set[str]] = {
     "sovra": {"SovraError", "__version__"},
     "sovra.store": {"current_heads", "make_engine", "pending", "upgrade"},
+    "sovra.ai": {
+        "AISettings", "ChatRequest", "ChatResult", "Citation", "Gateway", "ModelRecord",
+        "ModelRegistry", "ModelSpec", "PreparedChat", "Trace", "open_gateway",
+        "register_builtin_models", "verify_trace",
+    },
     "sovra.ledger": {
         "Entry", "Ledger", "Problem", "Receipt", "VerificationResult", "payload_ref",
         "verify_archive",
