@@ -31,7 +31,7 @@ def test_parallel_tree_equals_serial_tree(count: int) -> None:
     data = _lines(count, count)
     lines = data.split(b"\n")[:-1]
     serial = HashTree.from_leaf_hashes(merkle.leaf_hash(x) for x in lines)
-    parallel = build_tree(data, count, workers=2)
+    parallel = build_tree(data, workers=2)
     assert parallel.size == serial.size == count
     assert parallel.root() == serial.root()
     assert parallel.leaf_level() == serial.leaf_level()

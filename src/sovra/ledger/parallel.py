@@ -52,21 +52,31 @@ def _levels_of_span(span: tuple[int, int]) -> list[bytes]:
     return levels_of(_shared[start:end].split(b"\n"))
 
 
-def build_tree(data: bytes, count: int, workers: int) -> HashTree:
-    """The tree over ``count`` newline-terminated entry lines in ``data``."""
-    if count == 0:
+def build_tree(data: bytes, workers: int) -> HashTree:
+    """The tree over the newline-terminated entry lines in ``data``."""
+    if not data:
         return HashTree()
-    if workers <= 1 or count < 4 * workers:
-        return HashTree.from_levels(levels_of(data.split(b"\n")[:count]))
+    if workers <= 1:
+        lines = data.split(b"\n")
+        lines.pop()  # after the final newline
+        return HashTree.from_levels(levels_of(lines))
+    count = data.count(b"\n")
+    if count < 4 * workers:
+        return build_tree(data, 1)
     # Chunks of a power of two, about four per worker so the last one does not straggle.
     chunk = 1 << max(10, (count // (4 * workers)).bit_length() - 1)
     spans = line_spans(data, count, chunk)
     global _shared  # noqa: PLW0603 - handed to forked children, reset below
     _shared = data
     try:
+        # This process hashes every ``workers``-th chunk itself instead of idling.
         context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            parts = list(pool.map(_levels_of_span, spans))
+        with ProcessPoolExecutor(max_workers=workers - 1, mp_context=context) as pool:
+            futures = {i: pool.submit(_levels_of_span, span) for i, span in enumerate(spans)
+                       if i % workers}
+            mine = {i: _levels_of_span(span) for i, span in enumerate(spans)
+                    if not i % workers}
+            parts = [mine[i] if i in mine else futures[i].result() for i in range(len(spans))]
     finally:
         _shared = b""
     depth = chunk.bit_length()  # a full chunk has levels 0..k
