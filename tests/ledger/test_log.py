@@ -205,3 +205,14 @@ def test_second_process_appends_are_picked_up(open_ledger: OpenLedger) -> None:
     assert (a.seq, b.seq, c.seq) == (0, 1, 2)
     assert two.refresh() == 3 and two.root() == one.root()
 
+
+
+def test_cancelled_async_append_is_still_recorded(ledger: Ledger, engine: Engine) -> None:
+    async def submit_then_cancel() -> None:
+        task = asyncio.ensure_future(ledger.append_async("u", "data.ingest", "c", "success"))
+        await asyncio.sleep(0)  # runs until it awaits the batch
+        task.cancel()
+
+    asyncio.run(submit_then_cancel())  # the loop is closed before the writer wakes it
+    assert ledger.append("u", "data.ingest", "c", "success").seq == 1
+    assert [s for s, _, _ in _stored(engine)] == [0, 1]

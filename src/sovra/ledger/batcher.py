@@ -59,7 +59,10 @@ class Pending(Generic[R]):
     def _finish(self) -> None:
         self._done.release()
         if self.on_done is not None:
-            self.on_done(self)
+            try:
+                self.on_done(self)
+            except Exception:  # a waiter that went away must not fail the batch
+                log.exception("ledger waiter callback failed")
 
     def result(self) -> R:
         """Block until the writer resolved this item; return or raise its outcome."""

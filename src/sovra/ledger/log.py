@@ -111,7 +111,11 @@ class Ledger:
 
     async def append_async(self, actor: str, action: str, resource: str, outcome: str,
                            details: Mapping[str, object] | None = None) -> Receipt:
-        """``append`` for async code: awaits the batch without blocking the event loop."""
+        """``append`` for async code: awaits the batch without blocking the event loop.
+
+        Cancelling the await does not withdraw the entry: once submitted it is recorded
+        (record first, then act), only the answer is lost.
+        """
         item = self._prepare(actor, action, resource, outcome, details)
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[None] = loop.create_future()
