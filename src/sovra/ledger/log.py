@@ -287,6 +287,7 @@ class Ledger:
     def close(self) -> None:
         """Commit what is queued and stop the writer; further appends raise."""
         self._batcher.close()
+        self._store.close()
 
 
 def _resolve(waiter: asyncio.Future[None]) -> None:

@@ -6,10 +6,11 @@ path) or ``StorageError`` (for reads), never as a SQLAlchemy exception.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, PoolProxiedConnection, func, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from sovra.errors import LedgerUnavailableError, StorageError
@@ -80,36 +81,71 @@ class LedgerStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._writer: PoolProxiedConnection | None = None  # the writer thread's own
 
     def insert_entries(self, rows: Sequence[_Row]) -> None:
         """Insert one batch (seq, leaf_hash, body, action, actor, resource) in one
-        transaction (one sync); durable when this returns.
+        transaction (one sync); durable when this returns. Called by the writer thread.
 
-        The batch goes straight to the driver as one statement (per chunk): a per-row
-        ``executemany`` releases and re-takes the GIL for every row, and with hundreds
-        of appending threads each re-take can wait a whole switch interval
-        (benchmarks/ledger_append.py measured the difference).
+        The batch goes to the driver as one autocommitted statement on a connection the
+        writer keeps: a single call that inserts, commits and syncs. Every call that
+        leaves C for I/O must re-take the GIL from hundreds of busy callers, so a
+        per-row ``executemany``, or BEGIN/INSERT/COMMIT and pool check-out/reset per
+        batch, cost several switch intervals each (benchmarks/ledger_append.py).
         """
         statements = (_postgres_statements(rows) if self.engine.dialect.name == "postgresql"
                       else _values_statements(rows, self.engine.dialect.paramstyle))
+        if len(statements) > 1:  # larger than one statement: an explicit transaction
+            self._insert_in_transaction(statements)
+            return
+        dbapi = self.engine.dialect.loaded_dbapi
         try:
-            if len(statements) == 1:
-                # One statement is its own transaction: a single round trip that
-                # commits (and syncs) before it returns, instead of BEGIN, INSERT and
-                # COMMIT, each of which must re-take the GIL from busy callers.
-                with self.engine.connect().execution_options(
-                        isolation_level="AUTOCOMMIT") as conn:
-                    conn.exec_driver_sql(*statements[0])
-            else:
-                with self.engine.begin() as conn:
-                    for sql, params in statements:
-                        conn.exec_driver_sql(sql, params)
+            connection = self._writer_connection()
+            cursor = connection.cursor()
+            try:
+                cursor.execute(*statements[0])
+            finally:
+                cursor.close()
+        except dbapi.IntegrityError as exc:
+            raise SeqConflictError(str(exc)) from exc
+        except (dbapi.Error, SQLAlchemyError) as exc:
+            self._drop_writer()  # the next batch starts from a fresh connection
+            raise LedgerUnavailableError(
+                f"the ledger database refused the write ({type(exc).__name__}: {exc}); "
+                "nothing in this batch was recorded") from exc
+
+    def _insert_in_transaction(self, statements: list[_Statement]) -> None:
+        try:
+            with self.engine.begin() as conn:
+                for sql, params in statements:
+                    conn.exec_driver_sql(sql, params)
         except IntegrityError as exc:
             raise SeqConflictError(str(exc.orig)) from exc
         except SQLAlchemyError as exc:
             raise LedgerUnavailableError(
                 f"the ledger database refused the write ({type(exc).__name__}); "
                 "nothing in this batch was recorded") from exc
+
+    def _writer_connection(self) -> PoolProxiedConnection:
+        if self._writer is None:
+            connection = self.engine.raw_connection()
+            driver = connection.driver_connection
+            if self.engine.dialect.name == "sqlite":
+                driver.isolation_level = None  # type: ignore[union-attr]
+            else:
+                driver.autocommit = True  # type: ignore[union-attr]
+            self._writer = connection
+        return self._writer
+
+    def _drop_writer(self) -> None:
+        if self._writer is not None:
+            with contextlib.suppress(Exception):
+                self._writer.invalidate()
+            self._writer = None
+
+    def close(self) -> None:
+        """Return the writer's connection (after the writer thread stopped)."""
+        self._drop_writer()
 
     def leaf_hashes_from(self, start: int) -> Iterator[tuple[int, bytes]]:
         """(seq, leaf_hash) for every entry with ``seq >= start``, in order."""
