@@ -73,15 +73,15 @@ class VerificationResult:
 def verify_archive(path: Path | str, *, log_key: str | None = None,
                    witnesses: Sequence[str] = (), deep: bool = False,
                    allow_unsigned_tail: bool = False,
-                   workers: int | None = None) -> VerificationResult:
+                   workers: int = 1) -> VerificationResult:
     """Verify an export archive offline.
 
     ``log_key`` pins the log's verifier key (otherwise the archive's own is used and
     reported, for the auditor to compare); ``witnesses`` are verifier keys whose
     cosignatures the auditor requires. Entries after the newest checkpoint are unproven
     and count as a problem unless ``allow_unsigned_tail``. Raises ``ArchiveError`` only
-    if the archive is unreadable. ``workers`` processes hash large archives (default:
-    one per core for 100,000 entries or more, see ``sovra.ledger.parallel``).
+    if the archive is unreadable. ``workers`` > 1 hashes large archives in that many
+    processes, 0 picks one per core where that is safe (``sovra.ledger.parallel``).
     """
     return verify_contents(read_archive(Path(path)), log_key=log_key, witnesses=witnesses,
                            deep=deep, allow_unsigned_tail=allow_unsigned_tail,
@@ -91,7 +91,7 @@ def verify_archive(path: Path | str, *, log_key: str | None = None,
 def verify_contents(contents: ArchiveContents, *, log_key: str | None = None,
                     witnesses: Sequence[str] = (), deep: bool = False,
                     allow_unsigned_tail: bool = False,
-                    workers: int | None = None) -> VerificationResult:
+                    workers: int = 1) -> VerificationResult:
     """``verify_archive`` on contents already read (pure: bytes and values in)."""
     problems: list[Problem] = []
     verifier = _log_verifier(contents, log_key, problems)
@@ -101,8 +101,7 @@ def verify_contents(contents: ArchiveContents, *, log_key: str | None = None,
                                     "in the manifest: the archive was modified or damaged"))
     data = _entry_data(contents, problems)
     # Roughly 100 bytes per entry at least: decides on workers without counting lines.
-    tree = build_tree(data, default_workers(len(data) // 100) if workers is None
-                      else workers)
+    tree = build_tree(data, default_workers(len(data) // 100) if workers == 0 else workers)
     count = tree.size
     if contents.declared_entries != count:
         problems.append(Problem("archive", None, f"the manifest declares "

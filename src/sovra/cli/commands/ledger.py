@@ -117,7 +117,7 @@ def export_command(ctx: typer.Context, archive: Path, as_stored: Annotated[bool,
 
 
 @app.command("verify")
-def verify_command(
+def verify_command(  # noqa: PLR0917 (Typer maps each parameter to an option)
     archive: Path,
     log_key: LogKeyOpt = None,
     witness: Annotated[list[str] | None, typer.Option(
@@ -125,12 +125,15 @@ def verify_command(
     deep: Annotated[bool, typer.Option(
         "--deep", help="Also parse every entry and check its canonical form.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    workers: Annotated[int, typer.Option(
+        "--workers", min=0, max=64,
+        help="Hash in this many processes (0: one per core).")] = 1,
 ) -> None:
     """Verify an export offline. Exit 0 valid, 1 invalid, 3 unreadable."""
     pinned = run(lambda: _verifier(log_key).vkey) if log_key else None
     witnesses = run(lambda: [_verifier(w).vkey for w in witness or []])
     result = run(lambda: verify_archive(archive, log_key=pinned, witnesses=witnesses,
-                                        deep=deep))
+                                        deep=deep, workers=workers))
     _render(result, as_json=as_json)
     if not result.valid:
         raise typer.Exit(EXIT_INVALID)
