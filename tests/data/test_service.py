@@ -151,3 +151,23 @@ def test_classification_result_is_recorded_without_values(data: Instance) -> Non
             "SELECT body FROM ledger_entries WHERE action = 'data.classify'"))]
     entry = json.loads(bodies[0])
     assert "iban" in json.dumps(entry) and "DE89" not in json.dumps(entry)
+
+
+def test_matrix_search_agrees_with_sqlite_vec_knn_and_follows_changes(data: Instance) -> None:
+    svc = data.data
+    svc.create_collection(ADMIN, spec())
+    svc.ingest(ADMIN, "hr", "handbook.txt", HANDBOOK)
+    scope = svc.allowed_scope(ADMIN, None)
+    vector = svc.embedder.embed_one("canteen lunch")
+    with svc.core.engine.connect() as conn:
+        first = svc.core.index.dense(conn, vector, scope, 10)
+    added = svc.ingest(ADMIN, "hr", "menu.txt", b"Lunch menu: soup, bread and salad daily.")
+    with svc.core.engine.connect() as conn:
+        after = svc.core.index.dense(conn, vector, scope, 10)
+        if conn.dialect.name == "sqlite":
+            assert after == svc.core.index.dense_knn(conn, vector, scope, 10)  # type: ignore[attr-defined]
+    assert len(after) == len(first) + added.chunks
+    assert added.document_id is not None
+    svc.delete_document(ADMIN, added.document_id)
+    with svc.core.engine.connect() as conn:
+        assert svc.core.index.dense(conn, vector, scope, 10) == first

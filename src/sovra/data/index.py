@@ -1,20 +1,21 @@
 """The hybrid index: lexical (keyed terms) and dense (MiniLM vectors), per profile.
 
-Permission filtering happens inside each query: the caller's readable collections and
-clearance are SQL conditions (or, for the PostgreSQL dense search, a mask applied before
-the top-k selection), so a chunk the caller may not see never takes a rank.
+Permission filtering happens inside each search: the caller's readable collections and
+clearance are SQL conditions of the lexical query, and the dense search only reads the
+allowed collections' matrices and masks chunks above the clearance before ranking, so a
+chunk the caller may not see never takes a rank (ADR 0402).
 
-* Embedded (SQLite): FTS5 BM25 over ``data_chunks.terms`` (external content) and a
-  sqlite-vec ``vec0`` table with the collection as partition key and the classification
-  as a metadata column, both filterable inside the KNN query.
+* Embedded (SQLite): FTS5 BM25 over ``data_chunks.terms`` (external content); vectors
+  stored in a sqlite-vec ``vec0`` table (collection as partition key, classification as
+  metadata column) and searched exactly in process (``_dense.MatrixCache``), because
+  sqlite-vec's brute-force KNN takes ~4x longer at 100,000 chunks; ``dense_knn`` is the
+  same search as a sqlite-vec query.
 * Cluster (PostgreSQL): full text over ``to_tsvector('simple', terms)`` (GIN) ranked with
-  ``ts_rank_cd``; vectors as bytes in ``data_chunks.embedding``, searched in process with
-  a numpy matrix per collection, cached by the collection's generation (ADR 0402).
+  ``ts_rank_cd``; vectors as bytes in ``data_chunks.embedding``, same matrix search.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -22,8 +23,9 @@ from typing import Protocol
 import numpy as np
 from sqlalchemy import Connection, bindparam, select, text
 
+from sovra.data._dense import MatrixCache
 from sovra.data.embed import DIMENSIONS, Vectors
-from sovra.store.tables.data import data_chunks, data_collections
+from sovra.store.tables.data import data_chunks
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,9 @@ def _match_expression(terms: Sequence[str]) -> str:
 
 class SqliteIndex:
     """FTS5 + sqlite-vec on the embedded profile."""
+
+    def __init__(self) -> None:
+        self._matrices = MatrixCache(_sqlite_vectors)
 
     def prepare(self, conn: Connection) -> None:
         conn.execute(text(
@@ -110,6 +115,12 @@ class SqliteIndex:
 
     def dense(self, conn: Connection, vector: Vectors, scope: Scope,
               limit: int) -> list[int]:
+        return self._matrices.search(conn, vector, scope.collections, scope.clearance, limit)
+
+    def dense_knn(self, conn: Connection, vector: Vectors, scope: Scope,
+                  limit: int) -> list[int]:
+        """The same search as a sqlite-vec KNN query (exact, but ~4x slower at 100k
+        chunks: see ADR 0402); the filters are conditions of the query itself."""
         if not scope.collections:
             return []
         query = text(
@@ -124,20 +135,23 @@ class SqliteIndex:
         return [row[0] for row in sorted(rows, key=lambda r: r[1])[:limit]]
 
 
-@dataclass(frozen=True)
-class _Matrix:
-    generation: int
-    ids: np.ndarray
-    classification: np.ndarray
-    vectors: np.ndarray
+def _sqlite_vectors(conn: Connection, ids: list[int]) -> dict[int, bytes]:
+    query = text("SELECT chunk_id, embedding FROM data_chunks_vec WHERE chunk_id IN :ids"
+                 ).bindparams(bindparam("ids", expanding=True))
+    return {int(r[0]): bytes(r[1]) for r in conn.execute(query, {"ids": ids})}
+
+
+def _postgres_vectors(conn: Connection, ids: list[int]) -> dict[int, bytes]:
+    rows = conn.execute(select(data_chunks.c.id, data_chunks.c.embedding)
+                        .where(data_chunks.c.id.in_(ids), data_chunks.c.embedding.is_not(None)))
+    return {int(r[0]): bytes(r[1]) for r in rows}
 
 
 class PostgresIndex:
     """PostgreSQL full text + an in-process vector matrix per collection."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._matrices: dict[str, _Matrix] = {}
+        self._matrices = MatrixCache(_postgres_vectors)
 
     def prepare(self, conn: Connection) -> None:
         return None
@@ -167,48 +181,7 @@ class PostgresIndex:
 
     def dense(self, conn: Connection, vector: Vectors, scope: Scope,
               limit: int) -> list[int]:
-        ids: list[np.ndarray] = []
-        scores: list[np.ndarray] = []
-        query = np.asarray(vector, dtype=np.float32)
-        for matrix in self._current(conn, scope.collections):
-            # The clearance mask is applied before ranking: hidden chunks take no rank.
-            allowed = matrix.classification <= scope.clearance
-            if not allowed.any():
-                continue
-            ids.append(matrix.ids[allowed])
-            scores.append(matrix.vectors[allowed] @ query)
-        if not ids:
-            return []
-        all_ids, all_scores = np.concatenate(ids), np.concatenate(scores)
-        top = np.argsort(-all_scores, kind="stable")[:limit]
-        return [int(i) for i in all_ids[top]]
-
-    def _current(self, conn: Connection, collections: Sequence[str]) -> list[_Matrix]:
-        if not collections:
-            return []
-        generations = dict(conn.execute(
-            select(data_collections.c.id, data_collections.c.generation)
-            .where(data_collections.c.id.in_(list(collections)))).all())
-        out = []
-        for collection_id, generation in generations.items():
-            with self._lock:
-                cached = self._matrices.get(collection_id)
-            if cached is None or cached.generation != generation:
-                cached = self._load(conn, collection_id, int(generation))
-                with self._lock:
-                    self._matrices[collection_id] = cached
-            out.append(cached)
-        return out
-
-    def _load(self, conn: Connection, collection_id: str, generation: int) -> _Matrix:
-        rows = conn.execute(select(data_chunks.c.id, data_chunks.c.classification,
-                                   data_chunks.c.embedding)
-                            .where(data_chunks.c.collection_id == collection_id)
-                            .where(data_chunks.c.embedding.is_not(None))).all()
-        vectors = np.frombuffer(b"".join(bytes(r[2]) for r in rows), dtype="<f4")
-        return _Matrix(generation, np.array([r[0] for r in rows], dtype=np.int64),
-                       np.array([r[1] for r in rows], dtype=np.int64),
-                       vectors.reshape(len(rows), DIMENSIONS).astype(np.float32))
+        return self._matrices.search(conn, vector, scope.collections, scope.clearance, limit)
 
 
 def index_for(dialect: str) -> SearchIndex:
