@@ -7,7 +7,9 @@ API reference (chat.completion, chat.completion.chunk, embedding list, model lis
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
 from collections.abc import Sequence
 from typing import Literal
 
@@ -92,7 +94,8 @@ class EmbeddingRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
     model: str = Field(min_length=1, max_length=128)
     input: str | list[str] = Field(min_length=1)
-    encoding_format: Literal["float"] | None = None
+    # The openai client asks for base64 (little-endian float32) unless told otherwise.
+    encoding_format: Literal["float", "base64"] | None = None
 
     def inputs(self) -> list[str]:
         items = [self.input] if isinstance(self.input, str) else self.input
@@ -176,9 +179,14 @@ def models_body(records: Sequence[ModelRecord]) -> dict[str, object]:
         for r in records]}
 
 
-def embeddings_body(model_id: str, vectors: Sequence[Sequence[float]], tokens: int
-                    ) -> dict[str, object]:
+def embeddings_body(model_id: str, vectors: Sequence[Sequence[float]], tokens: int, *,
+                    encoding: str | None = None) -> dict[str, object]:
+    def encoded(vector: Sequence[float]) -> object:
+        if encoding == "base64":
+            return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+        return list(vector)
+
     return {"object": "list", "model": model_id,
-            "data": [{"object": "embedding", "index": i, "embedding": list(v)}
+            "data": [{"object": "embedding", "index": i, "embedding": encoded(v)}
                      for i, v in enumerate(vectors)],
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}

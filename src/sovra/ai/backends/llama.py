@@ -136,8 +136,8 @@ class LlamaCppBackend:
                     raise item
                 if isinstance(item, BaseException):
                     raise AIError(f"llama.cpp generation failed: {item}") from item
-                assert isinstance(item, Delta)
-                yield item
+                if isinstance(item, Delta):
+                    yield item
         finally:
             # The client went away or we are done: stop the worker between tokens. The
             # future finishes on its own; nothing waits for it here (no leaked waits).

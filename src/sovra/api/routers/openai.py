@@ -90,7 +90,8 @@ async def embeddings(body: wire.EmbeddingRequest, caller: ModelUser,
                      request: Request) -> JSONResponse:
     request_id, vectors, tokens = await _gateway(request).embed(caller, body.model,
                                                                 body.inputs())
-    return JSONResponse(wire.embeddings_body(body.model, vectors, tokens),
+    return JSONResponse(wire.embeddings_body(body.model, vectors, tokens,
+                                             encoding=body.encoding_format),
                         headers={"x-request-id": request_id})
 
 
