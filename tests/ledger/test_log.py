@@ -216,3 +216,15 @@ def test_cancelled_async_append_is_still_recorded(ledger: Ledger, engine: Engine
     asyncio.run(submit_then_cancel())  # the loop is closed before the writer wakes it
     assert ledger.append("u", "data.ingest", "c", "success").seq == 1
     assert [s for s, _, _ in _stored(engine)] == [0, 1]
+
+
+def test_replaced_log_key_is_refused_at_open(open_ledger: OpenLedger, settings: Settings) -> None:
+    first = open_ledger()
+    fill(first, 3)
+    first.sign_checkpoint()
+    first.close()
+    # Someone swaps the key file: the stored checkpoints no longer verify.
+    other = notes.Signer.generate("sovra.local/ledger/other")
+    (settings.secrets_dir / LOG_KEY_FILE).write_text(other.skey + "\n")
+    with pytest.raises(CheckpointError, match="signed by this log's key"):
+        open_ledger()

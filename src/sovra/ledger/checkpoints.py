@@ -76,8 +76,12 @@ class Checkpointer:
         candidates: list[SignedCheckpoint] = []
         if self._state_path.exists():
             text = read_private(self._state_path)
-            candidates.append(SignedCheckpoint(self._open(text), text,
-                                               self._state_path.stat().st_mtime))
+            try:
+                candidates.append(SignedCheckpoint(self._open(text), text,
+                                                   self._state_path.stat().st_mtime))
+            except (NoteError, CheckpointError) as exc:
+                raise CheckpointError(f"{self._state_path} does not hold a checkpoint "
+                                      f"signed by this log's key: {exc}") from exc
         stored = self._store.latest_checkpoint()
         if stored is not None:
             try:
