@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -129,6 +130,7 @@ def main() -> None:
         result["retrieval"] = query_phase(inst, cached, model, rng, args.queries)
     finally:
         inst.close()
+        shutil.rmtree(root, ignore_errors=True)
     print(json.dumps(result, indent=2))
 
 
