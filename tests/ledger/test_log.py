@@ -228,3 +228,13 @@ def test_replaced_log_key_is_refused_at_open(open_ledger: OpenLedger, settings: 
     (settings.secrets_dir / LOG_KEY_FILE).write_text(other.skey + "\n")
     with pytest.raises(CheckpointError, match="signed by this log's key"):
         open_ledger()
+
+
+def test_entry_time_comes_from_the_injected_clock(engine: Engine, settings: Settings) -> None:
+    ledger = Ledger.open(engine, settings, clock=lambda: 1_700_000_000.0)
+    try:
+        ledger.append("u", "data.ingest", "c", "success")
+    finally:
+        ledger.close()
+    [(_, _, body)] = _stored(engine)
+    assert body.endswith(b'"seq":0,"time":"2023-11-14T22:13:20.000000Z"}')
