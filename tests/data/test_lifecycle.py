@@ -71,8 +71,9 @@ def test_erasure_by_exact_name(data: Instance) -> None:
     svc.create_collection(ADMIN, spec())
     svc.ingest(ADMIN, "hr", "anna.txt", ANNA)
     svc.ingest(ADMIN, "hr", "bob.txt", BOB)
+    svc.ingest(ADMIN, "hr", "Bob Smith review.txt", b"Meets expectations in every area.")
     body = verify_certificate(svc.erase_subject(ADMIN, "bob smith"))
-    assert body["match"] == "exact" and len(body["erased"]) == 1  # type: ignore[arg-type]
+    assert body["match"] == "exact" and len(body["erased"]) == 2  # type: ignore[arg-type]
     assert count(data, data_documents) == 1
 
 

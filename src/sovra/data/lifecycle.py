@@ -208,7 +208,9 @@ class Lifecycle:
         for row in rows:
             key = core.keys.decrypt(document_keyring(row.id), f"data/document/{row.id}",
                                     bytes(row.wrapped_key))
-            text = json.loads(sealing.unseal(key, f"document/{row.id}", bytes(row.body)))["text"]
+            body = json.loads(sealing.unseal(key, f"document/{row.id}", bytes(row.body)))
+            # The file name counts too ("anna_keller_cv.pdf" mentions Anna Keller).
+            text = f"{body['name']}\n{body['text']}"
             if needle in text.casefold() or (kind is not None and any(
                     f.kind.value == kind and f.normalized == normalized for f in scan(text))):
                 found.append(row)
