@@ -16,7 +16,9 @@ from sovra.ai.trace import verify_trace
 from sovra.errors import (
     ClassificationRefusedError,
     LedgerUnavailableError,
+    ModelNotFoundError,
     OverloadedError,
+    PermissionDeniedError,
     QuotaExceededError,
     SealedError,
 )
@@ -136,3 +138,42 @@ def test_quota_and_admission(unsealed: Instance, fake_upstream: FakeUpstream) ->
     shedding.limits.admit("someone-else")  # one request in flight fills the gateway
     with pytest.raises(OverloadedError):
         asyncio.run(chat(shedding, ask("three")))
+
+
+def test_refusals_before_the_model_are_recorded(unsealed: Instance,
+                                                fake_upstream: FakeUpstream) -> None:
+    with pytest.raises(ModelNotFoundError):
+        asyncio.run(chat(unsealed.ai, ask("hello", model="no-such-model")))
+    last = json.loads(unsealed.ledger.tail(1)[0].body)
+    assert (last["action"], last["outcome"]) == ("ai.chat", "failure")
+    assert last["details"]["error"] == "ModelNotFoundError"
+    approved_upstream(unsealed, fake_upstream.port)
+    gateway = own_gateway(unsealed, requests_per_minute=1)
+    asyncio.run(chat(gateway, ask("one")))
+    with pytest.raises(QuotaExceededError):
+        asyncio.run(chat(gateway, ask("two")))
+    last = json.loads(unsealed.ledger.tail(1)[0].body)
+    assert (last["outcome"], last["details"]["error"]) == ("denied", "QuotaExceededError")
+
+
+def test_external_providers_are_off_and_never_get_more_than_internal(
+        unsealed: Instance, fake_upstream: FakeUpstream) -> None:
+    from dataclasses import replace
+
+    from tests.ai.conftest import APPROVER, upstream_spec
+
+    external = replace(upstream_spec(fake_upstream.port, "fake-instant", "secret"),
+                       locality="external")
+    unsealed.ai.registry.register(ADMIN, external)
+    unsealed.ai.registry.approve(APPROVER, "fake-instant")
+    before = fake_upstream.requests
+    with pytest.raises(PermissionDeniedError, match="external providers are disabled"):
+        asyncio.run(chat(unsealed.ai, ask("hello")))
+    allowed = own_gateway(unsealed, allow_external=True)
+    _, text = asyncio.run(chat(allowed, ask("hello")))  # policy allows the admin
+    assert text == ANSWER
+    with pytest.raises(ClassificationRefusedError, match="ceiling internal"):
+        # approved up to secret, but nothing above internal leaves for an external model
+        asyncio.run(chat(own_gateway(unsealed, allow_external=True),
+                         ask("Pay to IBAN DE89370400440532013000")))
+    assert fake_upstream.requests == before + 1

@@ -54,9 +54,13 @@ from sovra.ai.trace import Trace, trace_sync
 from sovra.errors import (
     ClassificationRefusedError,
     InvalidInputError,
+    LedgerUnavailableError,
     ModelNotFoundError,
+    OverloadedError,
     PermissionDeniedError,
+    QuotaExceededError,
     SealedError,
+    SovraError,
 )
 
 # Text kept for a collection is encrypted under this keyring (instance.keys).
@@ -194,14 +198,39 @@ class Gateway:
 
     # -- chat -----------------------------------------------------------------------------
     async def prepare_chat(self, caller: Principal, request: ChatRequest) -> PreparedChat:
-        """Admit, govern and record a chat request. Pair with ``complete`` or ``stream``."""
+        """Admit, govern and record a chat request. Pair with ``complete`` or ``stream``.
+
+        A request refused here (quota, unknown or unapproved model, oversized prompt,
+        retrieval error) is recorded too: issue 7 wants the outcome of bad input in the
+        ledger, not only of answered requests.
+        """
         self._check_open()
-        self.limits.admit(caller.principal_id)
+        try:
+            self.limits.admit(caller.principal_id)
+        except (QuotaExceededError, OverloadedError) as exc:
+            await self._record_refusal(caller, request, exc)
+            raise
         try:
             return await self._prepare(caller, request)
+        except (LedgerUnavailableError, SealedError, ClassificationRefusedError):
+            self.limits.release(caller.principal_id, 0)
+            raise  # unrecordable, or recorded already with its reasons
+        except SovraError as exc:
+            self.limits.release(caller.principal_id, 0)
+            await self._record_refusal(caller, request, exc)
+            raise
         except BaseException:
             self.limits.release(caller.principal_id, 0)
             raise
+
+    async def _record_refusal(self, caller: Principal, request: ChatRequest,
+                              exc: SovraError) -> None:
+        denied = isinstance(exc, QuotaExceededError | OverloadedError | PermissionDeniedError)
+        await self.ledger.append_async(
+            caller.principal_id, "ai.chat", f"model/{request.model[:128]}",
+            "denied" if denied else "failure",
+            {"model": request.model[:128], "collections": list(request.collections),
+             "error": type(exc).__name__, "reason": str(exc)[:500]})
 
     async def _prepare(self, caller: Principal, request: ChatRequest) -> PreparedChat:
         started = time.perf_counter()

@@ -11,7 +11,7 @@ import base64
 import json
 import struct
 from collections.abc import Sequence
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -37,7 +37,8 @@ class SovraOptions(BaseModel):
     """Sovra's extra body field: ``extra_body={"sovra": {...}}`` in the openai client."""
 
     model_config = ConfigDict(extra="forbid")
-    collections: list[str] = Field(default_factory=list, max_length=32)
+    collections: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list, max_length=32)
     citations: bool = True
     top_k: int = Field(default=4, ge=1, le=50)
 
