@@ -223,6 +223,13 @@ class Gateway:
             self.limits.release(caller.principal_id, 0)
             raise
 
+    async def record_invalid(self, caller: Principal, path: str,
+                             problems: Sequence[str]) -> None:
+        """Record a request whose body did not parse or validate (answered 400)."""
+        await self.ledger.append_async(
+            caller.principal_id, "ai.request.invalid", path[:256], "failure",
+            {"problems": [p[:300] for p in problems]})
+
     async def _record_refusal(self, caller: Principal, request: ChatRequest,
                               exc: SovraError) -> None:
         denied = isinstance(exc, QuotaExceededError | OverloadedError | PermissionDeniedError)

@@ -7,13 +7,16 @@ OpenAI server-sent events format exactly: ``data: {chunk}\\n\\n`` ... ``data: [D
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import aclosing
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from sovra.ai import wire
 from sovra.ai.gateway import Gateway, PreparedChat
@@ -22,7 +25,40 @@ from sovra.api.auth import Caller, authorized
 from sovra.api.errors import status_for
 from sovra.errors import SovraError
 
-router = APIRouter(prefix="/v1", tags=["openai"])
+
+class _RecordedRoute(APIRoute):
+    """Bad input is recorded too (issue 7, "Bad input"): a body that does not parse or
+    validate is answered 400 by FastAPI before the endpoint runs, so the route records
+    it here for an authenticated caller. Unauthenticated junk is not recorded as an AI
+    request: it never got past the door, and identity records failed credentials."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def recorded(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                await _record_invalid(request, exc)
+                raise
+
+        return recorded
+
+
+async def _record_invalid(request: Request, exc: RequestValidationError) -> None:
+    instance = request.app.state.instance
+    client = request.client.host if request.client else "unknown"
+    try:
+        caller = await run_in_threadpool(instance.identity.authenticate,
+                                         request.headers.get("authorization"), client)
+    except SovraError:
+        return
+    problems = [f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}"
+                for e in exc.errors()][:10]
+    await instance.ai.record_invalid(caller, request.url.path, problems)
+
+
+router = APIRouter(prefix="/v1", tags=["openai"], route_class=_RecordedRoute)
 
 ModelUser = Annotated[Caller, Depends(authorized("models.use", "Model"))]
 Tracer = Annotated[Caller, Depends(authorized("ai.trace", "Trace",
