@@ -8,7 +8,6 @@ evolve behind its adapter.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
 from sovra.ai.models import Assessment, RetrievedChunk
@@ -22,14 +21,6 @@ class Principal(Protocol):
 
     @property
     def clearance(self) -> str: ...
-
-
-@dataclass(frozen=True)
-class SystemPrincipal:
-    """The instance itself, acting at start-up (built-in model registration)."""
-
-    principal_id: str = "system:sovra"
-    clearance: str = "secret"
 
 
 class Recorded(Protocol):
