@@ -7,6 +7,7 @@ import io
 import json
 import random
 import tarfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,8 @@ def _lines(count: int, seed: int) -> bytes:
     return b"".join(b"x" * rng.randrange(0, 300) + b"%d\n" % i for i in range(count))
 
 
+@pytest.mark.skipif(threading.active_count() > 1,
+                    reason="build_tree only forks workers from a single-threaded process")
 @pytest.mark.parametrize("count", [5000, 4096, 1025])
 def test_parallel_tree_equals_serial_tree(count: int) -> None:
     data = _lines(count, count)

@@ -61,8 +61,8 @@ def build_tree(data: bytes, workers: int) -> HashTree:
         lines.pop()  # after the final newline
         return HashTree.from_levels(levels_of(lines))
     count = data.count(b"\n")
-    if count < 4 * workers:
-        return build_tree(data, 1)
+    if count < 4 * workers or threading.active_count() > 1:
+        return build_tree(data, 1)  # small, or forking beside other threads is unsafe
     # Chunks of a power of two, about four per worker so the last one does not straggle.
     chunk = 1 << max(10, (count // (4 * workers)).bit_length() - 1)
     spans = line_spans(data, count, chunk)
