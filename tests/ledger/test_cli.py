@@ -138,3 +138,14 @@ def test_show_and_tail(data_dir: Path) -> None:
     assert code == 0 and len(out.strip().splitlines()) == 2
     code, out = sovra(data_dir, "show", "100000")
     assert code == 1 and "ProofError" in out
+
+
+def test_as_stored_export_needs_allow_unsigned_tail(data_dir: Path, tmp_path: Path) -> None:
+    archive = tmp_path / "stored.tar"
+    code, out = sovra(data_dir, "export", "--as-stored", str(archive))
+    assert code == 0, out
+    code, out = sovra(data_dir, "verify", str(archive))
+    assert code == 1 and "not covered" in out  # nothing was ever signed
+    code, out = sovra(data_dir, "verify", str(archive), "--allow-unsigned-tail", "--json")
+    assert code == 0, out
+    assert json.loads(out)["unsigned_entries"] >= 12

@@ -128,12 +128,17 @@ def verify_command(  # noqa: PLR0917 (Typer maps each parameter to an option)
     workers: Annotated[int, typer.Option(
         "--workers", min=0, max=64,
         help="Hash in this many processes (0: one per core).")] = 1,
+    allow_unsigned_tail: Annotated[bool, typer.Option(
+        "--allow-unsigned-tail",
+        help="Accept entries after the newest checkpoint (unproven, still reported).")
+        ] = False,
 ) -> None:
     """Verify an export offline. Exit 0 valid, 1 invalid, 3 unreadable."""
     pinned = run(lambda: _verifier(log_key).vkey) if log_key else None
     witnesses = run(lambda: [_verifier(w).vkey for w in witness or []])
     result = run(lambda: verify_archive(archive, log_key=pinned, witnesses=witnesses,
-                                        deep=deep, workers=workers))
+                                        deep=deep, workers=workers,
+                                        allow_unsigned_tail=allow_unsigned_tail))
     _render(result, as_json=as_json)
     if not result.valid:
         raise typer.Exit(EXIT_INVALID)
