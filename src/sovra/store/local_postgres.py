@@ -8,7 +8,6 @@ root the server runs as the ``postgres`` system user.
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
 import shutil
 import socket
@@ -27,9 +26,9 @@ def _find_binary(name: str) -> str:
     found = shutil.which(name)
     if found:
         return found
-    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)
+    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True)
     if candidates:
-        return candidates[0]
+        return str(candidates[0])
     raise ConfigError(
         f"PostgreSQL's {name} was not found; run scripts/install-system-deps.sh "
         "(it installs Debian's postgresql package)"
@@ -86,7 +85,7 @@ def local_postgres(*, fsync: bool = True) -> Iterator[LocalPostgres]:
     port = _free_port()
     log = root / "server.log"
     try:
-        subprocess.run(
+        subprocess.run(  # noqa: S603 - fixed argv of binaries we located; no shell
             _as_server_user([initdb, "-D", str(data_dir), "-U", "postgres", "-A", "trust",
                              "--no-sync", "-E", "UTF8"]),
             check=True, capture_output=True, timeout=120,
@@ -96,7 +95,7 @@ def local_postgres(*, fsync: bool = True) -> Iterator[LocalPostgres]:
             options += " -c fsync=off -c synchronous_commit=off"
         if os.geteuid() == 0:
             shutil.chown(root, "postgres")
-        subprocess.run(
+        subprocess.run(  # noqa: S603 - fixed argv of binaries we located; no shell
             _as_server_user([pg_ctl, "-D", str(data_dir), "-o", options, "-l", str(log),
                              "-w", "-t", "60", "start"]),
             check=True, capture_output=True, timeout=90,
@@ -110,7 +109,7 @@ def local_postgres(*, fsync: bool = True) -> Iterator[LocalPostgres]:
         _wait_ready(port)
         yield server
     finally:
-        subprocess.run(
+        subprocess.run(  # noqa: S603 - fixed argv of binaries we located; no shell
             _as_server_user([pg_ctl, "-D", str(data_dir), "-m", "immediate", "-w", "stop"]),
             check=False, capture_output=True, timeout=60,
         )

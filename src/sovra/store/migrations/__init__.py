@@ -1,1 +1,4 @@
-"""Alembic migrations. Each room owns one branch rooted at ``root``; ``upgrade`` applies all heads."""
+"""Alembic migrations.
+
+Each room owns one branch rooted at ``root``; ``upgrade`` applies all heads.
+"""
