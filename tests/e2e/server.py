@@ -87,6 +87,8 @@ def sovra_up(data_dir: Path, *, extra_env: dict[str, str] | None = None,
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
+            print("sovra up did not stop within 20 s:\n" + "".join(output[-30:]),
+                  file=sys.stderr)
 
 
 def approve_upstream_models(server: Server, port: int, models: tuple[str, ...], *,

@@ -131,8 +131,10 @@ def test_garbage_from_upstream_is_a_502(client: openai.OpenAI) -> None:
 
 
 def test_client_disconnecting_mid_stream(server: Server) -> None:
-    body = {"model": SMOL, "stream": True, "max_tokens": 400, "temperature": 0.8,
-            "messages": [{"role": "user", "content": "Write a long story about a lighthouse."}]}
+    # Greedy decoding: this prompt deterministically runs to max_tokens (no early stop).
+    body = {"model": SMOL, "stream": True, "max_tokens": 400, "temperature": 0.0,
+            "messages": [{"role": "user", "content": "Write a short story about a lighthouse "
+                                                  "keeper who finds a message in a bottle."}]}
     with httpx.Client(timeout=30) as http, http.stream(
             "POST", f"{server.v1}/chat/completions", json=body,
             headers=server.headers()) as response:
