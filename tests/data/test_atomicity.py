@@ -28,7 +28,7 @@ def test_failure_inside_the_document_transaction_leaves_nothing(data: Instance) 
             conn.execute(text("CREATE TABLE data_chunks_vec (chunk_id INTEGER, "
                               "CHECK (chunk_id < 0))"))
         else:
-            conn.execute(text("ALTER TABLE data_chunks ADD CONSTRAINT no_vectors "
+            conn.execute(text("ALTER TABLE data_chunk_content ADD CONSTRAINT no_vectors "
                               "CHECK (embedding IS NULL)"))
     with pytest.raises(StorageError):
         svc.ingest(ADMIN, "hr", "q.txt", TEXT)

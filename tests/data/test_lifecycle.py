@@ -11,7 +11,7 @@ from sovra.data.certificates import verify_certificate
 from sovra.data.hooks import ErasureRequest
 from sovra.errors import BundleVerificationError, LegalHoldError
 from sovra.instance import Instance
-from sovra.store.tables.data import data_chunks, data_documents
+from sovra.store.tables.data import data_chunk_content, data_chunks, data_documents
 from tests.data.conftest import ADMIN, spec
 
 ANNA = (b"Anna Keller (anna.keller@example.com) joined on 2020-01-01. Her IBAN is "
@@ -29,7 +29,8 @@ def vectors(instance: Instance) -> int:
     if instance.data.core.engine.dialect.name != "sqlite":
         with instance.data.core.engine.connect() as conn:
             return int(conn.execute(text(
-                "SELECT count(*) FROM data_chunks WHERE embedding IS NOT NULL")).scalar_one())
+                "SELECT count(*) FROM data_chunk_content WHERE embedding IS NOT NULL")
+            ).scalar_one())
     with instance.data.core.engine.connect() as conn:
         return int(conn.execute(text("SELECT count(*) FROM data_chunks_vec")).scalar_one())
 
@@ -117,4 +118,5 @@ def test_retention_deletes_expired_documents_and_their_keys(data: Instance) -> N
     report = svc.run_retention(now=now + 31 * DAY)
     assert report.deleted == (old.document_id,)
     assert count(data, data_chunks) == 0 and vectors(data) == 0
+    assert count(data, data_chunk_content) == 0
     assert data.keys.keyring(f"data.document.{old.document_id}").destroyed

@@ -11,7 +11,7 @@ from sovra.data.values import CollectionSpec
 from sovra.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from sovra.instance import Instance
 from sovra.policy import Classification
-from sovra.store.tables.data import data_chunks, data_documents
+from sovra.store.tables.data import data_chunk_content, data_chunks, data_documents
 from tests.data.conftest import ADMIN, ANALYST, OUTSIDER, spec
 from tests.data.files import make_pdf
 
@@ -51,9 +51,9 @@ def test_ingest_classifies_encrypts_and_versions(data: Instance) -> None:
     assert changed.document_id != first.document_id
     # At rest: no plaintext anywhere in the data tables.
     with data.data.core.engine.connect() as conn:
-        blobs = [bytes(r[0]) for r in conn.execute(select(data_chunks.c.body))]
+        blobs = [bytes(r[0]) for r in conn.execute(select(data_chunk_content.c.body))]
         blobs += [bytes(r[0]) for r in conn.execute(select(data_documents.c.body))]
-        terms = " ".join(r[0] for r in conn.execute(select(data_chunks.c.terms)))
+        terms = " ".join(r[0] for r in conn.execute(select(data_chunk_content.c.terms)))
     assert blobs and all(b"Keller" not in b and b"DE89" not in b for b in blobs)
     assert "keller" not in terms.lower() and "salary" not in terms.lower()
     actions = ledger_actions(data)

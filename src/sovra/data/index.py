@@ -5,13 +5,15 @@ clearance are SQL conditions of the lexical query, and the dense search only rea
 allowed collections' matrices and masks chunks above the clearance before ranking, so a
 chunk the caller may not see never takes a rank (ADR 0402).
 
-* Embedded (SQLite): FTS5 BM25 over ``data_chunks.terms`` (external content); vectors
+* Embedded (SQLite): FTS5 BM25 over ``data_chunk_content.terms`` (external content),
+  joined to the narrow ``data_chunks`` for the permission conditions; vectors
   stored in a sqlite-vec ``vec0`` table (collection as partition key, classification as
   metadata column) and searched exactly in process (``_dense.MatrixCache``), because
   sqlite-vec's brute-force KNN takes ~4x longer at 100,000 chunks; ``dense_knn`` is the
   same search as a sqlite-vec query.
 * Cluster (PostgreSQL): full text over ``to_tsvector('simple', terms)`` (GIN) ranked with
-  ``ts_rank_cd``; vectors as bytes in ``data_chunks.embedding``, same matrix search.
+  ``ts_rank_cd``; vectors as bytes in ``data_chunk_content.embedding``, same matrix
+  search.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from sqlalchemy import Connection, bindparam, select, text
 
 from sovra.data._dense import MatrixCache
 from sovra.data.embed import DIMENSIONS, Vectors
-from sovra.store.tables.data import data_chunks
+from sovra.store.tables.data import data_chunk_content
 
 
 @dataclass(frozen=True)
@@ -142,8 +144,9 @@ def _sqlite_vectors(conn: Connection, ids: list[int]) -> dict[int, bytes]:
 
 
 def _postgres_vectors(conn: Connection, ids: list[int]) -> dict[int, bytes]:
-    rows = conn.execute(select(data_chunks.c.id, data_chunks.c.embedding)
-                        .where(data_chunks.c.id.in_(ids), data_chunks.c.embedding.is_not(None)))
+    content = data_chunk_content
+    rows = conn.execute(select(content.c.id, content.c.embedding)
+                        .where(content.c.id.in_(ids), content.c.embedding.is_not(None)))
     return {int(r[0]): bytes(r[1]) for r in rows}
 
 
@@ -157,7 +160,8 @@ class PostgresIndex:
         return None
 
     def add(self, conn: Connection, batch: ChunkBatch) -> None:
-        conn.execute(data_chunks.update().where(data_chunks.c.id == bindparam("chunk_id"))
+        conn.execute(data_chunk_content.update()
+                     .where(data_chunk_content.c.id == bindparam("chunk_id"))
                      .values(embedding=bindparam("vector")),
                      [{"chunk_id": i, "vector": np.asarray(v, dtype="<f4").tobytes()}
                       for i, v in zip(batch.ids, batch.vectors, strict=True)])
@@ -170,10 +174,11 @@ class PostgresIndex:
         if not terms or not scope.collections:
             return []
         query = text(
-            "SELECT id FROM data_chunks, to_tsquery('simple', :query) AS q "
-            "WHERE to_tsvector('simple', terms) @@ q AND collection_id IN :collections "
-            "AND classification <= :clearance "
-            "ORDER BY ts_rank_cd(to_tsvector('simple', terms), q) DESC, id LIMIT :limit"
+            "SELECT c.id FROM data_chunk_content t JOIN data_chunks c ON c.id = t.id, "
+            "to_tsquery('simple', :query) AS q "
+            "WHERE to_tsvector('simple', t.terms) @@ q AND c.collection_id IN :collections "
+            "AND c.classification <= :clearance "
+            "ORDER BY ts_rank_cd(to_tsvector('simple', t.terms), q) DESC, c.id LIMIT :limit"
         ).bindparams(bindparam("collections", expanding=True))
         return [row[0] for row in conn.execute(query, {
             "query": " | ".join(terms), "collections": list(scope.collections),

@@ -52,7 +52,12 @@ from sovra.errors import (
 )
 from sovra.identity import Caller
 from sovra.policy import Classification, Resource
-from sovra.store.tables.data import data_chunks, data_collections, data_documents
+from sovra.store.tables.data import (
+    data_chunk_content,
+    data_chunks,
+    data_collections,
+    data_documents,
+)
 
 Progress = Callable[[str, int], None]  # (file name, bytes done) after each file
 
@@ -206,7 +211,8 @@ class CollectionsAndIngest:
             rows = [{
                 "document_id": document_id, "collection_id": collection_id,
                 "chunk_index": c.index, "start_offset": c.start, "end_offset": c.end,
-                "page": c.page, "classification": level,
+                "page": c.page, "classification": level} for c in prepared.chunks]
+            contents = [{
                 "body": sealing.seal(document_key, f"chunk/{document_id}/{c.index}",
                                      c.text.encode("utf-8")),
                 "terms": index_terms(c.text, target.index_key)} for c in prepared.chunks]
@@ -221,9 +227,9 @@ class CollectionsAndIngest:
                     body_sha256=hashlib.sha256(body).hexdigest(),
                     chunk_count=len(rows), created_at=core.clock(),
                     created_by=caller.principal_id))
-                ids = _insert_chunks(conn, rows)
+                ids = _insert_chunks(conn, rows, contents)
                 core.index.add(conn, ChunkBatch(collection_id, level, ids,
-                                                [str(r["terms"]) for r in rows], vectors))
+                                                [str(c["terms"]) for c in contents], vectors))
                 core.bump_generation(conn, collection_id)
         except BaseException as exc:
             # Undo what sovra.keys made, so the failed document leaves no live key.
@@ -278,13 +284,17 @@ class CollectionsAndIngest:
                 data_documents.c.collection_id == collection_id)).scalar_one())
 
 
-def _insert_chunks(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert all chunk rows in one statement batch; their ids, in the order given."""
+def _insert_chunks(conn: Connection, rows: list[dict[str, Any]],
+                   contents: list[dict[str, Any]]) -> list[int]:
+    """Insert the chunks and their contents in statement batches; the ids, in order."""
     if not rows:
         return []
     result = conn.execute(insert(data_chunks).returning(data_chunks.c.id,
                                                         sort_by_parameter_order=True), rows)
-    return [int(row[0]) for row in result]
+    ids = [int(row[0]) for row in result]
+    conn.execute(insert(data_chunk_content),
+                 [{"id": i, **content} for i, content in zip(ids, contents, strict=True)])
+    return ids
 
 
 def expand(paths: Iterable[Path]) -> list[Path]:

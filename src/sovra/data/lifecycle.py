@@ -25,6 +25,7 @@ from sovra.errors import InvalidInputError, LegalHoldError, NotFoundError
 from sovra.identity import Caller
 from sovra.policy import Resource
 from sovra.store.tables.data import (
+    data_chunk_content,
     data_chunks,
     data_collections,
     data_documents,
@@ -113,9 +114,13 @@ class Lifecycle:
         core.keys.destroy_keyring(document_keyring(row.id), actor=actor)
         with core.engine.begin() as conn:
             _secure_delete(conn)
-            chunks = conn.execute(select(data_chunks.c.id, data_chunks.c.terms).where(
-                data_chunks.c.document_id == row.id)).all()
+            chunks = conn.execute(
+                select(data_chunks.c.id, data_chunk_content.c.terms)
+                .join(data_chunk_content, data_chunk_content.c.id == data_chunks.c.id)
+                .where(data_chunks.c.document_id == row.id)).all()
             core.index.remove(conn, [(c.id, c.terms) for c in chunks])
+            ids = [c.id for c in chunks]
+            conn.execute(delete(data_chunk_content).where(data_chunk_content.c.id.in_(ids)))
             conn.execute(delete(data_chunks).where(data_chunks.c.document_id == row.id))
             conn.execute(delete(data_documents).where(data_documents.c.id == row.id))
             core.bump_generation(conn, row.collection_id)

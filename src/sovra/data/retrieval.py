@@ -25,7 +25,12 @@ from sovra.data.values import DocumentInfo, RetrievedChunk
 from sovra.errors import InvalidInputError, PermissionDeniedError
 from sovra.identity import Caller
 from sovra.policy import Classification, Resource
-from sovra.store.tables.data import data_chunks, data_collections, data_documents
+from sovra.store.tables.data import (
+    data_chunk_content,
+    data_chunks,
+    data_collections,
+    data_documents,
+)
 
 MAX_K = 100
 _CANDIDATES = 50  # per ranking, before fusion
@@ -81,7 +86,9 @@ class Retrieval:
             return {}
         # The same permission conditions again: the rows read are only allowed ones.
         rows = conn.execute(
-            select(data_chunks, data_documents.c.version, data_documents.c.wrapped_key)
+            select(data_chunks, data_chunk_content.c.body, data_documents.c.version,
+                   data_documents.c.wrapped_key)
+            .join(data_chunk_content, data_chunk_content.c.id == data_chunks.c.id)
             .join(data_documents, data_documents.c.id == data_chunks.c.document_id)
             .where(data_chunks.c.id.in_(ids),
                    data_chunks.c.collection_id.in_(list(scope.collections)),

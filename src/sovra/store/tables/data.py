@@ -2,7 +2,8 @@
 erasure certificates, and the data layer's own signing key (stored encrypted).
 
 Everything that could hold personal data is a ciphertext (``body``, ``wrapped_key``) or a
-keyed hash (``source_key``, ``content_mac``, ``terms``); see docs/data.md, threat model.
+keyed hash (``source_key``, ``content_mac``, ``data_chunk_content.terms``); see
+docs/data.md, threat model.
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ data_documents = Table(
 )
 Index("ix_data_documents_collection_id", data_documents.c.collection_id)
 
+# Narrow on purpose: the lexical query joins every FTS match to this table to apply the
+# permission filter, so it must stay small enough to live in the page cache.
 data_chunks = Table(
     "data_chunks",
     metadata,
@@ -79,13 +82,21 @@ data_chunks = Table(
     Column("end_offset", Integer, nullable=False),
     Column("page", Integer, nullable=True),
     Column("classification", Integer, nullable=False),
+)
+Index("ix_data_chunks_document_id", data_chunks.c.document_id)
+Index("ix_data_chunks_collection_id", data_chunks.c.collection_id, data_chunks.c.classification)
+
+# The bulky part of a chunk, one row per chunk with the same id.
+data_chunk_content = Table(
+    "data_chunk_content",
+    metadata,
+    Column("id", Integer, ForeignKey("data_chunks.id"), primary_key=True,
+           autoincrement=False),
     Column("body", LargeBinary, nullable=False),  # encrypted chunk text
     Column("terms", Text, nullable=False),  # keyed hashes of the chunk's words (lexical)
     # float32 little-endian vector; on PostgreSQL only (SQLite keeps it in sqlite-vec).
     Column("embedding", LargeBinary, nullable=True),
 )
-Index("ix_data_chunks_document_id", data_chunks.c.document_id)
-Index("ix_data_chunks_collection_id", data_chunks.c.collection_id, data_chunks.c.classification)
 
 data_holds = Table(
     "data_holds",
@@ -120,5 +131,5 @@ data_signing_keys = Table(
     Column("created_at", Float, nullable=False),
 )
 
-__all__ = ["data_chunks", "data_collections", "data_documents", "data_erasures",
-           "data_holds", "data_signing_keys"]
+__all__ = ["data_chunk_content", "data_chunks", "data_collections", "data_documents",
+           "data_erasures", "data_holds", "data_signing_keys"]

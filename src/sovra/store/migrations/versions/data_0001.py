@@ -1,7 +1,7 @@
 """Data: collections, documents, chunks (+ lexical index), holds, erasures, signing key.
 
 The lexical index is dialect-specific: an external-content FTS5 table over
-``data_chunks.terms`` on SQLite, a GIN expression index over ``to_tsvector('simple',
+``data_chunk_content.terms`` on SQLite, a GIN expression index over ``to_tsvector('simple',
 terms)`` on PostgreSQL. The sqlite-vec table needs the extension loaded, so the data
 service creates it when it opens (it is an index, like FTS).
 """
@@ -71,13 +71,19 @@ def upgrade() -> None:
         sa.Column("end_offset", sa.Integer, nullable=False),
         sa.Column("page", sa.Integer, nullable=True),
         sa.Column("classification", sa.Integer, nullable=False),
-        sa.Column("body", sa.LargeBinary, nullable=False),
-        sa.Column("terms", sa.Text, nullable=False),
-        sa.Column("embedding", sa.LargeBinary, nullable=True),
     )
     op.create_index("ix_data_chunks_document_id", "data_chunks", ["document_id"])
     op.create_index("ix_data_chunks_collection_id", "data_chunks",
                     ["collection_id", "classification"])
+    op.create_table(
+        "data_chunk_content",
+        sa.Column("id", sa.Integer, sa.ForeignKey(
+            "data_chunks.id", name="fk_data_chunk_content_id_data_chunks"), primary_key=True,
+            autoincrement=False),
+        sa.Column("body", sa.LargeBinary, nullable=False),
+        sa.Column("terms", sa.Text, nullable=False),
+        sa.Column("embedding", sa.LargeBinary, nullable=True),
+    )
     op.create_table(
         "data_holds",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -110,9 +116,9 @@ def upgrade() -> None:
     if op.get_context().dialect.name == "sqlite":
         # External content: FTS5 keeps only its inverted index, never a copy of the terms.
         op.execute("CREATE VIRTUAL TABLE data_chunks_fts USING fts5("
-                   "terms, content='data_chunks', content_rowid='id')")
+                   "terms, content='data_chunk_content', content_rowid='id')")
     else:
-        op.execute("CREATE INDEX ix_data_chunks_terms_tsv ON data_chunks "
+        op.execute("CREATE INDEX ix_data_chunk_content_terms_tsv ON data_chunk_content "
                    "USING gin (to_tsvector('simple', terms))")
 
 
@@ -123,6 +129,7 @@ def downgrade() -> None:
     op.drop_table("data_signing_keys")
     op.drop_table("data_erasures")
     op.drop_table("data_holds")
+    op.drop_table("data_chunk_content")
     op.drop_table("data_chunks")
     op.drop_table("data_documents")
     op.drop_table("data_collections")
