@@ -68,6 +68,8 @@ def test_each_detector_finds_its_value_with_its_span(text: str, kind: Kind, valu
     "password=none; pwd=***",                      # placeholders
     "AKIA12345 and ghp_short",                     # token prefixes without the format
     "order 12345 shipped in 2024",                 # plain numbers
+    "ref 52.02.06-808.26 filed",                   # tail of a broken Belgian number
+    "CC 06959025 8 ZX8 ok",                        # a broken pt.cc is not a phone
 ])
 def test_near_misses_are_not_findings(text: str) -> None:
     assert scan(text) == ()
@@ -123,8 +125,9 @@ def test_corpus_precision_and_recall() -> None:
         assert scores[name].precision >= 0.95, (name, scores[name])
     # Nine-, ten- and eleven-digit national numbers share mod-11 style checks, so a broken
     # number of one country is sometimes a valid one of another: lower, but bounded.
-    for name in ["nl.bsn", "pt.nif", "pl.pesel", "be.nn", "dk.cpr", "phone"]:
+    for name in ["nl.bsn", "pt.nif", "pl.pesel", "be.nn", "dk.cpr"]:
         assert scores[name].precision >= 0.6, (name, scores[name])
+    assert scores["phone"].precision >= 0.9, scores["phone"]
 
 
 # --- properties -------------------------------------------------------------------

@@ -111,14 +111,16 @@ def _national(digits: str, raw: str, seps: str) -> str | None:
     return ",".join(labels) or None
 
 
-def _phone(digits: str, raw: str, groups: int) -> bool:
+def _phone(digits: str, raw: str, sizes: list[int]) -> bool:
     # ITU-T E.164: at most 15 digits after the international prefix.
     if raw.startswith("+"):
         return 8 <= len(digits) <= 15 and digits[0] != "0"
     if raw.startswith("00"):
         return 10 <= len(digits) <= 17 and digits[2] != "0"
-    # National format: trunk prefix 0, 9-11 digits, written in groups.
-    return digits[0] == "0" and digits[1] != "0" and 9 <= len(digits) <= 11 and groups >= 2
+    # National format: trunk prefix 0, 9-11 digits, written in groups: an area or mobile
+    # prefix of 2-5 digits first, no single trailing digit.
+    return (digits[0] == "0" and digits[1] != "0" and 9 <= len(digits) <= 11
+            and len(sizes) >= 2 and 2 <= sizes[0] <= 5 and sizes[-1] >= 2)
 
 
 def _ipv4(raw: str, groups: list[tuple[int, int]], text: str) -> bool:
@@ -152,8 +154,8 @@ def _date(raw: str, groups: list[tuple[int, int]], text: str) -> str | None:
         return None
 
 
-def _window(text: str, groups: list[tuple[int, int]], raw_start: int  # noqa: PLR0911
-            ) -> tuple[Finding | None, DateCandidate | None]:
+def _window(text: str, groups: list[tuple[int, int]], raw_start: int,  # noqa: PLR0911
+            whole_start: bool) -> tuple[Finding | None, DateCandidate | None]:
     # One return per kind, tried in priority order.
     start, end = raw_start, groups[-1][1]
     raw = text[start:end]
@@ -179,7 +181,8 @@ def _window(text: str, groups: list[tuple[int, int]], raw_start: int  # noqa: PL
     national = None if international else _national(digits, raw, seps)
     if national is not None:
         return Finding(Kind.NATIONAL_ID, national, start, end, digits), None
-    if _phone(digits, raw, len(groups)):
+    # A phone number is a whole run: the tail of a longer number is not one.
+    if whole_start and _phone(digits, raw, [e - b for b, e in groups]):
         normal = "+" + digits if raw.startswith("+") else digits
         return Finding(Kind.PHONE, "phone", start, end, normal), None
     return None, None
@@ -255,7 +258,7 @@ def _windows(text: str, groups: list[tuple[int, int]], run_start: int, plus: int
         for j in range(last, i, -1):
             window = groups[i:j]
             start = run_start if (i == 0 and plus) else window[0][0]
-            found, date = _window(text, window, start)
+            found, date = _window(text, window, start, whole_start=(i == 0))
             if found is not None or date is not None:
                 yield found, date
                 i, matched = j, True
