@@ -4,6 +4,7 @@ and the in-memory tree does not advance; once storage is back, appends continue.
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import threading
 from pathlib import Path
@@ -67,6 +68,23 @@ def test_refused_batch_fails_every_waiter(ledger: Ledger, engine: Engine,
     archive = tmp_path / "after.tar"
     ledger.export(archive)
     assert verify_archive(archive).valid
+
+
+def test_refused_group_records_none_of_it(ledger: Ledger, engine: Engine) -> None:
+    fill(ledger, 3)
+    root = ledger.root()
+    _deny_inserts(engine)
+
+    async def group() -> list[Receipt]:
+        return await ledger.append_many_async([
+            ("user:a", "policy.decision", 'Model::"*"', "allowed", None),
+            ("user:a", "ai.chat", "model/m", "allowed", {"request_id": "r"})])
+
+    with pytest.raises(LedgerUnavailableError):
+        asyncio.run(group())
+    assert ledger.size == 3 and ledger.root() == root
+    _allow_inserts(engine)
+    assert [r.seq for r in asyncio.run(group())] == [3, 4]
 
 
 def test_read_only_sqlite_refuses_appends(sqlite_settings: Settings, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import stat
 import threading
 import time
@@ -13,7 +14,7 @@ import pytest
 from sqlalchemy import Engine, delete, select, update
 
 from sovra.config import Settings
-from sovra.errors import CheckpointError, LedgerUnavailableError, ProofError
+from sovra.errors import CheckpointError, InvalidInputError, LedgerUnavailableError, ProofError
 from sovra.ledger import Ledger, merkle
 from sovra.ledger import note as notes
 from sovra.ledger.checkpoints import STATE_FILE
@@ -238,3 +239,47 @@ def test_entry_time_comes_from_the_injected_clock(engine: Engine, settings: Sett
         ledger.close()
     [(_, _, body)] = _stored(engine)
     assert body.endswith(b'"seq":0,"time":"2023-11-14T22:13:20.000000Z"}')
+
+
+def test_append_many_async_commits_a_group_in_one_batch(settings: Settings,
+                                                         engine: Engine) -> None:
+    # batch_max 2 with groups of 3 racing single appends: a group is never split.
+    small = settings.model_copy(update={"ledger_batch_max": 2, "ledger_batch_wait_ms": 5.0})
+    ledger = Ledger.open(engine, small)
+    try:
+        async def run() -> list[list[int]]:
+            groups = [ledger.append_many_async([("u", "policy.decision", f"r{i}", "allowed",
+                                                 None),
+                                                ("u", "ai.chat", f"r{i}", "allowed", {"i": i}),
+                                                ("u", "ai.chat.outcome", f"r{i}", "success",
+                                                 None)])
+                      for i in range(20)]
+            singles = [ledger.append_async("u", "data.ingest", "c", "success")
+                       for _ in range(20)]
+            got = await asyncio.gather(*groups, *singles)
+            return [[r.seq for r in g] for g in got[:20]]
+
+        groups = asyncio.run(run())
+    finally:
+        ledger.close()
+    stored = {s: b for s, _, b in _stored(engine)}
+    assert len(stored) == 80
+    for seqs in groups:
+        assert seqs == list(range(seqs[0], seqs[0] + 3))  # in order, consecutive
+        stamps = {json.loads(stored[s])["time"] for s in seqs}
+        assert len(stamps) == 1  # one batch: the writer stamps each batch once
+        assert [json.loads(stored[s])["action"] for s in seqs] == [
+            "policy.decision", "ai.chat", "ai.chat.outcome"]
+
+
+def test_append_many_async_invalid_entry_records_nothing(ledger: Ledger,
+                                                         engine: Engine) -> None:
+    async def run() -> None:
+        await ledger.append_many_async([("u", "policy.decision", "r", "allowed", None),
+                                        ("u", "Not An Action", "r", "allowed", None)])
+
+    with pytest.raises(InvalidInputError):
+        asyncio.run(run())
+    assert _stored(engine) == []
+    # The abandoned announcements do not hold the writer back.
+    assert ledger.append("u", "data.ingest", "c", "success").seq == 0

@@ -32,13 +32,14 @@ R = TypeVar("R")
 class Pending(Generic[R]):
     """One queued append: the prepared entry, and the slot its caller waits on."""
 
-    __slots__ = ("_done", "_error", "_value", "action", "actor", "enqueued", "on_done",
-                 "prefix", "resource")
+    __slots__ = ("_done", "_error", "_value", "action", "actor", "enqueued", "joined",
+                 "on_done", "prefix", "resource")
 
     def __init__(self, prefix: bytes, actor: str, action: str, resource: str) -> None:
         self.prefix, self.actor, self.action, self.resource = prefix, actor, action, resource
         self.enqueued = time.monotonic()
         self.on_done: Callable[[Pending[R]], None] | None = None
+        self.joined = False  # the next queued item must go into the same batch
         self._value: R | None = None
         self._error: BaseException | None = None
         self._done = threading.Lock()
@@ -113,6 +114,21 @@ class Batcher(Generic[R]):
                 self._cond.notify()
         return item
 
+    def submit_many(self, items: list[Pending[R]], *, announced: bool = False) -> None:
+        """Queue prepared appends that must be committed in one batch (one transaction),
+        in order: the writer never splits them, even past ``batch_max``."""
+        with self._cond:
+            if announced:
+                self._arriving -= len(items)
+            if self._closed:
+                raise LedgerUnavailableError("the ledger is closed; nothing was recorded")
+            for item in items[:-1]:
+                item.joined = True
+            was_empty = not self._queue
+            self._queue.extend(items)
+            if was_empty or len(self._queue) >= self._batch_max or self._arriving == 0:
+                self._cond.notify()
+
     def abandon(self) -> None:
         """An announced caller gave up before submitting (its input was invalid)."""
         with self._cond:
@@ -146,6 +162,8 @@ class Batcher(Generic[R]):
                     break
                 self._cond.wait(remaining)
             count = min(len(self._queue), self._batch_max)
+            while count < len(self._queue) and self._queue[count - 1].joined:
+                count += 1  # never split a group queued by ``submit_many``
             return [self._queue.popleft() for _ in range(count)]
 
     def _run(self) -> None:

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +39,8 @@ from sovra.ledger.tree import HashTree
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
+# (actor, action, resource, outcome, details): the arguments of ``append``.
+EntryFields = tuple[str, str, str, str, Mapping[str, object] | None]
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,37 @@ class Ledger:
         self._batcher.submit(item, announced=True)
         await waiter
         return item.outcome()
+
+    async def append_many_async(self, records: Sequence[EntryFields]) -> list[Receipt]:
+        """Record several events in one batch, in order: one transaction, so either all
+        are durable or none is (``LedgerUnavailableError``). Returns their receipts.
+
+        For a caller that must not act before several records exist (the AI gateway's
+        policy decision and request entry): they share one commit instead of paying one
+        each in sequence. Cancelling the await does not withdraw them.
+        """
+        if not records:
+            return []
+        items: list[Pending[Receipt]] = []
+        try:
+            # extend keeps the items prepared before one that failed validation
+            items.extend(self._prepare(*fields) for fields in records)
+        except BaseException:
+            for _ in items:  # announced but never submitted
+                self._batcher.abandon()
+            raise
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+
+        def wake(_: Pending[Receipt]) -> None:
+            loop.call_soon_threadsafe(_resolve, waiter)
+
+        # The writer resolves a batch's items in queue order, so the last one resolving
+        # means every one has.
+        items[-1].on_done = wake
+        self._batcher.submit_many(items, announced=True)
+        await waiter
+        return [item.outcome() for item in items]
 
     def _commit_batch(self, batch: list[Pending[Receipt]]) -> None:
         with self._write_lock:
