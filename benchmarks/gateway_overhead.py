@@ -14,6 +14,8 @@ the direct baseline in the same run.
 Measures (issue 7, Performance):
 * 1 client: latency p50/p99 direct and through Sovra; added = difference;
 * 50 concurrent clients: requests/s through Sovra (and direct), errors;
+* both: the server process's CPU time per request (all threads), which other tenants
+  of a shared machine disturb less than latency;
 * 500 concurrent clients: how many are shed (429/503), how fast, and recovery after.
 
     .venv/bin/python benchmarks/gateway_overhead.py            # short (about 1 minute)
@@ -147,20 +149,37 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q / 100))]
 
 
-async def run(upstream_port: int, gateway_port: int, key: str, long: bool) -> dict[str, object]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads), from /proc (Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run(upstream_port: int, gateway_port: int, key: str, long: bool,
+              server_pid: int) -> dict[str, object]:
     direct = request_bytes("/v1/chat/completions", None)
     through = request_bytes("/v1/chat/completions", key)
     n = 3000 if long else 1000
     seconds = 15.0 if long else 5.0
     d_lat = await latency(upstream_port, direct, n)
+    cpu = cpu_seconds(server_pid)
     g_lat = await latency(gateway_port, through, n)
+    one_cpu = (cpu_seconds(server_pid) - cpu) * 1000 / (n + min(200, n))
     one = {"direct_p50_ms": round(pct(d_lat, 50), 3), "direct_p99_ms": round(pct(d_lat, 99), 3),
            "sovra_p50_ms": round(pct(g_lat, 50), 3), "sovra_p99_ms": round(pct(g_lat, 99), 3),
            "added_p50_ms": round(pct(g_lat, 50) - pct(d_lat, 50), 3),
            "added_p99_ms": round(pct(g_lat, 99) - pct(d_lat, 99), 3),
-           "mean_ratio": round(statistics.mean(g_lat) / statistics.mean(d_lat), 2)}
+           "mean_ratio": round(statistics.mean(g_lat) / statistics.mean(d_lat), 2),
+           # Less sensitive than latency to the other tenants of a shared VM's disk.
+           "server_cpu_ms_per_request": round(one_cpu, 3)}
     d50 = await load(upstream_port, direct, 50, seconds)
+    cpu = cpu_seconds(server_pid)
     g50 = await load(gateway_port, through, 50, seconds)
+    g50["server_cpu_ms_per_request"] = round(
+        (cpu_seconds(server_pid) - cpu) * 1000 / max(1, int(str(g50["ok"]))), 3)
     over = await load(gateway_port, through, 500, seconds)
     await asyncio.sleep(1.0)
     recovery = await load(gateway_port, through, 1, 2.0)
@@ -190,7 +209,8 @@ def main() -> None:
             except ImportError:
                 runner = asyncio.run
             port = int(server.url.rsplit(":", 1)[1])
-            result = runner(run(upstream_port, port, server.admin_key, args.long))
+            result = runner(run(upstream_port, port, server.admin_key, args.long,
+                                server.process.pid))
     finally:
         fake.terminate()
         fake.wait(10)

@@ -42,6 +42,18 @@ class EntryLike(Protocol):
     def body(self) -> bytes: ...
 
 
+# (actor, action, resource, outcome, details): the arguments of a ledger append.
+EntryFields = tuple[str, str, str, str, Mapping[str, object] | None]
+
+
+class DeferredEntry(Protocol):
+    """A decided but not yet recorded ledger entry (the auth dependency's policy
+    decision), handed to the gateway to commit in one batch with the request's own
+    first entry (ADR 0605). ``take`` gives its fields once, then None."""
+
+    def take(self) -> EntryFields | None: ...
+
+
 class LedgerPort(Protocol):
     """The slice of ``sovra.ledger.Ledger`` the AI room uses."""
 
@@ -50,6 +62,9 @@ class LedgerPort(Protocol):
 
     async def append_async(self, actor: str, action: str, resource: str, outcome: str,
                            details: Mapping[str, object] | None = None) -> Recorded: ...
+
+    async def append_many_async(self, records: Sequence[EntryFields]
+                                ) -> Sequence[Recorded]: ...
 
     @property
     def size(self) -> int: ...

@@ -14,26 +14,38 @@ from __future__ import annotations
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
-from sovra.errors import ConfigError
+from sovra.ai.ports import EntryFields
+from sovra.errors import ConfigError, PermissionDeniedError, SovraError
 from sovra.identity import Caller
 from sovra.instance import Instance
-from sovra.policy import ACTIONS, Resource
+from sovra.policy import ACTIONS, Decision, Resource
 
 # Declares the scheme in the OpenAPI document (the docs' "Authorize" button); the
 # header itself is read below so that a missing credential is our 401, not FastAPI's.
 _bearer = HTTPBearer(auto_error=False, description="API key (sk-sovra-...) or OIDC token")
 
 
+_HINTS_MAX = 4096
+_MEMO_MAX = 4096
+
+
 class Authorized:
     """A FastAPI dependency deciding one action on one resource type; yields the caller."""
 
-    def __init__(self, action: str, resource_type: str, resource_id_param: str | None) -> None:
+    def __init__(self, action: str, resource_type: str, resource_id_param: str | None,
+                 *, defer_allowed_record: bool = False) -> None:
         if action not in ACTIONS or resource_type not in ACTIONS[action]:
             raise ConfigError(f"route declares unknown action/resource {action}/{resource_type}")
         self.action = action
         self.resource_type = resource_type
         self.resource_id_param = resource_id_param
+        self.defer_allowed_record = defer_allowed_record
+        # Hashes of Authorization headers that authenticated recently: a scheduling
+        # hint, never a credential cache (see ``_authenticate``).
+        self._recently_good: set[int] = set()
+        self._decisions: tuple[object, dict[tuple[Caller, str, str], Decision]] = (None, {})
 
     def _resource_id(self, request: Request) -> str:
         if self.resource_id_param is None:
@@ -42,16 +54,85 @@ class Authorized:
                  or request.query_params.get(self.resource_id_param))
         return str(found) if found else "*"
 
-    def __call__(self, request: Request,
-                 _scheme: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Caller:
-        # A plain (sync) dependency: FastAPI runs it in its thread pool, where the
-        # blocking, durable ledger append does not stall the event loop.
+    async def _authenticate(self, instance: Instance, authorization: str | None,
+                            client: str) -> Caller:
+        """Verify the credential: on the loop when it verified recently, else in a thread.
+
+        Every request is verified by ``identity.authenticate`` (which keeps its own short
+        cache, dropped at once on revocation); the hint only decides where. A credential
+        that verified recently costs a hash and a dict lookup, cheaper than a thread
+        hop. Any other goes to the thread pool, because a cache miss or a failure does
+        blocking work (a database read, a durable ledger append of the failure) that
+        must not stall the event loop.
+        """
+        hint = hash(authorization)
+        if hint in self._recently_good:
+            try:
+                return instance.identity.authenticate(authorization, client)
+            except SovraError:
+                self._recently_good.discard(hint)
+                raise
+        caller = await run_in_threadpool(instance.identity.authenticate, authorization,
+                                         client)
+        if len(self._recently_good) >= _HINTS_MAX:
+            self._recently_good.clear()
+        self._recently_good.add(hint)
+        return caller
+
+    def _decide(self, instance: Instance, caller: Caller, resource: Resource, client: str
+                ) -> tuple[Decision, int]:
+        """The active policy set's decision, and that set's version.
+
+        A decision is a pure function of the (immutable) compiled policy set, the caller,
+        the action, the resource and the context (here only the client address), so it
+        is memoised per compiled set: a request repeating the previous one's question
+        skips Cedar. The decision is still recorded for every request; activating a new
+        policy version swaps the compiled set and so starts a fresh memo.
+        """
+        policy = instance.policy
+        active = policy.active
+        key = (caller, resource.id, client)
+        memo = self._decisions
+        if memo[0] is active:
+            found = memo[1].get(key)
+            if found is not None:
+                return found, active.version
+        decision = policy.decide(caller, self.action, resource, {"client_ip": client})
+        if policy.active is active:  # not reloaded meanwhile: the decision is active's
+            if memo[0] is not active or len(memo[1]) >= _MEMO_MAX:
+                memo = self._decisions = (active, {})
+            memo[1][key] = decision
+        return decision, active.version
+
+    async def __call__(self, request: Request,
+                       _scheme: HTTPAuthorizationCredentials | None = Depends(_bearer)
+                       ) -> Caller:
+        # An async dependency: the decision is recorded with the ledger's async group
+        # commit, so the event loop never blocks on the fsync and no thread-pool hop is
+        # paid per request (docs/PERFORMANCE.md, "AI gateway").
         instance: Instance = request.app.state.instance
         client = request.client.host if request.client else "unknown"
-        caller = instance.identity.authenticate(request.headers.get("authorization"), client)
+        caller = await self._authenticate(instance, request.headers.get("authorization"),
+                                          client)
         resource = Resource(self.resource_type, self._resource_id(request))
-        instance.policy.require(caller, self.action, resource,
-                                {"client_ip": client})
+        decision, version = self._decide(instance, caller, resource, client)
+        # The same entry PolicyService.require writes (tests/api/test_auth_async.py).
+        details = decision.ledger_details()
+        details["policy_version"] = version
+        if caller.via:
+            details["credential"] = caller.via
+        fields: EntryFields = (caller.principal_id, "policy.decision", resource.uid,
+                               decision.outcome, details)
+        if decision.allowed and self.defer_allowed_record:
+            # The route commits it in one batch with its own first entry, and before
+            # anything else happens or any answer leaves (``record_deferred``).
+            request.state.sovra_decision = DeferredDecision(fields)
+            return caller
+        await instance.ledger.append_async(*fields)
+        if not decision.allowed:
+            raise PermissionDeniedError(
+                f"{caller.principal_id} may not {self.action} on {resource.uid}",
+                decision.reasons)
         return caller
 
     def __repr__(self) -> str:
@@ -59,13 +140,52 @@ class Authorized:
 
 
 def authorized(action: str, resource_type: str, *,
-               resource_id_param: str | None = None) -> Authorized:
+               resource_id_param: str | None = None,
+               defer_allowed_record: bool = False) -> Authorized:
     """The dependency for a route doing ``action`` on a ``resource_type``.
 
     ``resource_id_param`` names the path (or query) parameter holding the resource id,
     so the decision and the ledger name the exact resource (``Collection::"c-1"``).
+
+    ``defer_allowed_record`` (ADR 0605) is for a route that writes its own ledger entry
+    before it acts: an allow is not appended here but left in ``request.state`` for the
+    route to commit in one batch with that entry, saving a durable commit in sequence.
+    The route must call ``record_deferred`` before it answers or fails, and must do
+    nothing but parse and check before the decision is durable. A deny is always
+    recorded here, before the 403.
     """
-    return Authorized(action, resource_type, resource_id_param)
+    return Authorized(action, resource_type, resource_id_param,
+                      defer_allowed_record=defer_allowed_record)
 
 
-__all__ = ["Authorized", "Caller", "authorized"]
+class DeferredDecision:
+    """An allow decided by the dependency and not yet recorded; ``take`` gives it once."""
+
+    __slots__ = ("_fields",)
+
+    def __init__(self, fields: EntryFields) -> None:
+        self._fields: EntryFields | None = fields
+
+    def take(self) -> EntryFields | None:
+        fields, self._fields = self._fields, None
+        return fields
+
+
+def deferred_decision(request: Request) -> DeferredDecision | None:
+    """The request's allow decision the dependency left for the route to record."""
+    found = getattr(request.state, "sovra_decision", None)
+    return found if isinstance(found, DeferredDecision) else None
+
+
+async def record_deferred(request: Request) -> None:
+    """Record the request's deferred decision if nothing recorded it yet (raises
+    ``LedgerUnavailableError`` if it cannot: the answer becomes a 503)."""
+    pending = deferred_decision(request)
+    fields = pending.take() if pending is not None else None
+    if fields is not None:
+        instance: Instance = request.app.state.instance
+        await instance.ledger.append_async(*fields)
+
+
+__all__ = ["Authorized", "Caller", "DeferredDecision", "authorized", "deferred_decision",
+           "record_deferred"]

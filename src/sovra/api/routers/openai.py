@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from sovra.ai import wire
 from sovra.ai.gateway import Gateway, PreparedChat
 from sovra.ai.models import ModelSpec
-from sovra.api.auth import Caller, authorized
+from sovra.api.auth import Caller, authorized, deferred_decision, record_deferred
 from sovra.api.errors import status_for
 from sovra.errors import SovraError
 
@@ -36,11 +36,20 @@ class _RecordedRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def recorded(request: Request) -> Response:
+            # A decision the auth dependency deferred (ADR 0605) is recorded before any
+            # answer leaves, whatever the route did: normally the gateway committed it
+            # with the request's entry already, and this does nothing.
             try:
-                return await handler(request)
+                response = await handler(request)
             except RequestValidationError as exc:
+                await record_deferred(request)
                 await _record_invalid(request, exc)
                 raise
+            except BaseException:
+                await record_deferred(request)
+                raise
+            await record_deferred(request)
+            return response
 
         return recorded
 
@@ -61,6 +70,9 @@ async def _record_invalid(request: Request, exc: RequestValidationError) -> None
 router = APIRouter(prefix="/v1", tags=["openai"], route_class=_RecordedRoute)
 
 ModelUser = Annotated[Caller, Depends(authorized("models.use", "Model"))]
+# The chat route's allow is committed in one batch with the request's ai.chat entry.
+ChatUser = Annotated[Caller, Depends(authorized("models.use", "Model",
+                                                defer_allowed_record=True))]
 Tracer = Annotated[Caller, Depends(authorized("ai.trace", "Trace",
                                               resource_id_param="request_id"))]
 Registrar = Annotated[Caller, Depends(authorized("models.register", "Model"))]
@@ -85,10 +97,11 @@ def _gateway(request: Request) -> Gateway:
 
 @router.post("/chat/completions", responses=_ERRORS,
              summary="Chat completion (OpenAI-compatible; stream with SSE)")
-async def chat_completions(body: wire.ChatCompletionRequest, caller: ModelUser,
+async def chat_completions(body: wire.ChatCompletionRequest, caller: ChatUser,
                            request: Request) -> Response:
     gateway = _gateway(request)
-    prepared = await gateway.prepare_chat(caller, body.to_domain(gateway.settings))
+    prepared = await gateway.prepare_chat(caller, body.to_domain(gateway.settings),
+                                          decision=deferred_decision(request))
     headers = {"x-request-id": prepared.request_id}
     if not body.stream:
         result = await gateway.complete(prepared)

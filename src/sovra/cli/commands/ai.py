@@ -32,6 +32,13 @@ def trace(
     _render(found)
 
 
+def _latency_ms(details: dict[str, object]) -> object:
+    """``latency_us`` (integer microseconds); entries written before it hold
+    ``latency_ms``."""
+    micros = details.get("latency_us")
+    return round(micros / 1000, 3) if isinstance(micros, int) else details.get("latency_ms")
+
+
 def _render(found: Trace) -> None:
     req = found.request.body
     details = req.get("details", {})
@@ -58,7 +65,7 @@ def _render(found: Trace) -> None:
         console.print(f"  answer sha256  {od.get('answer_sha256')}", highlight=False)
         console.print(f"  tokens         {od.get('prompt_tokens')} prompt + "
                       f"{od.get('completion_tokens')} completion; latency "
-                      f"{od.get('latency_ms')} ms", highlight=False)
+                      f"{_latency_ms(od)} ms", highlight=False)
     else:
         console.print("[bold]outcome[/] not recorded yet", highlight=False)
     if found.prompt_text is not None:

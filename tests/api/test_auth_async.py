@@ -1,0 +1,89 @@
+"""The auth dependency's fast path: it records the same decision entry as
+``PolicyService.require``, memoised decisions follow a policy change at once, and a
+credential verified on the event loop is still checked on every request."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import pytest
+from fastapi import Depends, FastAPI
+from fastapi.testclient import TestClient
+from tests.identity.conftest import ledger_events
+
+from sovra.api import create_app
+from sovra.api.auth import authorized
+from sovra.identity import Caller, ensure_first_admin
+from sovra.instance import Instance
+from sovra.policy import Resource
+
+_FORBID_READS = ('\n@id("no-reads")\n'
+                 'forbid(principal, action == Action::"collections.read", resource);\n')
+
+
+@pytest.fixture
+def admin_key(instance: Instance) -> str:
+    token = ensure_first_admin(instance)
+    assert token is not None
+    return token
+
+
+def _app(instance: Instance) -> FastAPI:
+    app = create_app(instance)
+
+    @app.get("/probe/{collection_id}")
+    def probe(collection_id: str, caller: Annotated[Caller, Depends(authorized(
+            "collections.read", "Collection", resource_id_param="collection_id"))]) -> dict[
+                str, str]:
+        return {"who": caller.principal_id, "collection": collection_id}
+
+    return app
+
+
+def _last_decision(instance: Instance) -> dict[str, object]:
+    return next(e for e in reversed(ledger_events(instance))
+                if e["action"] == "policy.decision")
+
+
+def test_dependency_records_what_policy_require_records(instance: Instance,
+                                                        admin_key: str) -> None:
+    client = TestClient(_app(instance))
+    response = client.get("/probe/c-1", headers={"Authorization": f"Bearer {admin_key}"})
+    assert response.status_code == 200
+    via_route = _last_decision(instance)
+    caller = instance.identity.authenticate(f"Bearer {admin_key}", "testclient")
+    instance.policy.require(caller, "collections.read", Resource("Collection", "c-1"),
+                            {"client_ip": "testclient"})
+    via_service = _last_decision(instance)
+    for field in ("actor", "outcome", "resource", "details"):
+        assert via_route[field] == via_service[field], field
+
+
+def test_memoised_allow_ends_when_a_new_policy_version_is_active(instance: Instance,
+                                                                 admin_key: str) -> None:
+    client = TestClient(_app(instance))
+    headers = {"Authorization": f"Bearer {admin_key}"}
+    for _ in range(3):  # the second and third answers come from the memo
+        assert client.get("/probe/c-1", headers=headers).status_code == 200
+    instance.identity.create_principal("admin", "appr", roles=["approver"])
+    admin = instance.identity.caller_for("admin")
+    proposal = instance.policy.propose(admin, instance.policy.show().text + _FORBID_READS)
+    instance.policy.approve(instance.identity.caller_for("appr"), proposal.version)
+    response = client.get("/probe/c-1", headers=headers)
+    assert response.status_code == 403
+    decision = _last_decision(instance)
+    assert decision["outcome"] == "denied"
+    details = decision["details"]
+    assert isinstance(details, dict) and details["policy_version"] == proposal.version
+
+
+def test_revoked_key_is_refused_on_the_fast_path(instance: Instance) -> None:
+    instance.identity.create_principal("t", "svc", kind="service", roles=["admin"])
+    created = instance.identity.create_api_key("t", "svc")
+    client = TestClient(_app(instance))
+    headers = {"Authorization": f"Bearer {created.token}"}
+    for _ in range(2):  # the second request verifies on the event loop
+        assert client.get("/probe/c-1", headers=headers).status_code == 200
+    instance.identity.revoke_api_key("t", created.info.key_id)
+    assert client.get("/probe/c-1", headers=headers).status_code == 401
+    assert client.get("/probe/c-1", headers=headers).status_code == 401
