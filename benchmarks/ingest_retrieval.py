@@ -181,6 +181,7 @@ def query_phase(inst: Any, cached: CachedEmbedder, model: Embedder, rng: random.
         model_ms.append((time.perf_counter() - start) * 1000)
     for q in queries[:10]:  # warm caches (pages, index keys)
         inst.data.retrieve(CALLER, q, None, 5)
+    parts = _instrument(inst)
     ours = []
     for q in queries:
         start = time.perf_counter()
@@ -223,7 +224,31 @@ def query_phase(inst: Any, cached: CachedEmbedder, model: Embedder, rng: random.
                                     "p95": round(percentile(knn, 0.95), 2)},
         "query_embedding_ms": {"p50": round(statistics.median(model_ms), 2),
                                "p95": round(percentile(model_ms, 0.95), 2)},
+        "retrieve_breakdown_p50_ms": {name: round(statistics.median(values), 2)
+                                      for name, values in parts.items() if values},
     }
+
+
+def _instrument(inst: Any) -> dict[str, list[float]]:
+    """Time the steps of ``retrieve`` (wrapping the service's own methods, in place)."""
+    parts: dict[str, list[float]] = {}
+    core = inst.data.core
+
+    def timed(name: str, fn: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                parts.setdefault(name, []).append((time.perf_counter() - start) * 1000)
+        return wrapper
+
+    inst.data.allowed_scope = timed("policy_scope", inst.data.allowed_scope)
+    core.index.lexical = timed("lexical", core.index.lexical)
+    core.index.dense = timed("dense", core.index.dense)
+    inst.data._load = timed("fetch_and_decrypt", inst.data._load)
+    core.record = timed("ledger_append", core.record)
+    return parts
 
 
 if __name__ == "__main__":
