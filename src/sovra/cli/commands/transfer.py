@@ -3,6 +3,7 @@ trust, import, approve and status (disconnected site)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -11,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 from rich.table import Table
+from tuf.api.metadata import Metadata, Root
 
 from sovra.cli.commands.identity import ApiKey, acting
 from sovra.cli.context import instance as open_cli_instance
@@ -75,19 +77,26 @@ def hsm_import_command(
                   "--root-key and to --keys)", highlight=False, soft_wrap=True)
 
 
+def _write_root(write: Callable[..., Metadata[Root]], repo: Path, *, root_key: list[Path],
+                threshold: int, keys: list[Path], signing_key: list[Path] | None,
+                signing_threshold: int | None, expires_days: int) -> int:
+    """Load the key files named on the command line and write a root (v1 or the next)."""
+    root = write(repo, [load_public_key(p) for p in root_key], threshold,
+                 [load_signer(p) for p in keys], _now(),
+                 signing_keys=[load_public_key(p) for p in signing_key or []],
+                 signing_threshold=signing_threshold, expires=timedelta(days=expires_days))
+    return root.signed.version
+
+
 @app.command("root-init")
 def root_init(*, repo: Repo, root_key: RootKeys, threshold: Threshold, keys: SignWith,
               signing_key: SigningKeys = None, signing_threshold: SigningThreshold = None,
               expires_days: ExpiresDays = 365) -> None:
     """Create root version 1 of a new signing repository (M of N root keys)."""
-    def action() -> int:
-        root = init_repository(
-            repo, [load_public_key(p) for p in root_key], threshold,
-            [load_signer(p) for p in keys], _now(),
-            signing_keys=[load_public_key(p) for p in signing_key or []],
-            signing_threshold=signing_threshold, expires=timedelta(days=expires_days))
-        return root.signed.version
-    version = run(action)
+    version = run(lambda: _write_root(
+        init_repository, repo, root_key=root_key, threshold=threshold, keys=keys,
+        signing_key=signing_key, signing_threshold=signing_threshold,
+        expires_days=expires_days))
     console.print(f"root v{version} written to {repo / 'roots'}; pin "
                   f"{repo / 'roots' / f'{version}.root.json'} at each site with "
                   "`sovra bundle trust`", highlight=False, soft_wrap=True)
@@ -98,14 +107,10 @@ def root_rotate(*, repo: Repo, root_key: RootKeys, threshold: Threshold, keys: S
                 signing_key: SigningKeys = None, signing_threshold: SigningThreshold = None,
                 expires_days: ExpiresDays = 365) -> None:
     """Write the next root with a new key set, signed by old AND new thresholds."""
-    def action() -> int:
-        root = rotate_root(
-            repo, [load_public_key(p) for p in root_key], threshold,
-            [load_signer(p) for p in keys], _now(),
-            signing_keys=[load_public_key(p) for p in signing_key or []],
-            signing_threshold=signing_threshold, expires=timedelta(days=expires_days))
-        return root.signed.version
-    version = run(action)
+    version = run(lambda: _write_root(
+        rotate_root, repo, root_key=root_key, threshold=threshold, keys=keys,
+        signing_key=signing_key, signing_threshold=signing_threshold,
+        expires_days=expires_days))
     console.print(f"root v{version} written; every later bundle carries it", highlight=False)
 
 
