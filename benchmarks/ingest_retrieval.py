@@ -18,6 +18,13 @@
 
     .venv/bin/python benchmarks/ingest_retrieval.py                   # quick: 20k chunks
     .venv/bin/python benchmarks/ingest_retrieval.py --chunks 100000   # the recorded run
+
+Building 100,000 chunks takes 10-20 minutes. ``--data-dir DIR`` keeps the instance there
+(with the benchmark's throwaway unseal shares, ``DIR/bench-shares.txt``): the first run
+builds it, later runs with the same ``--chunks``/``--pool`` reopen it, unseal it and run
+only the retrieval phase (the ingest phase is skipped, and reported as skipped). Queries
+come from their own seeded generator, so they are the same whether the corpus was just
+built or reused.
 """
 
 from __future__ import annotations
@@ -108,35 +115,60 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=20_000)
     parser.add_argument("--pool", type=int, default=300)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="keep the built instance here and reuse it on later runs")
     args = parser.parse_args()
     rng = random.Random(3)
-    root = Path(tempfile.mkdtemp(prefix="sovra-bench-"))
+    keep = args.data_dir is not None
+    root = args.data_dir.resolve() if keep else Path(tempfile.mkdtemp(prefix="sovra-bench-"))
+    root.mkdir(parents=True, exist_ok=True)
+    built = {"chunks": args.chunks, "pool": args.pool, "docs": args.docs}
+    marker = root / "bench-corpus.json"
+    reuse = keep and marker.exists() and json.loads(marker.read_text()).get("built") == built
+    if keep and not reuse and (root / "data").exists():
+        sys.exit(f"{root} holds another corpus; remove it or choose another --data-dir")
     inst = open_instance(load_settings(data_dir=root / "data", checkpoint_interval_s=0.0))
     result: dict[str, Any] = {"benchmark": "ingest_retrieval", "profile": "embedded"}
     try:
-        inst.keys.init(threshold=2, shares=3, deliver=lambda shares: None, actor="bench")
         model = Embedder()
-        inst.data.use_embedder(model)
-        inst.data.create_collection(CALLER, CollectionSpec(
-            "bench", "bench", "benchmark", ("none",), ("synthetic",), 365, "EU",
-            Classification.SECRET))
-        result["ingest"] = ingest_phase(inst, root, args.docs)
         cached = CachedEmbedder(model)
-        inst.data.use_embedder(cached)  # type: ignore[arg-type]
-        # Without overlap every chunk of a bulk document is exactly one pool paragraph,
-        # so the cache in front of the model serves all of them.
-        inst.data.core.config = replace(inst.data.core.config, chunk_overlap=0)
-        result["index"] = build_phase(inst, cached, rng, args.chunks, args.pool)
-        result["retrieval"] = query_phase(inst, cached, model, rng, args.queries)
+        if reuse:
+            for line in (root / "bench-shares.txt").read_text().split():
+                inst.keys.submit_share(line, actor="bench")
+            saved = json.loads(marker.read_text())
+            result["ingest"] = {"skipped": "corpus reused from --data-dir"}
+            result["index"] = {**saved["index"], "reused": True}
+            inst.data.use_embedder(cached)  # type: ignore[arg-type]
+        else:
+            shares: list[Any] = []
+            inst.keys.init(threshold=2, shares=3, deliver=shares.extend, actor="bench")
+            if keep:
+                (root / "bench-shares.txt").write_text(
+                    "\n".join(s.token() for s in shares[:2]) + "\n")
+            inst.data.use_embedder(model)
+            inst.data.create_collection(CALLER, CollectionSpec(
+                "bench", "bench", "benchmark", ("none",), ("synthetic",), 365, "EU",
+                Classification.SECRET))
+            result["ingest"] = ingest_phase(inst, root, args.docs)
+            inst.data.use_embedder(cached)  # type: ignore[arg-type]
+            # Without overlap every chunk of a bulk document is exactly one pool
+            # paragraph, so the cache in front of the model serves all of them.
+            inst.data.core.config = replace(inst.data.core.config, chunk_overlap=0)
+            result["index"] = build_phase(inst, cached, rng, args.chunks, args.pool)
+            if keep:
+                marker.write_text(json.dumps({"built": built, "index": result["index"]}))
+        result["retrieval"] = query_phase(inst, cached, model, random.Random(7),
+                                          args.queries)
     finally:
         inst.close()
-        shutil.rmtree(root, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
     print(json.dumps(result, indent=2))
 
 
 def ingest_phase(inst: Any, root: Path, docs: int) -> dict[str, Any]:
     folder = root / "docs"
-    folder.mkdir()
+    folder.mkdir(exist_ok=True)
     for i in range(docs):
         body, _ = mixed_prose(0.003, rate=0.05, seed=i)
         (folder / f"doc-{i:05d}.txt").write_text(body)
