@@ -30,6 +30,7 @@ from stdnum.pt import cc as pt_cc
 from stdnum.pt import nif as pt_nif
 from stdnum.se import personnummer as se_pnr
 
+from sovra.data.classify._gates import DIGIT_GATES, hetu_check_character
 from sovra.data.classify._patterns import DIGIT_RUN, GROUP, LETTER_SUFFIXED
 from sovra.data.classify._types import Finding, Kind
 
@@ -75,6 +76,16 @@ def _card_scheme(digits: str) -> str | None:  # noqa: PLR0911 - one return per s
     return None
 
 
+def _passes(label: str, check: Callable[[str], bool], digits: str,
+            value: str | None = None) -> bool:
+    """stdnum's ``check`` on ``value`` (default ``digits``), after the label's cheap gate:
+    a failing gate means the validator would fail too (``_gates``), so it is not asked."""
+    gate = DIGIT_GATES.get(label)
+    if gate is not None and not gate(digits):
+        return False
+    return _safe(check, digits if value is None else value)
+
+
 def _national(digits: str, raw: str, seps: str) -> str | None:
     """The first numeric national identifier whose checksum accepts ``digits``."""
     n = len(digits)
@@ -93,20 +104,21 @@ def _national(digits: str, raw: str, seps: str) -> str | None:
             candidates.append(("pl.pesel", pl_pesel.is_valid))
         if month <= 12 or 21 <= month <= 32 or 41 <= month <= 52:
             candidates.append(("be.nn", be_nn.is_valid))
-        labels.extend(label for label, check in candidates if _safe(check, digits))
+        labels.extend(label for label, check in candidates if _passes(label, check, digits))
     elif n == 10:
-        if _safe(se_pnr.is_valid, raw if seps in ("-", "+") else digits):
+        if _passes("se.personnummer", se_pnr.is_valid, digits,
+                   raw if seps in ("-", "+") else digits):
             labels.append("se.personnummer")
         # Danish CPR numbers carry no mandatory checksum since 2007, only a date: accept
         # them in their written form DDMMYY-SSSS so that ten-digit phone numbers are not.
-        if seps == "-" and raw[6] == "-" and _safe(dk_cpr.is_valid, digits):
+        if seps == "-" and raw[6] == "-" and _passes("dk.cpr", dk_cpr.is_valid, digits):
             labels.append("dk.cpr")
         # Austrian social insurance numbers are written "1237 010180" (serial+check, date).
-        if seps in ("", " ") and _safe(at_vnr.is_valid, digits):
+        if seps in ("", " ") and _passes("at.vnr", at_vnr.is_valid, digits):
             labels.append("at.vnr")
     elif n == 9:
         for label, check in (("nl.bsn", nl_bsn.is_valid), ("pt.nif", pt_nif.is_valid)):
-            if _safe(check, digits):
+            if _passes(label, check, digits):
                 labels.append(label)
     return ",".join(labels) or None
 
@@ -236,6 +248,10 @@ def _letter_suffixed(text: str, start: int, end: int) -> Finding | None:
         return None
     label, check = _SUFFIXED[match.lastgroup]
     value = match.group(0)
+    # Danish CPR numbers (DDMMYY-SSSS) have the HETU's shape: most fail its check
+    # character, which the gate computes before stdnum cleans and parses them.
+    if label == "fi.hetu" and not hetu_check_character(value):
+        return None
     if not _safe(check, value):
         return None
     compact = value.replace(" ", "").replace("-", "").upper()
