@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -24,25 +25,43 @@ _JSON = st.recursive(_SCALARS, lambda inner: st.one_of(
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.dictionaries(_TEXT, _JSON, max_size=5), _TEXT)
+@given(st.dictionaries(_TEXT, _JSON, max_size=5), _TEXT, _TEXT, st.booleans())
 def test_prepared_entry_equals_rfc8785_of_the_whole_entry(details: dict[str, Any],
-                                                          actor: str) -> None:
-    actor = actor or "a"
-    whole = {"action": "data.ingest", "actor": actor, "details": details,
-             "outcome": "success", "resource": "r", "seq": 42,
-             "time": "2026-11-22T12:00:00.000000Z"}
+                                                          actor: str, resource: str,
+                                                          as_mapping: bool) -> None:
+    actor, resource = actor or "a", resource or "r"
+    whole: Any = {"action": "data.ingest", "actor": actor, "details": details,
+                  "outcome": "success", "resource": resource, "seq": 42,
+                  "time": "2026-11-22T12:00:00.000000Z"}
+    # A read-only mapping takes the same path as a dict after one copy.
+    given_details = MappingProxyType(details) if as_mapping else details
     try:
         expected = rfc8785.dumps(whole)
     except (rfc8785.CanonicalizationError, ValueError, TypeError):
         with pytest.raises(InvalidInputError):
-            entries.prepare(actor, "data.ingest", "r", "success", details)
+            entries.prepare(actor, "data.ingest", resource, "success", given_details)
         return
     try:
-        prefix = entries.prepare(actor, "data.ingest", "r", "success", details)
+        prefix = entries.prepare(actor, "data.ingest", resource, "success", given_details)
     except InvalidInputError as exc:  # only the size cap may refuse a canonical entry
         assert "cap" in str(exc)
+        assert len(expected) - len(b',"seq":42,"time":"2026-11-22T12:00:00.000000Z"') > (
+            entries.MAX_DETAILS_BYTES)
         return
     assert entries.seal(prefix, 42, "2026-11-22T12:00:00.000000Z") == expected
+
+
+@pytest.mark.parametrize("details", [
+    None, {}, {"b": 1, "a": "x"}, {"n": [1, {"z": None, "y": True}]}, {"é": "ü\n\"q\""},
+    {"f": 1.5}, {"edge": -(2**53 - 1)}, {"\U0001f600": 1},
+    {"deep": [[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]},
+])
+def test_fast_and_rfc8785_paths_agree_on_chosen_details(details: dict[str, Any] | None) -> None:
+    prefix = entries.prepare("user:é", "data.ingest", "doc:\u2028", "denied", details)
+    whole: Any = {"action": "data.ingest", "actor": "user:é", "details": details or {},
+                  "outcome": "denied", "resource": "doc:\u2028", "seq": 0,
+                  "time": "2026-11-22T12:00:00.000000Z"}
+    assert entries.seal(prefix, 0, "2026-11-22T12:00:00.000000Z") == rfc8785.dumps(whole)
 
 
 def test_entry_bytes_and_decode_round_trip() -> None:

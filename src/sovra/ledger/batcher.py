@@ -11,6 +11,16 @@ resolves an item as successful unless ``commit`` returned normally.
 A ``Pending`` is a one-shot result guarded by a pre-acquired lock rather than a
 ``concurrent.futures.Future``: releasing a lock is the cheapest wake-up CPython has, and
 with hundreds of waiters per batch the difference shows (benchmarks/ledger_append.py).
+
+Waking a committed batch is a relay, not a broadcast (ADR 0104): the writer releases the
+first waiting thread only, and each woken thread releases the next one as soon as it
+runs. Releasing every waiter at once makes all of them runnable while only one can hold
+the GIL: each wakes, finds the GIL taken, sleeps on the GIL's condition variable and is
+woken again, about three context switches per append instead of one, and with 256
+writers that churn, not the database, was the ceiling. Waiters that cannot take part in
+the relay are released by the writer directly: async callers (woken through their event
+loop) and the main thread (a signal can interrupt its wait, and an interrupted waiter
+would never pass the relay on).
 """
 
 from __future__ import annotations
@@ -32,14 +42,19 @@ R = TypeVar("R")
 class Pending(Generic[R]):
     """One queued append: the prepared entry, and the slot its caller waits on."""
 
-    __slots__ = ("_done", "_error", "_value", "action", "actor", "enqueued", "joined",
-                 "on_done", "prefix", "resource")
+    __slots__ = ("_done", "_error", "_next", "_resolved", "_value", "action", "actor",
+                 "enqueued", "joined", "on_done", "prefix", "relay", "resource")
 
-    def __init__(self, prefix: bytes, actor: str, action: str, resource: str) -> None:
+    def __init__(self, prefix: bytes, actor: str, action: str, resource: str, *,
+                 relay: bool = False) -> None:
         self.prefix, self.actor, self.action, self.resource = prefix, actor, action, resource
         self.enqueued = time.monotonic()
         self.on_done: Callable[[Pending[R]], None] | None = None
         self.joined = False  # the next queued item must go into the same batch
+        # ``relay``: the caller will block in ``result`` and then wake the next waiter.
+        self.relay = relay and threading.get_ident() != threading.main_thread().ident
+        self._next: Pending[R] | None = None  # the waiter this one wakes (relay)
+        self._resolved = False
         self._value: R | None = None
         self._error: BaseException | None = None
         self._done = threading.Lock()
@@ -47,28 +62,17 @@ class Pending(Generic[R]):
 
     @property
     def done(self) -> bool:
-        return not self._done.locked()
-
-    def set_result(self, value: R) -> None:
-        self._value = value
-        self._finish()
-
-    def set_exception(self, error: BaseException) -> None:
-        self._error = error
-        self._finish()
-
-    def _finish(self) -> None:
-        self._done.release()
-        if self.on_done is not None:
-            try:
-                self.on_done(self)
-            except Exception:  # a waiter that went away must not fail the batch
-                log.exception("ledger waiter callback failed")
+        return self._resolved
 
     def result(self) -> R:
         """Block until the writer resolved this item; return or raise its outcome."""
-        with self._done:
-            pass
+        self._done.acquire()
+        try:
+            nxt = self._next
+            if nxt is not None:
+                nxt._done.release()  # pass the relay on before doing anything else
+        finally:
+            self._done.release()
         return self.outcome()
 
     def outcome(self) -> R:
@@ -78,10 +82,42 @@ class Pending(Generic[R]):
         return cast(R, self._value)
 
 
+def resolve(batch: list[Pending[R]], values: list[R] | None,
+            error: BaseException | None = None) -> None:
+    """Set every item's outcome (``values`` in batch order, or ``error`` for all), then
+    wake the relay's first waiter and every waiter outside the relay."""
+    head: Pending[R] | None = None
+    last: Pending[R] | None = None
+    direct: list[Pending[R]] = []
+    for i, item in enumerate(batch):
+        if values is not None:
+            item._value = values[i]
+        else:
+            item._error = error
+        item._resolved = True
+        if item.relay:
+            if last is None:
+                head = item
+            else:
+                last._next = item  # linked before anyone is woken
+            last = item
+        else:
+            direct.append(item)
+    if head is not None:
+        head._done.release()
+    for item in direct:
+        item._done.release()
+        if item.on_done is not None:
+            try:
+                item.on_done(item)
+            except Exception:  # a waiter that went away must not fail the batch
+                log.exception("ledger waiter callback failed")
+
+
 class Batcher(Generic[R]):
     """The queue and the single writer thread."""
 
-    def __init__(self, commit: Callable[[list[Pending[R]]], None], *, batch_max: int,
+    def __init__(self, commit: Callable[[list[Pending[R]]], list[R]], *, batch_max: int,
                  batch_wait_s: float, idle: Callable[[], None] | None = None,
                  idle_every_s: float = 0.0, name: str = "sovra-ledger-writer") -> None:
         self._commit = commit
@@ -175,12 +211,12 @@ class Batcher(Generic[R]):
                 self._run_idle()
                 continue
             try:
-                self._commit(batch)
+                values = self._commit(batch)
             except BaseException as exc:  # the writer must outlive any one batch
                 log.exception("ledger batch of %d failed", len(batch))
-                for item in batch:
-                    if not item.done:
-                        item.set_exception(_unavailable(exc))
+                resolve(batch, None, _unavailable(exc))
+            else:
+                resolve(batch, values)
             self._run_idle()
 
     def _run_idle(self) -> None:

@@ -19,6 +19,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from json.encoder import encode_basestring as _string
 from typing import Any, NoReturn
 
 import rfc8785
@@ -73,38 +74,54 @@ def prepare(actor: str, action: str, resource: str, outcome: str,
     if outcome not in OUTCOMES:
         raise InvalidInputError(f"ledger outcome {outcome!r} must be one of "
                                 f"{', '.join(sorted(OUTCOMES))}")
-    if details is not None and not isinstance(details, Mapping):
-        raise InvalidInputError("ledger details must be a mapping")
-    fields: Any = {"action": action, "actor": actor, "details": dict(details or {}),
-                   "outcome": outcome, "resource": resource}
-    canonical = _fast_canonical(fields)
+    if details is None:
+        details = {}
+    elif type(details) is not dict:
+        if not isinstance(details, Mapping):
+            raise InvalidInputError("ledger details must be a mapping")
+        details = dict(details)
+    canonical = _fast_canonical(actor, action, resource, outcome, details)
     if canonical is None:
+        fields: Any = {"action": action, "actor": actor, "details": details,
+                       "outcome": outcome, "resource": resource}
         try:
-            canonical = rfc8785.dumps(fields)
+            canonical = rfc8785.dumps(fields)[:-1]
         except (rfc8785.CanonicalizationError, TypeError, ValueError, UnicodeError) as exc:
             raise InvalidInputError(f"ledger details are not canonical JSON: {exc}") from exc
-    if len(canonical) > MAX_DETAILS_BYTES:
+    if len(canonical) >= MAX_DETAILS_BYTES:
         raise InvalidInputError(
-            f"ledger entry is {len(canonical)} bytes, over the {MAX_DETAILS_BYTES}-byte cap; "
-            "reference large payloads with sovra.ledger.payload_ref(blob) instead")
-    return canonical[:-1]
+            f"ledger entry is {len(canonical) + 1} bytes, over the {MAX_DETAILS_BYTES}-byte "
+            "cap; reference large payloads with sovra.ledger.payload_ref(blob) instead")
+    return canonical
 
 
-def _fast_canonical(fields: dict[str, Any]) -> bytes | None:
-    """RFC 8785 bytes via the C JSON encoder, when that is provably the same output.
+# RFC 8785 §3.2.3 sorts keys; these five sort in this order, and ``seq``/``time`` after.
+_PREFIX = '{"action":"%s","actor":%s,"details":%s,"outcome":"%s","resource":%s'
+# The C encoder ``json.dumps`` builds on every call, built once (check_circular off:
+# ``_plain`` has already bounded the depth, so a cycle never reaches it).
+_DETAILS_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"),
+                                    ensure_ascii=False, check_circular=False,
+                                    allow_nan=False)
+
+
+def _fast_canonical(actor: str, action: str, resource: str, outcome: str,
+                    details: dict[str, Any]) -> bytes | None:
+    """RFC 8785 bytes (without the final ``}``) via the C JSON encoder, when that is
+    provably the same output; None sends the entry to ``rfc8785``.
 
     For strings, booleans, null, integers within ±(2^53 - 1), lists and objects whose
     keys are all in the Basic Multilingual Plane, RFC 8785 (§3.2.2: ECMAScript string
-    escaping; §3.2.3: keys sorted by UTF-16 code units) and ``json.dumps`` with sorted
-    keys and ``ensure_ascii=False`` emit identical bytes. Anything else (floats, large
-    integers, astral keys, lone surrogates) returns None and goes to ``rfc8785``.
+    escaping; §3.2.3: keys sorted by UTF-16 code units) and the ``json`` module with
+    sorted keys and ``ensure_ascii=False`` emit identical bytes. Anything else (floats,
+    large integers, astral keys, lone surrogates) goes to ``rfc8785``. ``action`` (dotted
+    lowercase, checked) and ``outcome`` (one of ``OUTCOMES``) need no escaping.
     tests/ledger/test_entry.py checks the equivalence with hypothesis.
     """
-    if not _plain(fields, 0):
+    if not _plain_object(details, 0):
         return None
     try:
-        return json.dumps(fields, sort_keys=True, separators=(",", ":"),
-                          ensure_ascii=False).encode("utf-8")
+        return (_PREFIX % (action, _string(actor), _DETAILS_ENCODER.encode(details), outcome,
+                           _string(resource))).encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate: let rfc8785 reject it
         return None
 
@@ -118,14 +135,30 @@ def _plain(value: object, depth: int) -> bool:
         return True
     if kind is int:
         return -_SAFE_INT <= value <= _SAFE_INT  # type: ignore[operator]
-    if depth > 32:
-        return False
     if kind is dict:
-        return all(type(k) is str and (k.isascii() or max(map(ord, k)) < 0x10000)
-                   and _plain(v, depth + 1) for k, v in value.items())  # type: ignore[attr-defined]
-    if kind is list:
+        return _plain_object(value, depth + 1)  # type: ignore[arg-type]
+    if kind is list and depth < 32:
         return all(_plain(v, depth + 1) for v in value)  # type: ignore[attr-defined]
     return False
+
+
+def _plain_object(value: dict[Any, Any], depth: int) -> bool:
+    # A loop rather than ``all(...)`` over a generator: flat details are the common case
+    # and this runs in every caller's thread under the GIL.
+    if depth > 32:
+        return False
+    for k, v in value.items():
+        if type(k) is not str or not (k.isascii() or max(map(ord, k)) < 0x10000):
+            return False
+        kind = type(v)
+        if kind is str or kind is bool or v is None:
+            continue
+        if kind is int:
+            if not -_SAFE_INT <= v <= _SAFE_INT:
+                return False
+        elif not _plain(v, depth):
+            return False
+    return True
 
 
 def seal(prefix: bytes, seq: int, time: str) -> bytes:

@@ -98,18 +98,19 @@ class Ledger:
     def append(self, actor: str, action: str, resource: str, outcome: str,
                details: Mapping[str, object] | None = None) -> Receipt:
         """Record one event; returns once it is committed. Raises LedgerUnavailableError."""
-        return self._batcher.submit(self._prepare(actor, action, resource, outcome, details),
-                                    announced=True).result()
+        item = self._prepare(actor, action, resource, outcome, details, relay=True)
+        return self._batcher.submit(item, announced=True).result()
 
     def _prepare(self, actor: str, action: str, resource: str, outcome: str,
-                 details: Mapping[str, object] | None) -> Pending[Receipt]:
+                 details: Mapping[str, object] | None, *,
+                 relay: bool = False) -> Pending[Receipt]:
         self._batcher.arriving()
         try:
             prefix = entries.prepare(actor, action, resource, outcome, details)
         except BaseException:
             self._batcher.abandon()
             raise
-        return Pending(prefix, actor, action, resource)
+        return Pending(prefix, actor, action, resource, relay=relay)
 
     async def append_async(self, actor: str, action: str, resource: str, outcome: str,
                            details: Mapping[str, object] | None = None) -> Receipt:
@@ -161,7 +162,7 @@ class Ledger:
         await waiter
         return [item.outcome() for item in items]
 
-    def _commit_batch(self, batch: list[Pending[Receipt]]) -> None:
+    def _commit_batch(self, batch: list[Pending[Receipt]]) -> list[Receipt]:
         with self._write_lock:
             if self._problem is not None:
                 raise LedgerUnavailableError(f"ledger storage is inconsistent: {self._problem}")
@@ -194,8 +195,7 @@ class Ledger:
                 raise LedgerUnavailableError("sequence numbers kept conflicting with "
                                              "another writer; nothing was recorded")
             self._tree.extend(hashes)
-        for i, (p, h) in enumerate(zip(batch, hashes, strict=True)):
-            p.set_result(Receipt(first + i, h))
+        return [Receipt(first + i, h) for i, h in enumerate(hashes)]
 
     def _resync(self) -> None:
         try:
