@@ -171,3 +171,59 @@ def test_matrix_search_agrees_with_sqlite_vec_knn_and_follows_changes(data: Inst
     svc.delete_document(ADMIN, added.document_id)
     with svc.core.engine.connect() as conn:
         assert svc.core.index.dense(conn, vector, scope, 10) == first
+
+
+def _reference_ranking(instance: Instance, caller, query: str, k: int
+                       ) -> list[tuple[str, int, float]]:
+    """The retrieval ranking computed step by step, one search after the other."""
+    from sovra.data.fusion import reciprocal_rank_fusion
+    from sovra.data.tokens import query_terms
+
+    core = instance.data.core
+    scope = instance.data.allowed_scope(caller, None)
+    with core.engine.connect() as conn:
+        terms = [t for c in scope.collections for t in query_terms(query, core.index_key(conn, c))]
+        lexical = core.index.lexical(conn, terms, scope, 50)
+        dense = core.index.dense(conn, core.embedder.embed_one(query), scope, 50)
+        fused = reciprocal_rank_fusion([lexical, dense])[:k]
+        rows = {r.id: (r.document_id, r.chunk_index) for r in conn.execute(
+            select(data_chunks).where(data_chunks.c.id.in_([i for i, _ in fused])))}
+    return [(*rows[i], score) for i, score in fused]
+
+
+def test_concurrent_retrieval_ranks_exactly_as_the_sequential_steps(data: Instance) -> None:
+    """Lexical and dense searches overlap in two threads; the result must not change."""
+    data.data.create_collection(ADMIN, spec())
+    data.data.create_collection(ADMIN, spec("ops", ceiling=Classification.SECRET))
+    words = ("invoice contract supplier delivery payment warranty schedule budget audit "
+             "policy employee training safety report quarter revenue customer").split()
+    for n in range(12):
+        body = "\n\n".join(" ".join(words[(n * 3 + i + j) % len(words)] for j in range(40))
+                           + "." for i in range(6))
+        if n % 3 == 0:
+            body += f"\n\nSalary paid to DE89 3704 0044 0532 0130 00, case {n}."
+        data.data.ingest(ADMIN, "hr" if n % 2 else "ops", f"doc-{n}.txt", body.encode())
+    for caller in (ADMIN, ANALYST):
+        for query in ("supplier payment schedule", "salary account", "training safety audit"):
+            got = data.data.retrieve(caller, query, None, 7)
+            want = _reference_ranking(data, caller, query, 7)
+            assert [(h.document_id, h.chunk_index, h.score) for h in got] == want
+            assert all(h.classification <= Classification.parse(caller.clearance) for h in got)
+    analyst_hits = data.data.retrieve(ANALYST, "salary account", None, 20)
+    assert analyst_hits and all("DE89" not in h.text for h in analyst_hits)
+
+
+def test_a_failing_lexical_search_fails_the_retrieval(data: Instance,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error in the worker thread reaches the caller; nothing is returned or recorded."""
+    data.data.create_collection(ADMIN, spec())
+    data.data.ingest(ADMIN, "hr", "handbook.txt", HANDBOOK)
+    before = ledger_actions(data).count("data.retrieve")
+
+    def broken(*args: object) -> list[int]:
+        raise RuntimeError("disk gone")
+
+    monkeypatch.setattr(data.data.core.index, "lexical", broken)
+    with pytest.raises(RuntimeError, match="disk gone"):
+        data.data.retrieve(ADMIN, "office canteen", k=3)
+    assert ledger_actions(data).count("data.retrieve") == before

@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,8 @@ from sovra.policy import Classification, PolicyService, Resource
 from sovra.store.tables.data import data_collections, data_documents, data_holds
 
 INDEX_KEY_OBJECT = "data/index-key"
+# Concurrent lexical searches; more retrievals than this at once queue for a thread.
+_SEARCH_THREADS = 4
 
 
 @dataclass(frozen=True)
@@ -66,8 +69,14 @@ class Core:
         self._embedder: Embedder | None = None
         self._lock = threading.Lock()
         self._index_keys: dict[str, bytes] = {}
+        # Runs the lexical half of a retrieval next to the dense half (retrieval.py).
+        self.searches = ThreadPoolExecutor(max_workers=_SEARCH_THREADS,
+                                           thread_name_prefix="sovra-data-search")
         with self.engine.begin() as conn:
             self.index.prepare(conn)
+
+    def close(self) -> None:
+        self.searches.shutdown(wait=True)
 
     # -- shared resources ------------------------------------------------------------
 

@@ -62,14 +62,23 @@ class Retrieval:
         core = self.core
         core.require_unsealed()
         scope = self.allowed_scope(caller, collections)
-        vector = core.embedder.embed_one(query)
         with core.engine.connect() as conn:
             terms = [t for c in scope.collections
                      for t in query_terms(query, core.index_key(conn, c))]
-            limit = max(_CANDIDATES, k * 4)
-            lexical = core.index.lexical(conn, terms, scope, limit)
-            dense = core.index.dense(conn, vector, scope, limit)
-            fused = reciprocal_rank_fusion([lexical, dense])[:k]
+        limit = max(_CANDIDATES, k * 4)
+        # The lexical query runs on its own connection in a worker thread while this
+        # thread embeds the query and ranks the vectors: SQLite, onnxruntime and numpy
+        # all release the GIL, so the two searches overlap. Each search is the same
+        # call, on the same scope, as when they ran one after the other.
+        lexical_search = core.searches.submit(self._lexical, terms, scope, limit)
+        try:
+            vector = core.embedder.embed_one(query)
+            with core.engine.connect() as conn:
+                dense = core.index.dense(conn, vector, scope, limit)
+        finally:
+            lexical = lexical_search.result()  # waits, and re-raises its error
+        fused = reciprocal_rank_fusion([lexical, dense])[:k]
+        with core.engine.connect() as conn:
             hits = self._load(conn, [chunk_id for chunk_id, _ in fused], scope)
         results = [replace(hits[chunk_id], score=score) for chunk_id, score in fused
                    if chunk_id in hits]
@@ -79,6 +88,10 @@ class Retrieval:
                         "clearance": caller.clearance,
                         "chunks": [f"{r.document_id}#{r.chunk_index}" for r in results]})
         return results
+
+    def _lexical(self, terms: list[str], scope: Scope, limit: int) -> list[int]:
+        with self.core.engine.connect() as conn:
+            return self.core.index.lexical(conn, terms, scope, limit)
 
     def _load(self, conn: Connection, ids: list[int], scope: Scope
               ) -> dict[int, RetrievedChunk]:

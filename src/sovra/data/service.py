@@ -54,6 +54,7 @@ class DataService(CollectionsAndIngest, Retrieval, Lifecycle):
         return self.core.erasers
 
     def close(self) -> None:
+        self.core.close()
         if self._data_engine is not self.core.main_engine:
             self._data_engine.dispose()
 
