@@ -17,6 +17,7 @@ from sovra.api.routers import keys as keys_routes
 from sovra.api.routers import openai as openai_routes
 from sovra.api.routers import policy as policy_routes
 from sovra.api.routers import transfer as transfer_routes
+from sovra.api.routers.openai_hot import ChatHotPath
 from sovra.instance import Instance
 
 
@@ -38,6 +39,8 @@ def create_app(instance: Instance, *, close_instance_on_shutdown: bool = False) 
     )
     app.state.instance = instance
     install_error_handlers(app)
+    # The chat hot path (ADR 0606) inside admission: added first, so it is the inner one.
+    app.add_middleware(ChatHotPath)
     app.add_middleware(AdmissionMiddleware, limit=instance.ai.settings.max_in_flight)
     # First: /v1 is the hot path, and routes are matched in order.
     app.include_router(openai_routes.router)

@@ -95,6 +95,16 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
                           "InvalidInputError", f"invalid request: {problems}")
 
 
+async def render_error(request: Request, exc: Exception) -> JSONResponse | None:
+    """The response the app's handlers give ``exc``, or None if none applies; for a
+    route served before FastAPI's router (the chat hot path) so it answers the same."""
+    if isinstance(exc, errors.SovraError):
+        return await _sovra_error(request, exc)
+    if isinstance(exc, RequestValidationError):
+        return await _validation_error(request, exc)
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(errors.SovraError, _sovra_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -62,17 +62,22 @@ async def _record_invalid(request: Request, exc: RequestValidationError) -> None
                                          request.headers.get("authorization"), client)
     except SovraError:
         return
-    problems = [f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}"
-                for e in exc.errors()][:10]
-    await instance.ai.record_invalid(caller, request.url.path, problems)
+    await instance.ai.record_invalid(caller, request.url.path, invalid_problems(exc))
+
+
+def invalid_problems(exc: RequestValidationError) -> list[str]:
+    """What ``ai.request.invalid`` records: the first ten problems, location and message."""
+    return [f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}"
+            for e in exc.errors()][:10]
 
 
 router = APIRouter(prefix="/v1", tags=["openai"], route_class=_RecordedRoute)
 
 ModelUser = Annotated[Caller, Depends(authorized("models.use", "Model"))]
 # The chat route's allow is committed in one batch with the request's ai.chat entry.
-ChatUser = Annotated[Caller, Depends(authorized("models.use", "Model",
-                                                defer_allowed_record=True))]
+# One instance, shared with the hot path that serves this route (openai_hot.py).
+CHAT_AUTH = authorized("models.use", "Model", defer_allowed_record=True)
+ChatUser = Annotated[Caller, Depends(CHAT_AUTH)]
 Tracer = Annotated[Caller, Depends(authorized("ai.trace", "Trace",
                                               resource_id_param="request_id"))]
 Registrar = Annotated[Caller, Depends(authorized("models.register", "Model"))]

@@ -1,0 +1,91 @@
+"""``POST /v1/chat/completions`` served before FastAPI's router: the hot path (ADR 0606).
+
+Per request, FastAPI's machinery around the chat route (its middleware layers, the
+included-router dispatch, dependency solving, body parsing then validation, the route
+wrapper) cost about as much event-loop time as the governed work itself
+(docs/PERFORMANCE.md, "AI gateway"). This ASGI middleware serves exactly that operation
+by calling the pieces the declared route is made of, in the same order:
+
+1. the route's own ``Authorized`` dependency (``openai.CHAT_AUTH``): authentication, the
+   Cedar decision, the deny record and 401/403, the deferred allow (ADR 0605);
+2. the body, parsed and validated in one pass from bytes by the same pydantic model
+   (``model_validate_json``); a bad body is recorded (``ai.request.invalid``) and
+   answered 400 like the declared route does;
+3. the declared route's endpoint function (``openai.chat_completions``): governance,
+   the ledger entries, the upstream call, the response;
+4. any decision still pending is recorded before the answer leaves (``record_deferred``),
+   and errors are rendered by the app's own handlers (``render_error``).
+
+Nothing here decides, records or governs by itself. The declared route stays in the
+app: it documents the operation in OpenAPI, the route-protection test checks its
+dependency, and tests/ai/test_hot_path.py sends the same requests through both and
+compares status, body shape and ledger entries.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from sovra.ai import wire
+from sovra.api.auth import record_deferred
+from sovra.api.errors import render_error
+from sovra.api.routers.openai import CHAT_AUTH, chat_completions, invalid_problems
+from sovra.errors import SovraError
+
+CHAT_PATH = "/v1/chat/completions"
+
+
+class ChatHotPath:
+    """ASGI middleware answering ``POST /v1/chat/completions``; passes anything else on."""
+
+    def __init__(self, app: ASGIApp, *, path: str = CHAT_PATH) -> None:
+        self.app = app
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] != "http" or scope["path"] != self.path
+                or scope["method"] != "POST"):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive, send)
+        try:
+            response: Any = await serve_chat(request)
+        except (SovraError, RequestValidationError) as exc:
+            response = await render_error(request, exc)
+        await response(scope, receive, send)
+
+
+async def serve_chat(request: Request) -> Any:
+    """Authorise, parse, run the declared endpoint; record a pending decision before
+    any answer (success or error) leaves, as the declared route's class does."""
+    caller = await CHAT_AUTH(request, None)
+    try:
+        body = await _parsed(request, caller)
+        response = await chat_completions(body, caller, request)
+    except BaseException:
+        await record_deferred(request)
+        raise
+    await record_deferred(request)
+    return response
+
+
+async def _parsed(request: Request, caller: Any) -> wire.ChatCompletionRequest:
+    raw = await request.body()
+    try:
+        return wire.ChatCompletionRequest.model_validate_json(raw)
+    except ValidationError as exc:
+        # FastAPI locates body errors under "body"; so do we, for the same messages.
+        problem = RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)])
+    await record_deferred(request)
+    await request.app.state.instance.ai.record_invalid(caller, request.url.path,
+                                                       invalid_problems(problem))
+    raise problem
+
+
+__all__ = ["CHAT_PATH", "ChatHotPath", "serve_chat"]
