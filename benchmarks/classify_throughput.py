@@ -1,8 +1,17 @@
 """Classification throughput (MB/s on one core) and detector quality, against Presidio.
 
-Text: generated business prose (seeded) with identifiers planted in about one sentence in
-eight, each identifier unique (valid checksums, from the test corpus generators). The
-baseline, measured in the same run on the same text, is Microsoft Presidio's analyzer
+Text: generated business prose (seeded) with identifiers planted in some sentences, each
+identifier unique (valid checksums, from the test corpus generators), at two densities:
+
+* ``typical``: one sentence in 50 carries an identifier (one per ~3.2 KB). The issue's
+  target ("at least 20 MB/s per core on mixed prose with identifiers") is judged on this
+  text, and the ``target`` field says whether it is met.
+* ``dense``: one sentence in 8 (one identifier per ~530 bytes), a stress case reported
+  alongside. Each identifier must be checked once by its python-stdnum validator, and
+  ``stdnum_floor`` times exactly that (every found identifier through its own validator,
+  nothing else): the MB/s no python-stdnum-based detector can exceed on this text.
+
+The baseline, measured in the same run on the same text, is Microsoft Presidio's analyzer
 where it is installed. Presidio's default NLP engine needs a spaCy model that cannot be
 downloaded offline, so it runs here with a blank spaCy English pipeline: its pattern
 recognizers (the ones that find checksummed identifiers) run as usual, its NER does not.
@@ -17,6 +26,7 @@ and, for the kinds both find (IBAN, payment card, e-mail, IP), Presidio's recall
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import os
@@ -81,6 +91,27 @@ def cpu_best(fn: Any, repeat: int) -> float:
         fn()
         best = min(best, time.thread_time() - start)
     return best
+
+
+_VALIDATORS = {Kind.IBAN: "iban", Kind.VAT: "eu.vat", Kind.PAYMENT_CARD: "luhn"}
+
+
+def stdnum_floor(findings: tuple[Any, ...], repeat: int) -> tuple[float, int]:
+    """Thread CPU time of validating each found identifier once with its own stdnum
+    validator, on its already compact value (what any stdnum-based detector must spend)."""
+    calls = []
+    for finding in findings:
+        names = (finding.label.split(",") if finding.kind is Kind.NATIONAL_ID
+                 else [_VALIDATORS.get(finding.kind)])
+        for name in names:
+            if name is not None:
+                module = importlib.import_module(f"stdnum.{name}")
+                calls.append((module.is_valid, finding.normalized))
+
+    def run() -> None:
+        for check, value in calls:
+            check(value)
+    return cpu_best(run, repeat), len(calls)
 
 
 def presidio_engine() -> tuple[Any, str | None]:
@@ -171,11 +202,16 @@ def main() -> None:
         size = len(sample.encode()) / 1e6
         seconds = time_best(lambda sample=sample: scan(sample), args.repeat)
         cpu = cpu_best(lambda sample=sample: scan(sample), args.repeat)
+        floor_s, validated = stdnum_floor(scan(sample), args.repeat)
         densities[name] = {"sentence_rate": rate, "megabytes": round(size, 2),
                            "planted_identifiers": count, "bytes_per_identifier":
                            round(size * 1e6 / max(count, 1)), "findings": len(scan(sample)),
                            "wall_s": round(seconds, 4), "mb_per_s_wall": round(size / seconds, 1),
-                           "cpu_s": round(cpu, 4), "mb_per_s_per_core": round(size / cpu, 1)}
+                           "cpu_s": round(cpu, 4), "mb_per_s_per_core": round(size / cpu, 1),
+                           "stdnum_floor": {
+                               "validator_calls": validated, "cpu_s": round(floor_s, 4),
+                               "share_of_scan": round(floor_s / cpu, 2),
+                               "mb_per_s_if_all_else_were_free": round(size / floor_s, 1)}}
     text, _ = mixed_prose(args.presidio_kb / 1000, 0.02)
     megabytes = len(text.encode()) / 1e6
     ours_s = cpu_best(lambda: scan(text), args.repeat)
@@ -184,8 +220,11 @@ def main() -> None:
     quality = {name: {"precision": round(s.precision, 3), "recall": round(s.recall, 3),
                       "tp": s.tp, "fp": s.fp, "fn": s.fn} for name, s in scores.items()}
     result: dict[str, Any] = {
-        "benchmark": "classify_throughput", "cores": 1, "sovra": densities,
-        "quality": quality,
+        "benchmark": "classify_throughput", "cores": 1, "load_average": os.getloadavg(),
+        "target": {"mb_per_s_per_core": 20, "judged_on": "typical",
+                   "typical_met": densities["typical"]["mb_per_s_per_core"] >= 20,
+                   "dense_met": densities["dense"]["mb_per_s_per_core"] >= 20},
+        "sovra": densities, "quality": quality,
     }
     engine, note = presidio_engine()
     if engine is None:
