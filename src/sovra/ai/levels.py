@@ -18,6 +18,8 @@ _RANK = {name: rank for rank, name in enumerate(LEVELS)}
 
 def level_name(value: object) -> str:
     """Normalise a level given as a name, an enum member or its integer rank."""
+    if type(value) is str and value in _RANK:  # the common case, on every request
+        return value
     if isinstance(value, int) and not isinstance(value, bool):
         if 0 <= value < len(LEVELS):
             return LEVELS[value]
@@ -31,7 +33,8 @@ def level_name(value: object) -> str:
 
 
 def rank(value: object) -> int:
-    return _RANK[level_name(value)]
+    found = _RANK.get(value) if type(value) is str else None
+    return found if found is not None else _RANK[level_name(value)]
 
 
 def highest(values: Iterable[object]) -> str:

@@ -36,6 +36,9 @@ def create_app(instance: Instance, *, close_instance_on_shutdown: bool = False) 
         version=sovra.__version__,
         description="Sovereign AI cloud: governed local AI, keys you hold, a verifiable ledger.",
         lifespan=lifespan,
+        # Sovra exports no OpenTelemetry (the ledger is its record; air-gapped sites have
+        # no collector); left on, FastAPI looks up the global providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.instance = instance
     install_error_handlers(app)
