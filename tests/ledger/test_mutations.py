@@ -19,6 +19,7 @@ from sovra.ledger import entry as entries
 from sovra.ledger import merkle
 from sovra.ledger import note as notes
 from sovra.ledger.archive import ArchiveContents, ArchivedCheckpoint
+from sovra.ledger.parallel import _part_bounds, can_fork
 from sovra.ledger.tree import HashTree
 from sovra.ledger.verify import verify_contents
 
@@ -182,3 +183,25 @@ def test_each_mutation_names_a_position(mutate: Mutation) -> None:
     assert not result.valid
     first = result.first_problem
     assert first is not None and first.where in ("entry", "checkpoint", "archive")
+
+
+@pytest.mark.parametrize("mutate", MUTATORS, ids=lambda m: m.__name__)
+def test_parallel_verification_reports_exactly_what_serial_does(mutate: Mutation) -> None:
+    if not can_fork():
+        pytest.skip("worker processes are only forked from a single-threaded process")
+    contents, signer = build_contents(n=3000, sizes=(1000, 2047, 3000))
+    mutated = _reseal(mutate(contents, random.Random(11)), rehash_leaves=True)
+    assert len(_part_bounds(mutated.entries, 3)) == 4  # really three processes
+    serial = verify_contents(mutated, log_key=signer.verifier.vkey, workers=1)
+    parallel = verify_contents(mutated, log_key=signer.verifier.vkey, workers=3)
+    assert not serial.valid
+    assert parallel == serial
+
+
+def test_parallel_verification_accepts_a_valid_archive() -> None:
+    if not can_fork():
+        pytest.skip("worker processes are only forked from a single-threaded process")
+    contents, signer = build_contents(n=3000, sizes=(1000, 2047, 3000))
+    parallel = verify_contents(contents, log_key=signer.verifier.vkey, workers=2)
+    assert parallel.valid, parallel.problems
+    assert parallel == verify_contents(contents, log_key=signer.verifier.vkey, workers=1)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import random
 import tarfile
 import threading
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,14 @@ from hypothesis import strategies as st
 from sovra.errors import ArchiveError
 from sovra.ledger import merkle, verify_archive
 from sovra.ledger.archive import write_archive
-from sovra.ledger.parallel import build_tree, line_spans
+from sovra.ledger.parallel import (
+    _part_bounds,
+    _read_u64,
+    _WorkerFailedError,
+    build_tree,
+    interior_levels,
+    merge_parts,
+)
 from sovra.ledger.tree import HashTree
 from tests.ledger.test_mutations import build_contents
 
@@ -29,29 +38,52 @@ def _lines(count: int, seed: int) -> bytes:
 
 @pytest.mark.skipif(threading.active_count() > 1,
                     reason="build_tree only forks workers from a single-threaded process")
-@pytest.mark.parametrize("count", [5000, 4096, 1025])
-def test_parallel_tree_equals_serial_tree(count: int) -> None:
+@pytest.mark.parametrize(("count", "workers"), [(5000, 2), (5000, 3), (4096, 2), (1025, 2)])
+def test_parallel_tree_equals_serial_tree(count: int, workers: int) -> None:
     data = _lines(count, count)
+    assert len(_part_bounds(data, workers)) == workers + 1  # really split in parts
     lines = data.split(b"\n")[:-1]
     serial = HashTree.from_leaf_hashes(merkle.leaf_hash(x) for x in lines)
-    parallel = build_tree(data, workers=2)
+    parallel = build_tree(data, workers=workers)
     assert parallel.size == serial.size == count
     assert parallel.root() == serial.root()
     assert parallel.leaf_level() == serial.leaf_level()
-    for size in (1, 1000, 1024, count // 2, count):
+    for size in (1, 1000, 1024, count // 2, count // 3 + 1, count):
         assert parallel.root(size) == serial.root(size)
     assert parallel.inclusion_proof(count - 1) == serial.inclusion_proof(count - 1)
+    assert parallel.consistency_proof(count // 3 + 1) == serial.consistency_proof(
+        count // 3 + 1)
 
 
-@settings(max_examples=50, deadline=None)
-@given(st.lists(st.binary(max_size=40).filter(lambda b: b"\n" not in b), min_size=1,
-                max_size=200), st.integers(min_value=1, max_value=64))
-def test_line_spans_cut_at_the_right_lines(lines: list[bytes], chunk: int) -> None:
-    data = b"".join(x + b"\n" for x in lines)
-    spans = line_spans(data, len(lines), chunk)
-    pieces = [data[a:b].split(b"\n") for a, b in spans]
-    assert [len(p) for p in pieces[:-1]] == [chunk] * (len(pieces) - 1)
-    assert [x for p in pieces for x in p] == lines
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=1, max_value=300), st.data())
+def test_parts_merge_into_the_whole_tree(count: int, data: st.DataObject) -> None:
+    leaves = [merkle.leaf_hash(b"%d" % i) for i in range(count)]
+    cuts = sorted(data.draw(st.sets(st.integers(min_value=1, max_value=count - 1),
+                                    max_size=6)) if count > 1 else set())
+    starts = [0, *cuts, count]
+    parts = [interior_levels(leaves[a:b], a) for a, b in pairwise(starts)]
+    whole = [b"".join(level) for level in merkle.complete_levels(leaves)]
+    assert merge_parts(parts, starts) == whole
+
+
+def test_parts_with_a_wrong_level_are_refused() -> None:
+    leaves = [merkle.leaf_hash(b"%d" % i) for i in range(10)]
+    parts = [interior_levels(leaves[:3], 0), interior_levels(leaves[3:], 3)]
+    parts[1][1] = parts[1][1][:-1]
+    with pytest.raises(_WorkerFailedError):
+        merge_parts(parts, [0, 3, 10])
+
+
+def test_a_worker_that_stops_early_is_a_failure_not_a_short_read() -> None:
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, b"\x05\x00\x00")
+    os.close(write_fd)
+    try:
+        with pytest.raises(_WorkerFailedError):
+            _read_u64(read_fd)
+    finally:
+        os.close(read_fd)
 
 
 def _write(path: Path, members: dict[str, bytes]) -> Path:

@@ -1,45 +1,72 @@
-"""Hash the leaves and lower tree levels of a large export on several cores.
+"""Hash the leaves and tree levels of a large export on several cores.
 
 Offline verification is bound by the per-call overhead of SHA-256 in Python, not by
-the hash itself (benchmarks/ledger_verify.py), so one core cannot go much faster. The
-entry lines are cut into chunks of 2^k, each an aligned complete subtree (RFC 9162
-§2.1.1 splits at powers of two), and hashed in forked worker processes up to level k;
-the parent joins the levels in order and computes the few levels above. The result is
-bit-for-bit what ``HashTree.extend`` builds (tests/ledger/test_verify.py checks it).
+the hash itself (benchmarks/ledger_verify.py), so one core cannot go much faster: the
+leaves alone cost as much as the bare loop it is compared with, and the tree's interior
+nodes are one more hash call per entry. So the entry bytes are cut into one part per
+process, at the first newline after each equal byte share (no line counting: counting
+newlines costs a fifth of the bare hash loop), and each part is split and hashed in its
+own process: the parent hashes the first part and ``os.fork``-ed children the others.
 
-Workers are forked so they share the archive bytes with the parent instead of
-receiving copies; only byte offsets go to them and only hashes come back.
+A child reads the archive bytes it inherited (copy-on-write: nothing is pickled or sent
+to it) and talks to the parent over two pipes: it reports how many lines its part has,
+learns its first line's global index (the sum of the parts before it), and writes back
+only hashes: for each level L of the RFC 9162 tree, the complete, aligned subtrees
+(MTH of 2^L leaves starting at a multiple of 2^L, §2.1.1) that lie wholly inside its
+part. The parent joins the parts level by level and computes the few nodes that
+straddle two parts from the level below, then the levels above. The result is
+bit-for-bit what one process builds (tests/ledger/test_verify.py checks it).
+
+Forking is only safe while the process runs no other thread (a child could inherit a
+lock some thread held), so a multi-threaded caller such as the server gets one process.
+If a child fails in any way the parent hashes everything itself.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import contextlib
+import gc
+import logging
 import os
+import signal
+import struct
 import threading
-from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 
 from sovra.ledger import merkle
 from sovra.ledger.tree import HashTree
 
-MIN_PARALLEL_ENTRIES = 100_000
-MAX_WORKERS = 8
+log = logging.getLogger(__name__)
 
-# The archive bytes the forked workers read (set only while a pool is running).
-_shared = b""
+# Below this the fork and the pipes cost more than the hashing they spread
+# (benchmarks/ledger_verify.py --entries N; docs/PERFORMANCE.md).
+MIN_PARALLEL_ENTRIES = 50_000
+MAX_WORKERS = 8
+# A part smaller than this is not worth a process (also keeps tiny inputs serial).
+_MIN_PART_BYTES = 64 * 1024
+_U64 = struct.Struct("<Q")
+_H = merkle.HASH_SIZE
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def can_fork() -> bool:
+    """Whether worker processes may be forked now (POSIX, and no other thread)."""
+    return hasattr(os, "fork") and threading.active_count() == 1
 
 
 def default_workers(entries: int) -> int:
-    """Worker processes worth starting for ``entries`` (1 means: stay in this process).
-
-    Forking is only safe while this process runs no other thread (a child could
-    inherit a lock some thread held), so a multi-threaded caller such as the server
-    gets 1.
-    """
-    if entries < MIN_PARALLEL_ENTRIES or threading.active_count() > 1:
+    """Processes worth using for ``entries`` (1 means: stay in this process): one per
+    usable CPU for large archives, when forking is safe."""
+    if entries < MIN_PARALLEL_ENTRIES or not can_fork():
         return 1
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return 1
-    return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
+    return max(1, min(usable_cpus(), MAX_WORKERS))
 
 
 def levels_of(lines: list[bytes]) -> list[bytes]:
@@ -47,67 +74,190 @@ def levels_of(lines: list[bytes]) -> list[bytes]:
     return [b"".join(level) for level in merkle.complete_levels(merkle.leaf_hash_list(lines))]
 
 
-def _levels_of_span(span: tuple[int, int]) -> list[bytes]:
-    start, end = span
-    return levels_of(_shared[start:end].split(b"\n"))
+def interior_levels(leaves: list[bytes], start: int) -> list[bytes]:
+    """For leaf hashes ``start .. start + len(leaves) - 1`` of a larger tree: level L
+    holds every complete aligned subtree wholly inside them, from global index
+    ceil(start / 2^L) on, concatenated. With ``start`` 0 these are all the levels."""
+    levels = [b"".join(leaves)]
+    level, first = leaves, start  # ``first``: global index of level[0]
+    while True:
+        skip = first & 1  # an odd first node pairs with a node of the part before
+        level = merkle.parent_list(level[skip:])
+        if not level:
+            return levels
+        first = (first + skip) >> 1
+        levels.append(b"".join(level))
 
 
 def build_tree(data: bytes, workers: int) -> HashTree:
-    """The tree over the newline-terminated entry lines in ``data``."""
+    """The tree over the newline-terminated entry lines in ``data``, hashed in up to
+    ``workers`` processes."""
     if not data:
         return HashTree()
-    if workers <= 1:
-        lines = data.split(b"\n")
-        lines.pop()  # after the final newline
-        return HashTree.from_levels(levels_of(lines))
-    count = data.count(b"\n")
-    if count < 4 * workers or threading.active_count() > 1:
-        return build_tree(data, 1)  # small, or forking beside other threads is unsafe
-    # Chunks of a power of two, about four per worker so the last one does not straggle.
-    chunk = 1 << max(10, (count // (4 * workers)).bit_length() - 1)
-    spans = line_spans(data, count, chunk)
-    global _shared  # noqa: PLW0603 - handed to forked children, reset below
-    _shared = data
+    bounds = _part_bounds(data, workers) if workers > 1 and can_fork() else [0, len(data)]
+    if len(bounds) > 2:
+        try:
+            return _build_parallel(data, bounds)
+        except _WorkerFailedError as exc:
+            log.warning("verification worker failed (%s); hashing in this process", exc)
+    lines = data.split(b"\n")
+    lines.pop()  # after the final newline
+    return HashTree.from_levels(levels_of(lines))
+
+
+class _WorkerFailedError(Exception):
+    pass
+
+
+@dataclass
+class _Child:
+    pid: int
+    up: int  # child -> parent: line count, then the levels
+    down: int  # parent -> child: global index of the part's first line
+
+
+def _part_bounds(data: bytes, parts: int) -> list[int]:
+    """Byte offsets cutting ``data`` after a newline near each equal share."""
+    bounds = [0]
+    for k in range(1, parts):
+        at = data.find(b"\n", max(bounds[-1], len(data) * k // parts))
+        if at < 0 or at + 1 - bounds[-1] < _MIN_PART_BYTES or at + 1 >= len(data):
+            continue
+        bounds.append(at + 1)
+    bounds.append(len(data))
+    return bounds
+
+
+def _build_parallel(data: bytes, bounds: list[int]) -> HashTree:
+    children: list[_Child] = []
     try:
-        # This process hashes every ``workers``-th chunk itself instead of idling.
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=workers - 1, mp_context=context) as pool:
-            futures = {i: pool.submit(_levels_of_span, span) for i, span in enumerate(spans)
-                       if i % workers}
-            mine = {i: _levels_of_span(span) for i, span in enumerate(spans)
-                    if not i % workers}
-            parts = [mine[i] if i in mine else futures[i].result() for i in range(len(spans))]
-    finally:
-        _shared = b""
-    depth = chunk.bit_length()  # a full chunk has levels 0..k
-    return HashTree.from_levels([b"".join(part[level] for part in parts if len(part) > level)
-                                 for level in range(depth)])
+        # extend appends each child as it is forked, so a failed fork leaves the
+        # ones before it in the list to be stopped
+        children.extend(_fork_part(data, bounds[k], bounds[k + 1])
+                        for k in range(1, len(bounds) - 1))
+        lines = data[:bounds[1]].split(b"\n")
+        lines.pop()
+        starts = [0, len(lines)]
+        for child in children:  # each child's start is the sum of the parts before it
+            _write_all(child.down, _U64.pack(starts[-1]))
+            starts.append(starts[-1] + _read_u64(child.up))
+        parts = [interior_levels(merkle.leaf_hash_list(lines), 0)]
+        del lines
+        parts.extend(_read_levels(child) for child in children)
+    except BaseException:
+        for child in children:
+            _stop(child, kill=True)
+        raise
+    for child in children:
+        _stop(child, kill=False)
+    return HashTree.from_levels(merge_parts(parts, starts))
 
 
-def line_spans(data: bytes, count: int, chunk: int) -> list[tuple[int, int]]:
-    """Byte spans of consecutive groups of ``chunk`` lines (each without its last
-    newline), found with C-speed ``count``/``index`` rather than by splitting."""
-    spans: list[tuple[int, int]] = []
-    average = len(data) / count
-    start, remaining = 0, count
-    while remaining > 0:
-        take = min(chunk, remaining)
-        end = _nth_newline(data, start, take, average)
-        spans.append((start, end))
-        start, remaining = end + 1, remaining - take
-    return spans
+def merge_parts(parts: list[list[bytes]], starts: list[int]) -> list[bytes]:
+    """Every complete level of the whole tree from the parts' ``interior_levels``
+    (``starts``: each part's first leaf index, then the total). Nodes that straddle
+    two parts are hashed here from the level below."""
+    total = starts[-1]
+    levels = [b"".join(part[0] for part in parts)]
+    height = 1
+    while total >> height:
+        below, pieces, filled = levels[-1], [], 0
+        for part, first, end in zip(parts, starts[:-1], starts[1:], strict=True):
+            lo, hi = -(-first >> height), end >> height  # interior node indexes
+            inner = part[height] if height < len(part) else b""
+            if len(inner) != _H * max(0, hi - lo):
+                raise _WorkerFailedError(f"a part sent {len(inner)} bytes at level {height}")
+            if hi > lo:
+                pieces.append(_nodes(below, filled, lo))
+                pieces.append(inner)
+                filled = hi
+        pieces.append(_nodes(below, filled, total >> height))
+        levels.append(b"".join(pieces))
+        height += 1
+    return levels
 
 
-def _nth_newline(data: bytes, start: int, n: int, average: float) -> int:
-    """Offset of the n-th newline at or after ``start`` (guess, then walk)."""
-    guess = min(len(data), start + int(n * average))
-    seen = data.count(b"\n", start, guess)
-    if seen >= n:
-        pos = guess
-        for _ in range(seen - n + 1):
-            pos = data.rindex(b"\n", start, pos)
-        return pos
-    pos = guess - 1
-    for _ in range(n - seen):
-        pos = data.index(b"\n", pos + 1)
-    return pos
+def _nodes(below: bytes, start: int, end: int) -> bytes:
+    """Nodes ``start .. end - 1`` of a level, hashed from the level ``below``."""
+    return b"".join(merkle.node_hash(below[2 * j * _H:(2 * j + 1) * _H],
+                                     below[(2 * j + 1) * _H:(2 * j + 2) * _H])
+                    for j in range(start, end))
+
+
+def _fork_part(data: bytes, begin: int, end: int) -> _Child:
+    """Start a child hashing the lines in ``data[begin:end]``."""
+    up_read, up_write = os.pipe()
+    down_read, down_write = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError as exc:
+        for fd in (up_read, up_write, down_read, down_write):
+            os.close(fd)
+        raise _WorkerFailedError(f"cannot fork: {exc}") from exc
+    if pid == 0:  # the child: hash, write, leave without running the parent's cleanup
+        status = 1
+        try:
+            # A full collection would touch every inherited object and copy its page.
+            gc.disable()
+            os.close(up_read)
+            os.close(down_write)
+            lines = data[begin:end].split(b"\n")
+            lines.pop()
+            _write_all(up_write, _U64.pack(len(lines)))
+            leaves = merkle.leaf_hash_list(lines)  # needs no global index
+            del lines
+            levels = interior_levels(leaves, _read_u64(down_read))
+            _write_all(up_write, _U64.pack(len(levels)) +
+                       b"".join(_U64.pack(len(level)) for level in levels))
+            for level in levels:
+                _write_all(up_write, level)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(up_write)
+    os.close(down_read)
+    return _Child(pid, up_read, down_write)
+
+
+def _read_levels(child: _Child) -> list[bytes]:
+    count = _read_u64(child.up)
+    if count > 64:
+        raise _WorkerFailedError(f"a worker announced {count} levels")
+    lengths = [_read_u64(child.up) for _ in range(count)]
+    return [_read_exact(child.up, length) for length in lengths]
+
+
+def _read_u64(fd: int) -> int:
+    return int(_U64.unpack(_read_exact(fd, _U64.size))[0])
+
+
+def _read_exact(fd: int, size: int) -> bytes:
+    chunks, left = [], size
+    while left:
+        chunk = os.read(fd, min(left, 1 << 22))
+        if not chunk:
+            raise _WorkerFailedError("a worker stopped before sending its hashes")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+        except OSError as exc:  # BrokenPipeError: the other side is gone
+            raise _WorkerFailedError(f"cannot reach a worker: {exc}") from exc
+
+
+def _stop(child: _Child, *, kill: bool) -> None:
+    """Close the pipes and reap the child (which has sent everything and is exiting),
+    killing it first when the parent is unwinding from an error."""
+    for fd in (child.up, child.down):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    with contextlib.suppress(OSError):
+        if kill:
+            os.kill(child.pid, signal.SIGKILL)
+        os.waitpid(child.pid, 0)

@@ -8,9 +8,10 @@ or checkpoint and what is wrong; only an archive that cannot be read at all rais
 (``ArchiveError``).
 
 Speed: the pass is a few C-level ``map`` pipelines over the entry bytes (spread over
-worker processes for large archives); a per-entry Python loop runs only to name what is
-wrong once a fast check failed, over entries no checkpoint covers, or when ``deep=True``
-asks for every entry to be parsed and checked for canonical form.
+one process per usable CPU for large archives, docs/adr/0105); a per-entry Python loop
+runs only to name what is wrong once a fast check failed, over entries no checkpoint
+covers, or when ``deep=True`` asks for every entry to be parsed and checked for
+canonical form.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ class VerificationResult:
 def verify_archive(path: Path | str, *, log_key: str | None = None,
                    witnesses: Sequence[str] = (), deep: bool = False,
                    allow_unsigned_tail: bool = False,
-                   workers: int = 1) -> VerificationResult:
+                   workers: int = 0) -> VerificationResult:
     """Verify an export archive offline.
 
     ``log_key`` pins the log's verifier key (otherwise the archive's own is used and
@@ -81,7 +82,9 @@ def verify_archive(path: Path | str, *, log_key: str | None = None,
     cosignatures the auditor requires. Entries after the newest checkpoint are unproven
     and count as a problem unless ``allow_unsigned_tail``. Raises ``ArchiveError`` only
     if the archive is unreadable. ``workers`` > 1 hashes large archives in that many
-    processes, 0 picks one per core where that is safe (``sovra.ledger.parallel``).
+    processes; 0 (the default) uses one per usable CPU for archives of at least
+    ``parallel.MIN_PARALLEL_ENTRIES`` entries when forking is safe (no other thread in
+    this process), else one (``sovra.ledger.parallel``). The verdict is the same.
     """
     return verify_contents(read_archive(Path(path)), log_key=log_key, witnesses=witnesses,
                            deep=deep, allow_unsigned_tail=allow_unsigned_tail,
@@ -91,8 +94,8 @@ def verify_archive(path: Path | str, *, log_key: str | None = None,
 def verify_contents(contents: ArchiveContents, *, log_key: str | None = None,
                     witnesses: Sequence[str] = (), deep: bool = False,
                     allow_unsigned_tail: bool = False,
-                    workers: int = 1) -> VerificationResult:
-    """``verify_archive`` on contents already read (pure: bytes and values in)."""
+                    workers: int = 0) -> VerificationResult:
+    """``verify_archive`` on contents already read (bytes and values in)."""
     problems: list[Problem] = []
     verifier = _log_verifier(contents, log_key, problems)
     for name, digest in sorted(contents.member_digests.items()):

@@ -127,7 +127,8 @@ def verify_command(  # noqa: PLR0917 (Typer maps each parameter to an option)
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     workers: Annotated[int, typer.Option(
         "--workers", min=0, max=64,
-        help="Hash in this many processes (0: one per core).")] = 1,
+        help="Hash in this many processes (0: one per usable CPU for large archives).")
+        ] = 0,
     allow_unsigned_tail: Annotated[bool, typer.Option(
         "--allow-unsigned-tail",
         help="Accept entries after the newest checkpoint (unproven, still reported).")
