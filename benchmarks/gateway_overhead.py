@@ -16,7 +16,10 @@ Measures (issue 7, Performance):
 * 50 concurrent clients: requests/s through Sovra (and direct), errors;
 * both: the server process's CPU time per request (all threads), which other tenants
   of a shared machine disturb less than latency;
-* 500 concurrent clients: how many are shed (429/503), how fast, and recovery after.
+* 500 concurrent clients: how many are shed (429/503), how fast, and recovery after;
+* the disk's fsync latency where the database lives, before and after the phases: two
+  durable commits in sequence per request make twice its median the latency floor;
+* the machine's load averages before and after (a shared machine's other tenants).
 
     .venv/bin/python benchmarks/gateway_overhead.py            # short (about 1 minute)
     .venv/bin/python benchmarks/gateway_overhead.py --long     # longer phases
@@ -149,6 +152,29 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q / 100))]
 
 
+def fsync_latency(directory: Path, count: int = 200) -> dict[str, float]:
+    """This disk's sync latency where the server's database lives: overwrite 4 KiB of a
+    preallocated file and ``fdatasync`` it, as SQLite's WAL commit does. A chat request
+    waits for two durable commits in sequence (before the model is called, and before
+    the answer is released), so twice the median is the floor of its added latency."""
+    path = directory / "fsync-probe"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, bytes(4096 * count))
+        os.fsync(fd)
+        times = []
+        for i in range(count):
+            os.pwrite(fd, os.urandom(4096), 4096 * i)
+            start = time.perf_counter()
+            os.fdatasync(fd)
+            times.append((time.perf_counter() - start) * 1000)
+    finally:
+        os.close(fd)
+        path.unlink()
+    return {"p50_ms": round(pct(times, 50), 3), "p99_ms": round(pct(times, 99), 3),
+            "two_commits_p50_ms": round(2 * pct(times, 50), 3)}
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (all its threads), from /proc (Linux)."""
     try:
@@ -209,8 +235,14 @@ def main() -> None:
             except ImportError:
                 runner = asyncio.run
             port = int(server.url.rsplit(":", 1)[1])
+            load_before = os.getloadavg()
+            fsync_before = fsync_latency(Path(tmp))
             result = runner(run(upstream_port, port, server.admin_key, args.long,
                                 server.process.pid))
+            result["disk_fsync_before"] = fsync_before
+            result["disk_fsync_after"] = fsync_latency(Path(tmp))
+            result["load_average_1_5_15"] = {"before": load_before,
+                                             "after": os.getloadavg()}
     finally:
         fake.terminate()
         fake.wait(10)

@@ -486,7 +486,7 @@ class Gateway:
 
     def close(self) -> None:
         """Synchronous shutdown (the instance closing): write pending index rows."""
-        self.index.flush_sync()
+        self.index.close()
 
     async def aclose(self) -> None:
         if self._background:

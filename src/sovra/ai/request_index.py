@@ -4,6 +4,14 @@ The ledger is the record; this table only lets ``sovra trace`` find a request's 
 without scanning the log. Rows are written in batches from a background task so the
 hot path pays no extra transaction per request; ``flush`` is awaited before a trace and
 at shutdown.
+
+The batches go through a connection of their own that does not wait for the disk at
+commit (SQLite ``synchronous=NORMAL`` in WAL mode, PostgreSQL ``synchronous_commit=off``,
+both per connection; ADR 0606). Their rows become durable with the next commit that
+does sync, which on a serving instance is the ledger's next group commit, milliseconds
+later: the write-ahead log is synced as a whole. Before, every batch was one more fsync
+holding SQLite's single write lock, which the ledger's commits (on the request path)
+then waited for.
 """
 
 from __future__ import annotations
@@ -11,10 +19,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from sovra.errors import StorageError
@@ -42,6 +51,8 @@ class RequestIndex:
         self._pending: list[IndexRow] = []
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._writer: Connection | None = None
+        self._writer_lock = threading.Lock()  # flush (a worker thread) vs flush_sync
 
     def add(self, row: IndexRow) -> None:
         self._pending.append(row)
@@ -64,13 +75,43 @@ class RequestIndex:
             self._write(rows)
 
     def _write(self, rows: list[IndexRow]) -> None:
-        try:
-            with self._engine.begin() as conn:
-                conn.execute(insert(ai_requests), [asdict(r) for r in rows])
-        except SQLAlchemyError:
-            # The ledger already holds every one of these requests; losing index rows
-            # only makes them slower to find, so log loudly rather than fail requests.
-            log.exception("could not write %d request index rows", len(rows))
+        with self._writer_lock:
+            try:
+                conn = self._writer_connection()
+                with conn.begin():
+                    conn.execute(insert(ai_requests), [asdict(r) for r in rows])
+            except SQLAlchemyError:
+                # The ledger already holds every one of these requests; losing index
+                # rows only makes them slower to find, so log loudly rather than fail
+                # requests.
+                self._close_writer()
+                log.exception("could not write %d request index rows", len(rows))
+
+    def _writer_connection(self) -> Connection:
+        if self._writer is None:
+            conn = self._engine.connect()
+            # Out of the pool for good: the setting below must never reach a connection
+            # that another part of Sovra (the ledger above all) commits on.
+            conn.detach()
+            if self._engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
+            elif self._engine.dialect.name == "postgresql":
+                conn.exec_driver_sql("SET synchronous_commit TO off")
+            conn.commit()
+            self._writer = conn
+        return self._writer
+
+    def _close_writer(self) -> None:
+        conn, self._writer = self._writer, None
+        if conn is not None:
+            with contextlib.suppress(SQLAlchemyError):
+                conn.close()
+
+    def close(self) -> None:
+        """Write pending rows and close the index's own connection."""
+        self.flush_sync()
+        with self._writer_lock:
+            self._close_writer()
 
     def get(self, request_id: str) -> IndexRow | None:
         try:
@@ -89,3 +130,5 @@ class RequestIndex:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self.flush()
+        with self._writer_lock:
+            self._close_writer()
