@@ -112,3 +112,11 @@ def test_decode_rejects_non_canonical_or_foreign_objects() -> None:
                 good.replace(b'"seq":0', b'"seq":"0"'), b'{"a":1}'):
         with pytest.raises(ValueError):
             entries.decode(bad)
+
+
+def test_seal_many_equals_seal_one_by_one() -> None:
+    prefixes = [entries.prepare(f"user:{i}", "data.ingest", "r", "success", {"i": i})
+                for i in range(5)]
+    stamp = entries.format_time(1_700_000_000.5)
+    assert entries.seal_many(prefixes, 998, stamp) == [
+        entries.seal(p, 998 + i, stamp) for i, p in enumerate(prefixes)]

@@ -127,19 +127,22 @@ class Batcher(Generic[R]):
         self._idle_every_s = idle_every_s
         self._queue: deque[Pending[R]] = deque()
         self._arriving = 0  # callers between ``arriving`` and ``submit``
-        self._cond = threading.Condition()
+        # Callers take the plain lock (a C-level ``with``); only the writer waits on the
+        # condition built on it.
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def arriving(self) -> None:
         """A caller started preparing an append: worth waiting for it to join a batch."""
-        with self._cond:
+        with self._lock:
             self._arriving += 1
 
     def submit(self, item: Pending[R], *, announced: bool = False) -> Pending[R]:
         """Queue a prepared append (``announced``: its caller called ``arriving``)."""
-        with self._cond:
+        with self._lock:
             if announced:
                 self._arriving -= 1
             if self._closed:
@@ -153,7 +156,7 @@ class Batcher(Generic[R]):
     def submit_many(self, items: list[Pending[R]], *, announced: bool = False) -> None:
         """Queue prepared appends that must be committed in one batch (one transaction),
         in order: the writer never splits them, even past ``batch_max``."""
-        with self._cond:
+        with self._lock:
             if announced:
                 self._arriving -= len(items)
             if self._closed:
@@ -167,7 +170,7 @@ class Batcher(Generic[R]):
 
     def abandon(self) -> None:
         """An announced caller gave up before submitting (its input was invalid)."""
-        with self._cond:
+        with self._lock:
             self._arriving -= 1
             self._cond.notify()
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from json.encoder import encode_basestring as _string
@@ -164,6 +164,12 @@ def _plain_object(value: dict[Any, Any], depth: int) -> bool:
 def seal(prefix: bytes, seq: int, time: str) -> bytes:
     """Complete a prepared entry with its sequence number and time."""
     return prefix + b',"seq":%d,"time":"%s"}' % (seq, time.encode("ascii"))
+
+
+def seal_many(prefixes: Iterable[bytes], first: int, time: str) -> list[bytes]:
+    """``seal`` for consecutive sequence numbers from ``first`` sharing one time."""
+    tail = b',"time":"%s"}' % time.encode("ascii")
+    return [prefix + b',"seq":%d' % seq + tail for seq, prefix in enumerate(prefixes, first)]
 
 
 def decode(body: bytes) -> Entry:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import operator
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -31,7 +32,7 @@ from sovra.ledger import entry as entries
 from sovra.ledger.archive import ArchivedCheckpoint, ArchivedCosignature, write_archive
 from sovra.ledger.batcher import Batcher, Pending
 from sovra.ledger.checkpoints import Checkpointer
-from sovra.ledger.merkle import leaf_hash
+from sovra.ledger.merkle import leaf_hash_list
 from sovra.ledger.note import parse_vkey
 from sovra.ledger.storage import EntryRow, LedgerStore, SeqConflictError
 from sovra.ledger.tree import HashTree
@@ -39,6 +40,8 @@ from sovra.ledger.tree import HashTree
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
+# The columns stored beside each entry, read off a queued item.
+_COLUMNS = operator.attrgetter("action", "actor", "resource")
 # (actor, action, resource, outcome, details): the arguments of ``append``.
 EntryFields = tuple[str, str, str, str, Mapping[str, object] | None]
 
@@ -170,11 +173,14 @@ class Ledger:
                 if self._stale:
                     self._resync()
                 first = self._tree.size
-                stamp = entries.format_time(self._clock())
-                bodies = [entries.seal(p.prefix, first + i, stamp) for i, p in enumerate(batch)]
-                hashes = [leaf_hash(b) for b in bodies]
-                rows = [(first + i, h, b, p.action, p.actor, p.resource)
-                        for i, (p, b, h) in enumerate(zip(batch, bodies, hashes, strict=True))]
+                seqs = range(first, first + len(batch))
+                bodies = entries.seal_many([p.prefix for p in batch], first,
+                                           entries.format_time(self._clock()))
+                # C-level pipelines, not per-item Python: this runs under the GIL that
+                # every appending thread also wants (ADR 0104).
+                hashes = leaf_hash_list(bodies)
+                rows = list(zip(seqs, hashes, bodies, *zip(*map(_COLUMNS, batch),
+                                                           strict=True), strict=True))
                 try:
                     self._store.insert_entries(rows)
                     break
@@ -195,7 +201,7 @@ class Ledger:
                 raise LedgerUnavailableError("sequence numbers kept conflicting with "
                                              "another writer; nothing was recorded")
             self._tree.extend(hashes)
-        return [Receipt(first + i, h) for i, h in enumerate(hashes)]
+        return list(map(Receipt, seqs, hashes))
 
     def _resync(self) -> None:
         try:

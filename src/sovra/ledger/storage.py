@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 from sqlalchemy import Engine, PoolProxiedConnection, func, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -36,7 +37,7 @@ def _values_statements(rows: Sequence[_Row], paramstyle: str) -> list[_Statement
         # Only constants are interpolated: the table name and placeholders.
         sql = (f"INSERT INTO {ledger_entries.name} ({_COLUMNS}) VALUES "  # noqa: S608
                f"{', '.join([row_marks] * len(chunk))}")
-        statements.append((sql, tuple(v for row in chunk for v in row)))
+        statements.append((sql, tuple(chain.from_iterable(chunk))))
     return statements
 
 
