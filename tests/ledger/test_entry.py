@@ -120,3 +120,11 @@ def test_seal_many_equals_seal_one_by_one() -> None:
     stamp = entries.format_time(1_700_000_000.5)
     assert entries.seal_many(prefixes, 998, stamp) == [
         entries.seal(p, 998 + i, stamp) for i, p in enumerate(prefixes)]
+
+
+@pytest.mark.parametrize("action", [["data", "ingest"], "a" * 120 + ".bcdefghij", "x.y\n",
+                                    None])
+def test_malformed_actions_are_refused_even_after_valid_ones(action: Any) -> None:
+    entries.prepare("a", "data.ingest", "r", "success", None)  # a valid one, remembered
+    with pytest.raises(InvalidInputError, match="action"):
+        entries.prepare("a", action, "r", "success", None)

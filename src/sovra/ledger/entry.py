@@ -13,12 +13,14 @@ and size) into ``details`` instead, and details are capped at ``MAX_DETAILS_BYTE
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from json.encoder import c_make_encoder  # type: ignore[attr-defined]
 from json.encoder import encode_basestring as _string
 from typing import Any, NoReturn
 
@@ -67,8 +69,8 @@ def prepare(actor: str, action: str, resource: str, outcome: str,
     """Validate the caller's fields and canonicalize them, without the final ``}``."""
     _check_text("actor", actor, MAX_ACTOR)
     _check_text("resource", resource, MAX_RESOURCE)
-    _check_text("action", action, MAX_ACTION)
-    if not _ACTION.fullmatch(action):
+    if type(action) is not str or not _is_action(action):  # unhashable: not cacheable
+        _check_text("action", action, MAX_ACTION)
         raise InvalidInputError(f"ledger action {action!r} must be dotted lowercase, "
                                 "like 'keys.unseal'")
     if outcome not in OUTCOMES:
@@ -97,11 +99,24 @@ def prepare(actor: str, action: str, resource: str, outcome: str,
 
 # RFC 8785 §3.2.3 sorts keys; these five sort in this order, and ``seq``/``time`` after.
 _PREFIX = '{"action":"%s","actor":%s,"details":%s,"outcome":"%s","resource":%s'
-# The C encoder ``json.dumps`` builds on every call, built once (check_circular off:
-# ``_plain`` has already bounded the depth, so a cycle never reaches it).
+# The encoder ``json.dumps`` builds on every call, built once (check_circular off:
+# ``_plain`` has already bounded the depth, so a cycle never reaches it) ...
 _DETAILS_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"),
                                     ensure_ascii=False, check_circular=False,
                                     allow_nan=False)
+# ... and the C encoder that ``JSONEncoder.encode`` builds from it on every call, built
+# once with the same arguments (``json.encoder.iterencode``), where the C module exists.
+_C_ENCODER: Callable[[object, int], Sequence[str]] | None = (
+    None if c_make_encoder is None else c_make_encoder(
+        None, _DETAILS_ENCODER.default, _string, None, _DETAILS_ENCODER.key_separator,
+        _DETAILS_ENCODER.item_separator, _DETAILS_ENCODER.sort_keys,
+        _DETAILS_ENCODER.skipkeys, _DETAILS_ENCODER.allow_nan))
+
+
+def _details_json(details: dict[str, Any]) -> str:
+    if _C_ENCODER is not None:
+        return "".join(_C_ENCODER(details, 0))
+    return _DETAILS_ENCODER.encode(details)  # pragma: no cover - CPython has _json
 
 
 def _fast_canonical(actor: str, action: str, resource: str, outcome: str,
@@ -120,7 +135,7 @@ def _fast_canonical(actor: str, action: str, resource: str, outcome: str,
     if not _plain_object(details, 0):
         return None
     try:
-        return (_PREFIX % (action, _string(actor), _DETAILS_ENCODER.encode(details), outcome,
+        return (_PREFIX % (action, _string(actor), _details_json(details), outcome,
                            _string(resource))).encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate: let rfc8785 reject it
         return None
@@ -191,6 +206,14 @@ def decode(body: bytes) -> Entry:
 
 def _malformed(reason: str) -> NoReturn:
     raise ValueError(reason)
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_action(action: object) -> bool:
+    """A non-empty dotted lowercase name within the column width. Actions are a small
+    vocabulary, so the answer is memoized rather than matched on every append."""
+    return (isinstance(action, str) and 0 < len(action) <= MAX_ACTION
+            and _ACTION.fullmatch(action) is not None)
 
 
 def _check_text(name: str, value: str, limit: int) -> None:
