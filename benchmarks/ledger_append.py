@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import tempfile
 import threading
 import time
@@ -123,13 +124,22 @@ def measure(url_for: Callable[[], str], data_dir: Path, scale: float) -> dict[st
         upgrade(engine)
         ledger = Ledger.open(engine, settings)
         try:
+            before = resource.getrusage(resource.RUSAGE_SELF)
             rate = ledger_rate(ledger, writers, total)
+            after = resource.getrusage(resource.RUSAGE_SELF)
         finally:
             ledger.close()
             engine.dispose()
-        results[f"writers_{writers}"] = {"baseline_commits_per_s": round(base),
-                                         "ledger_appends_per_s": round(rate),
-                                         "ratio": round(rate / base, 2), "appends": total}
+        done = max(1, total // writers) * writers
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        results[f"writers_{writers}"] = {
+            "baseline_commits_per_s": round(base), "ledger_appends_per_s": round(rate),
+            "ratio": round(rate / base, 2), "appends": total,
+            # Whole-process CPU (writer thread, callers, driver) and voluntary context
+            # switches per append during the ledger run: what the GIL-bound limit is.
+            "ledger_cpu_us_per_append": round(cpu / done * 1e6, 1),
+            "ledger_voluntary_switches_per_append": round(
+                (after.ru_nvcsw - before.ru_nvcsw) / done, 2)}
     return results
 
 
