@@ -1,0 +1,146 @@
+"""The Cedar entity set of one request: the caller and the resource, parsed once each.
+
+Cedar needs the request's entities as a parsed ``Entities`` set. Parsing Cedar's entity
+JSON is the largest cost of a decision inside cedarpy (about half of it, measured with
+callgrind: serde tries each JSON value form in turn and formats an error for every miss),
+so we parse as little as possible per request:
+
+* the caller's entity (attributes and role parents) is parsed once per distinct
+  ``Caller`` value and kept as a handle;
+* per request only the resource entity is parsed, added to a copy of the caller's handle
+  (``Entities.with_added_json_str``: the base is cloned, not re-parsed).
+
+The caches are keyed by *values*, never by ids: a ``Caller`` carries every attribute its
+entity is built from (roles already include those inherited from groups), so a changed
+role, clearance, unit, jurisdiction or group membership is a different key and can never
+meet an old handle. Nothing needs to be invalidated, and nothing can be served stale.
+Entries are only evicted to bound memory.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping
+
+import cedarpy
+
+from sovra.identity.caller import Caller
+from sovra.policy.classification import Classification
+from sovra.policy.decision import Resource
+
+# Attributes holding a level (converted to its integer) or a principal (an entity ref).
+_LEVEL_ATTRS = frozenset({"classification", "max_classification"})
+_PRINCIPAL_ATTRS = frozenset({"proposer", "requester", "owner"})
+_CALLERS_MAX = 4096
+# One shared encoder: ``json.dumps`` with default arguments uses an equivalent one.
+_encode = json.JSONEncoder().encode
+
+
+def principal_ref(principal_id: str) -> dict[str, object]:
+    """A Cedar JSON entity reference to a principal (for attributes and context)."""
+    return {"__entity": {"type": "Principal", "id": principal_id}}
+
+
+def cedar_value(name: str, value: object) -> object:
+    """A Python attribute or context value as Cedar JSON (levels as integers)."""
+    if name in _LEVEL_ATTRS and isinstance(value, str | int | Classification):
+        return int(Classification.parse(value))
+    if name in _PRINCIPAL_ATTRS and isinstance(value, str):
+        return principal_ref(value)
+    if isinstance(value, frozenset | set | tuple):
+        return list(value)
+    return value
+
+
+def principal_entity(caller: Caller) -> dict[str, object]:
+    """The caller as a Cedar entity: its attributes, and its roles as parents."""
+    return {
+        "uid": {"type": "Principal", "id": caller.principal_id},
+        "attrs": {
+            "kind": caller.kind,
+            "clearance": int(Classification.parse(caller.clearance)),
+            "org_unit": caller.org_unit,
+            "jurisdiction": caller.jurisdiction,
+        },
+        "parents": [{"type": "Role", "id": role} for role in sorted(caller.roles)],
+    }
+
+
+def resource_parents(resource: Resource) -> list[tuple[str, str]]:
+    """The resource's ancestors: a document is in its collection."""
+    collection = resource.attributes.get("collection")
+    if resource.type == "Document" and isinstance(collection, str):
+        return [("Collection", collection)]
+    return []
+
+
+def resource_entity(resource: Resource) -> dict[str, object]:
+    """The resource as a Cedar entity (``collection`` becomes its parent)."""
+    attrs = {k: cedar_value(k, v) for k, v in resource.attributes.items() if k != "collection"}
+    parents = [{"type": kind, "id": uid} for kind, uid in resource_parents(resource)]
+    return {"uid": {"type": resource.type, "id": resource.id}, "attrs": attrs,
+            "parents": parents}
+
+
+def is_caller_itself(caller: Caller, resource: Resource) -> bool:
+    """Whether the resource is the calling principal (then it is one entity, not two)."""
+    return resource.type == "Principal" and resource.id == caller.principal_id
+
+
+def entities_json(caller: Caller, resource: Resource) -> str:
+    """The request's entities as one Cedar JSON document (the uncached reference form)."""
+    entities = [principal_entity(caller)]
+    if not is_caller_itself(caller, resource):
+        entities.append(resource_entity(resource))
+    return _encode(entities)
+
+
+def context_json(caller: Caller, context: Mapping[str, object] | None) -> str:
+    """The request context as Cedar JSON: the lockbox flag, the credential, the rest."""
+    built: dict[str, object] = {"access_grant_approved": False}
+    if caller.via:
+        built["credential"] = caller.via
+    if context:
+        for name, value in context.items():
+            built[name] = cedar_value(name, value)
+    return _encode(built)
+
+
+class RequestEntities:
+    """Parsed entity sets for requests, built from cached per-caller handles.
+
+    Thread-safe: lookups are single dict reads; inserts and eviction hold a lock.
+    """
+
+    def __init__(self, *, callers_max: int = _CALLERS_MAX) -> None:
+        self._callers: dict[Caller, cedarpy.Entities] = {}
+        self._callers_max = callers_max
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._callers)
+
+    def caller_handle(self, caller: Caller) -> cedarpy.Entities:
+        """The caller's entity, parsed once per distinct ``Caller`` value."""
+        found = self._callers.get(caller)
+        if found is None:
+            found = cedarpy.Entities.from_json_str(_encode([principal_entity(caller)]))
+            with self._lock:
+                if len(self._callers) >= self._callers_max:
+                    # Evict the oldest entry (dicts keep insertion order): bounded memory.
+                    del self._callers[next(iter(self._callers))]
+                self._callers[caller] = found
+        return found
+
+    def for_request(self, caller: Caller, resource: Resource) -> cedarpy.Entities:
+        """The caller's and the resource's entities, as Cedar will see them."""
+        base = self.caller_handle(caller)
+        if is_caller_itself(caller, resource):
+            return base
+        return base.with_added_json_str("[" + _encode(resource_entity(resource)) + "]")
+
+
+__all__ = ["RequestEntities", "cedar_value", "context_json", "entities_json",
+           "is_caller_itself", "principal_entity", "principal_ref", "resource_entity",
+           "resource_parents"]
