@@ -17,6 +17,7 @@ from sovra.data.classify._patterns import (
     IPV6_HINT,
     KV_PASSWORD,
     LOWER_TOKEN,
+    PASS_WORD,
     PEM_BODY,
     PEM_HEADER,
     TOKEN,
@@ -85,10 +86,13 @@ def scan_secrets(text: str, lower: str) -> list[Finding]:
 def _token_starts(text: str) -> list[int]:
     """Where a lower-case token prefix may start, found with literal searches only (an
     alternation of literals is not optimised by the regex engine; ``str.find`` is)."""
-    starts = [at - 3 for at in _all(text, "_") if at >= 3 and LOWER_TOKEN.match(text, at - 3)]
-    starts += [at - 6 for at in _all(text, "_pat_") if at >= 6
+    # "_pat_" and "k_live_" both contain an "_": found among the "_"s (one search of
+    # the text instead of three).
+    underscores = _all(text, "_")
+    starts = [at - 3 for at in underscores if at >= 3 and LOWER_TOKEN.match(text, at - 3)]
+    starts += [at - 6 for at in underscores if at >= 6 and text.startswith("_pat_", at)
                and text.startswith("github", at - 6)]
-    starts += [at - 1 for at in _all(text, "k_live_") if at >= 1]
+    starts += [at - 2 for at in underscores if at >= 2 and text.startswith("k_live_", at - 1)]
     starts += _all(text, "sk-") + _all(text, "xox")
     return sorted(set(starts))
 
@@ -100,7 +104,9 @@ def _passwords(text: str, lower: str) -> list[Finding]:
         if match:
             found.append(Finding(Kind.PASSWORD, "url", match.start(1), match.end(1),
                                  match.group(1)))
-    for at in sorted(_all(lower, "pass") + _all(lower, "pwd")):
+    # One pass finds both words (neither can overlap the other or itself, so the
+    # non-overlapping matches are all the occurrences, in order).
+    for at in [m.start() for m in PASS_WORD.finditer(lower)]:
         if at > 0 and lower[at - 1].isalnum():
             continue
         match = KV_PASSWORD.match(text, at)

@@ -82,6 +82,8 @@ TOKEN_END = re.compile(r"(?![\w\-])")
 AWS_SECRET = re.compile(r"(?i)aws_secret_access_key\s*[=:]\s*\"?([A-Za-z0-9/+]{40})(?![\w/+])")
 # scheme://user:password@host — the password is the finding, found from the "://".
 URL_PASSWORD = re.compile(r"[^\s:/@]{1,256}:([^\s@/]{1,256})@[\w.\-\[\]:]+")
+# Where a password key may start (in the lower-cased text).
+PASS_WORD = re.compile(r"p(?:ass|wd)")
 # key=value connection strings (libpq, ADO.NET, JDBC properties).
 KV_PASSWORD = re.compile(r"(?i)(?:password|passwd|pwd)\s*[=:]\s*"
                          r"(\"[^\"\n]{1,256}\"|'[^'\n]{1,256}'|[^\s;'\"&,]{1,256})")
