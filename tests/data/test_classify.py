@@ -52,6 +52,13 @@ def kinds(text: str) -> list[tuple[Kind, str]]:
      "sk-sovra-abcdefghijklmnopqrstuvwx1234"),
     ("postgres://admin:hunter2@db.example.com/x", Kind.PASSWORD, "hunter2"),
     ("Host=db;Password='s3 cret';", Kind.PASSWORD, "s3 cret"),
+    ("user=app pwd=Tr0ub4dor sslmode=require", Kind.PASSWORD, "Tr0ub4dor"),
+    ("my_var = sk_live_" + "a1B2c3D4e5F6g7H8i9J0k1 # stripe", Kind.API_TOKEN,
+     "sk_live_" + "a1B2c3D4e5F6g7H8i9J0k1"),
+    ("__init__ rk_live_" + "Z9y8X7w6V5u4T3s2R1q0ab end", Kind.API_TOKEN,
+     "rk_live_" + "Z9y8X7w6V5u4T3s2R1q0ab"),
+    ("token=github_pat_" + "A" * 82 + " done", Kind.API_TOKEN, "github_pat_" + "A" * 82),
+    ("GH_TOKEN: ghp_" + "x" * 36, Kind.API_TOKEN, "ghp_" + "x" * 36),
 ])
 def test_each_detector_finds_its_value_with_its_span(text: str, kind: Kind, value: str) -> None:
     assert (kind, value) in kinds(text)
