@@ -95,8 +95,8 @@ def _write(path: Path, members: dict[str, bytes]) -> Path:
     return path
 
 
-def _valid_members(tmp_path: Path) -> dict[str, bytes]:
-    contents, signer = build_contents(n=10, sizes=(10,))
+def _valid_members(tmp_path: Path, n: int = 10) -> dict[str, bytes]:
+    contents, signer = build_contents(n=n, sizes=(n,))
     path = tmp_path / "valid.tar"
     write_archive(path, log_vkey=signer.verifier.vkey, origin=signer.name,
                   entries=contents.entries.split(b"\n")[:-1], leaf_hashes=[contents.leaf_hashes],
@@ -173,3 +173,26 @@ def test_edited_member_without_manifest_update_is_invalid(tmp_path: Path) -> Non
 def test_deep_mode_checks_every_entry_is_canonical(tmp_path: Path) -> None:
     members = _valid_members(tmp_path)
     assert verify_archive(_write(tmp_path / "a.tar", members), deep=True).valid
+
+
+@pytest.mark.skipif(threading.active_count() > 1,
+                    reason="build_tree only forks workers from a single-threaded process")
+def test_edited_entries_member_is_named_with_and_without_workers(tmp_path: Path) -> None:
+    # The entries member's SHA-256 is computed while the workers hash the lines: the
+    # verdict, and the order of the problems, must not depend on that.
+    members = _valid_members(tmp_path, n=3000)
+    assert len(_part_bounds(members["entries.jsonl"], 2)) == 3
+    for edit in (b"", b'"outcome":"denied"'):
+        entries = members["entries.jsonl"]
+        if edit:
+            entries = entries.replace(b'"outcome":"allowed"', edit, 1)
+        path = _write(tmp_path / f"edit{len(edit)}.tar", {**members, "entries.jsonl": entries})
+        serial = verify_archive(path, workers=1)
+        parallel = verify_archive(path, workers=2)
+        assert parallel == serial
+        if not edit:
+            assert serial.valid, serial.problems
+            continue
+        assert serial.problems[0].where == "archive"
+        assert "entries.jsonl does not match the SHA-256" in serial.problems[0].message
+        assert any(p.where == "checkpoint" for p in serial.problems)

@@ -108,8 +108,13 @@ def write_archive(path: Path, *, log_vkey: str, origin: str, entries: Iterable[b
     return count
 
 
-def read_archive(path: Path) -> ArchiveContents:
-    """Read an archive; ``ArchiveError`` if it cannot be read as one at all."""
+def read_archive(path: Path, *, digest_entries: bool = True) -> ArchiveContents:
+    """Read an archive; ``ArchiveError`` if it cannot be read as one at all.
+
+    ``digest_entries=False`` leaves the SHA-256 of ``entries.jsonl`` (the largest
+    member) out of ``member_digests``, for a caller that computes it later itself
+    (``verify_archive``, while worker processes hash the entries).
+    """
     try:
         with tarfile.open(path, mode="r:") as tar:
             data = _read_members(tar)
@@ -130,7 +135,8 @@ def read_archive(path: Path) -> ArchiveContents:
             entries=data[ENTRIES], leaf_hashes=data[LEAVES], checkpoints=checkpoints,
             cosignatures=cosignatures,
             member_digests={name: hashlib.sha256(data[name]).hexdigest()
-                            for name in _MEMBERS if name != MANIFEST},
+                            for name in _MEMBERS if name != MANIFEST
+                            and (digest_entries or name != ENTRIES)},
             declared_digests=declared, declared_entries=int(manifest["entries"]))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ArchiveError(f"{path} has a malformed manifest or index: {exc!r}") from exc

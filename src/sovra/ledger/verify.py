@@ -16,14 +16,15 @@ canonical form.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sovra.errors import CheckpointError, NoteError, ProofError
 from sovra.ledger import merkle
 from sovra.ledger import note as notes
-from sovra.ledger.archive import ArchiveContents, read_archive
+from sovra.ledger.archive import ENTRIES, ArchiveContents, read_archive
 from sovra.ledger.entry import TAIL, decode
 from sovra.ledger.parallel import build_tree, default_workers
 from sovra.ledger.tree import HashTree
@@ -86,9 +87,17 @@ def verify_archive(path: Path | str, *, log_key: str | None = None,
     ``parallel.MIN_PARALLEL_ENTRIES`` entries when forking is safe (no other thread in
     this process), else one (``sovra.ledger.parallel``). The verdict is the same.
     """
-    return verify_contents(read_archive(Path(path)), log_key=log_key, witnesses=witnesses,
-                           deep=deep, allow_unsigned_tail=allow_unsigned_tail,
-                           workers=workers)
+    contents = read_archive(Path(path), digest_entries=False)
+    digests = dict(contents.member_digests)
+
+    def digest_entries() -> None:
+        digests[ENTRIES] = hashlib.sha256(contents.entries).hexdigest()
+
+    # The SHA-256 of the whole entries member is one sequential pass; it runs in this
+    # process while forked workers hash their share of the lines (ADR 0105).
+    return _verify(contents, digests, log_key=log_key, witnesses=witnesses, deep=deep,
+                   allow_unsigned_tail=allow_unsigned_tail, workers=workers,
+                   alongside=digest_entries)
 
 
 def verify_contents(contents: ArchiveContents, *, log_key: str | None = None,
@@ -96,15 +105,26 @@ def verify_contents(contents: ArchiveContents, *, log_key: str | None = None,
                     allow_unsigned_tail: bool = False,
                     workers: int = 0) -> VerificationResult:
     """``verify_archive`` on contents already read (bytes and values in)."""
+    return _verify(contents, contents.member_digests, log_key=log_key, witnesses=witnesses,
+                   deep=deep, allow_unsigned_tail=allow_unsigned_tail, workers=workers)
+
+
+def _verify(contents: ArchiveContents, digests: dict[str, str], *, log_key: str | None,
+            witnesses: Sequence[str], deep: bool, allow_unsigned_tail: bool, workers: int,
+            alongside: Callable[[], None] | None = None) -> VerificationResult:
+    """``alongside`` runs while the tree is hashed and may complete ``digests``."""
     problems: list[Problem] = []
     verifier = _log_verifier(contents, log_key, problems)
-    for name, digest in sorted(contents.member_digests.items()):
-        if contents.declared_digests.get(name) != digest:
-            problems.append(Problem("archive", None, f"{name} does not match the SHA-256 "
-                                    "in the manifest: the archive was modified or damaged"))
+    digest_problems_at = len(problems)
     data = _entry_data(contents, problems)
     # Roughly 100 bytes per entry at least: decides on workers without counting lines.
-    tree = build_tree(data, default_workers(len(data) // 100) if workers == 0 else workers)
+    tree = build_tree(data, default_workers(len(data) // 100) if workers == 0 else workers,
+                      alongside=alongside)
+    problems[digest_problems_at:digest_problems_at] = [
+        Problem("archive", None, f"{name} does not match the SHA-256 in the manifest: the "
+                "archive was modified or damaged")
+        for name, digest in sorted(digests.items())
+        if contents.declared_digests.get(name) != digest]
     count = tree.size
     if contents.declared_entries != count:
         problems.append(Problem("archive", None, f"the manifest declares "
