@@ -227,3 +227,11 @@ def test_a_failing_lexical_search_fails_the_retrieval(data: Instance,
     with pytest.raises(RuntimeError, match="disk gone"):
         data.data.retrieve(ADMIN, "office canteen", k=3)
     assert ledger_actions(data).count("data.retrieve") == before
+
+
+def test_the_data_service_runs_numpy_blas_on_one_thread(data: Instance) -> None:
+    """OpenBLAS worker threads would compete with the concurrent lexical search."""
+    from threadpoolctl import threadpool_info
+
+    blas = [lib for lib in threadpool_info() if lib["user_api"] == "blas"]
+    assert blas and all(lib["num_threads"] == 1 for lib in blas)

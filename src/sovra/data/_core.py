@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 
+from sovra.data._dense import single_threaded_blas
 from sovra.data.classify import LevelMapping
 from sovra.data.embed import Embedder
 from sovra.data.hooks import EraserRegistry
@@ -69,6 +70,7 @@ class Core:
         self._embedder: Embedder | None = None
         self._lock = threading.Lock()
         self._index_keys: dict[str, bytes] = {}
+        single_threaded_blas()  # see there: the two searches below share the cores
         # Runs the lexical half of a retrieval next to the dense half (retrieval.py).
         self.searches = ThreadPoolExecutor(max_workers=_SEARCH_THREADS,
                                            thread_name_prefix="sovra-data-search")

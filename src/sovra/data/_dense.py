@@ -21,6 +21,21 @@ from sqlalchemy import Connection, select
 from sovra.data.embed import DIMENSIONS, Vectors
 from sovra.store.tables.data import data_chunks, data_collections
 
+
+def single_threaded_blas() -> None:
+    """Run numpy's BLAS (the dense search's matrix-vector product) on one thread.
+
+    Process-wide, on purpose: a retrieval already runs its lexical search on a second
+    thread next to the product (ADR 0404) and requests run concurrently, while
+    OpenBLAS's own worker threads busy-wait after every product and took the CPU the
+    concurrent search needed (A/B on 100,000 chunks: process CPU per retrieval p50
+    79 -> 45 ms). The product is bound by memory bandwidth, not by cores.
+    """
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
 # Reads the float32 vectors of the given chunk ids: {chunk id: little-endian bytes}.
 VectorLoader = Callable[[Connection, list[int]], dict[int, bytes]]
 _BATCH = 500
@@ -108,4 +123,4 @@ class MatrixCache:
         return _Matrix(generation, ids[present], classification[present], vectors[present])
 
 
-__all__ = ["MatrixCache", "VectorLoader"]
+__all__ = ["MatrixCache", "VectorLoader", "single_threaded_blas"]
