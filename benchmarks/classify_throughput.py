@@ -191,7 +191,7 @@ def presidio_recall(engine: Any, samples: list[Any]) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mb", type=float, default=1.0)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=7)  # best of: the VM is shared
     parser.add_argument("--presidio-kb", type=int, default=100,
                         help="Presidio is slow: time it on this much of the same text")
     args = parser.parse_args()
