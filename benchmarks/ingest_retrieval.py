@@ -14,8 +14,8 @@
    (ADR 0404), RRF, decrypting the 5 hits, the ledger entry). Query vectors are computed
    once up front (model time reported separately). Baseline in the same run: a raw
    FTS5 BM25 query on the same table (no permission filter, no fusion, no decryption);
-   also timed alone: the filtered lexical query, the
-   matrix dense search, and the same dense search as a sqlite-vec KNN query.
+   also timed alone: the filtered lexical query, the matrix dense search, and the same
+   dense search as a sqlite-vec KNN query.
 
     .venv/bin/python benchmarks/ingest_retrieval.py                   # quick: 20k chunks
     .venv/bin/python benchmarks/ingest_retrieval.py --chunks 100000   # the recorded run
