@@ -235,3 +235,19 @@ def test_the_data_service_runs_numpy_blas_on_one_thread(data: Instance) -> None:
 
     blas = [lib for lib in threadpool_info() if lib["user_api"] == "blas"]
     assert blas and all(lib["num_threads"] == 1 for lib in blas)
+
+
+def test_lexical_ties_are_ranked_by_chunk_id(data: Instance) -> None:
+    """Identical chunks score the same; their order is defined (chunk id), not left to
+    the engine, so the same inputs always give the same ranking."""
+    data.data.create_collection(ADMIN, spec())
+    paragraph = "The canteen serves soup on Mondays and fish on Fridays."
+    for n in range(4):
+        data.data.ingest(ADMIN, "hr", f"menu-{n}.txt", (paragraph + f"\n\nCopy {n}.").encode())
+    core = data.data.core
+    scope = data.data.allowed_scope(ADMIN, None)
+    with core.engine.connect() as conn:
+        from sovra.data.tokens import query_terms
+        terms = query_terms("canteen soup", core.index_key(conn, "hr"))
+        ranked = core.index.lexical(conn, terms, scope, 50)
+    assert len(ranked) == 4 and ranked == sorted(ranked)

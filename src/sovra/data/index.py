@@ -109,7 +109,9 @@ class SqliteIndex:
             "ON c.id = data_chunks_fts.rowid "
             "WHERE data_chunks_fts MATCH :match AND c.collection_id IN :collections "
             "AND c.classification <= :clearance "
-            "ORDER BY bm25(data_chunks_fts) LIMIT :limit"
+            # Equal scores (identical chunks) in id order, as on PostgreSQL: the order
+            # SQLite already gave them (rows leave FTS5 by rowid), now by definition.
+            "ORDER BY bm25(data_chunks_fts), c.id LIMIT :limit"
         ).bindparams(bindparam("collections", expanding=True))
         return [row[0] for row in conn.execute(query, {
             "match": _match_expression(terms), "collections": list(scope.collections),
