@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
 import httpx
@@ -22,10 +22,11 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
+from starlette.requests import ClientDisconnect
 
 from sovra.ai import wire
 from sovra.api import create_app
-from sovra.api.routers.openai_hot import ChatHotPath
+from sovra.api.routers.openai_hot import ChatHotPath, read_body
 from sovra.identity import ensure_first_admin
 from sovra.instance import Instance
 from tests.ai.conftest import approved_upstream
@@ -212,3 +213,73 @@ def test_parsing_from_bytes_equals_parsing_the_decoded_json(body: Any) -> None:
     except ValidationError as exc:
         fast = sorted((e["loc"], e["type"]) for e in exc.errors())
     assert fast == slow
+
+
+def _asgi_messages(loop: asyncio.AbstractEventLoop, app: FastAPI, key: str,
+                   chunks: list[bytes]) -> list[dict[str, Any]]:
+    """Drive the app with raw ASGI messages (the body in ``chunks``); what it sends."""
+    incoming = [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1}
+                for i, c in enumerate(chunks)]
+    sent: list[dict[str, Any]] = []
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "POST", "scheme": "http", "path": "/v1/chat/completions",
+             "raw_path": b"/v1/chat/completions", "query_string": b"", "root_path": "",
+             "headers": [(b"content-type", b"application/json"),
+                         (b"authorization", f"Bearer {key}".encode())],
+             "client": ("127.0.0.1", 5555), "server": ("127.0.0.1", 8000), "state": {}}
+
+    async def receive() -> dict[str, Any]:
+        if incoming:
+            return incoming.pop(0)
+        await asyncio.sleep(3600)  # pragma: no cover - nothing reads past the body
+        return {"type": "http.disconnect"}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(dict(message))
+
+    loop.run_until_complete(app(scope, receive, send))
+    return sent
+
+
+@pytest.mark.parametrize("split", [1, 3])
+def test_answer_is_sent_as_the_declared_response_sends_it(both: Any, split: int) -> None:
+    """``send_completed`` and ``read_body``: the same ASGI messages, status, header
+    names, order and values (but the request id), and body as the declared route's
+    ``Response``, for a body in one message or in several."""
+    instance, key, _run = both
+    raw = json.dumps(CHAT).encode()
+    step = -(-len(raw) // split)
+    chunks = [raw[i:i + step] for i in range(0, len(raw), step)]
+    loop = asyncio.new_event_loop()
+    try:
+        hot = _asgi_messages(loop, create_app(instance), key, chunks)
+        declared = _asgi_messages(loop, _declared(instance), key, chunks)
+        loop.run_until_complete(instance.ai.aclose())
+    finally:
+        loop.close()
+    assert [m["type"] for m in hot] == [m["type"] for m in declared] == [
+        "http.response.start", "http.response.body"]
+    assert hot[0]["status"] == declared[0]["status"] == 200
+    assert set(hot[1]) == set(declared[1])  # no more_body key on either
+    h_headers, d_headers = hot[0]["headers"], declared[0]["headers"]
+    assert [n for n, _ in h_headers] == [n for n, _ in d_headers] == [
+        b"x-request-id", b"content-length", b"content-type"]
+    assert h_headers[1:] != [] and h_headers[2] == d_headers[2]
+    h_body, d_body = json.loads(hot[1]["body"]), json.loads(declared[1]["body"])
+    assert h_headers[0][1].decode() == h_body["id"] != d_body["id"]
+    assert int(h_headers[1][1]) == len(hot[1]["body"])
+    for body in (h_body, d_body):
+        del body["id"], body["created"], body["sovra"]["request_id"]
+    assert h_body == d_body
+
+
+def test_read_body_raises_when_the_client_leaves_midway() -> None:
+    messages: list[dict[str, Any]] = [
+                {"type": "http.request", "body": b"{", "more_body": True},
+                {"type": "http.disconnect"}]
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    with pytest.raises(ClientDisconnect):
+        asyncio.run(read_body(receive))

@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import asdict
 
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import text
 
-from sovra.ai.request_index import IndexRow, RequestIndex
+from sovra.ai.request_index import IndexRow, RequestIndex, row_values
 from sovra.instance import Instance
 
 
@@ -62,3 +65,14 @@ def test_only_the_index_connection_skips_the_sync(instance: Instance) -> None:
     assert index._writer is None
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM ai_requests")).scalar() == 1
+
+
+@given(row=st.builds(IndexRow, st.text(max_size=20), st.none() | st.integers(0, 2**62),
+                     st.none() | st.integers(0, 2**62), st.text(max_size=10),
+                     st.text(max_size=10), st.floats(allow_nan=False),
+                     st.none() | st.binary(max_size=20), st.none() | st.binary(max_size=20)))
+def test_row_values_are_what_asdict_gives(row: IndexRow) -> None:
+    """The written values, taken without ``asdict``'s deep copy: same keys in the same
+    order, the same values."""
+    values = row_values(row)
+    assert list(values.items()) == list(asdict(row).items())

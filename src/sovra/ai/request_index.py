@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select
@@ -42,6 +42,13 @@ class IndexRow:
     created_at: float
     prompt_ciphertext: bytes | None = None
     answer_ciphertext: bytes | None = None
+
+
+def row_values(row: IndexRow) -> dict[str, Any]:
+    """The row's column values: what ``dataclasses.asdict`` returns for it, without the
+    deep copy it makes of every value (about 25 µs a row, on the GIL the event loop
+    needs; the values are immutable: str, int, float, bytes, None)."""
+    return dict(vars(row))
 
 
 class RequestIndex:
@@ -79,7 +86,7 @@ class RequestIndex:
             try:
                 conn = self._writer_connection()
                 with conn.begin():
-                    conn.execute(insert(ai_requests), [asdict(r) for r in rows])
+                    conn.execute(insert(ai_requests), [row_values(r) for r in rows])
             except SQLAlchemyError:
                 # The ledger already holds every one of these requests; losing index
                 # rows only makes them slower to find, so log loudly rather than fail

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sovra.ai.compact_json import compact_json
 from sovra.ai.gateway import ChatRequest, ChatResult, PreparedChat
 from sovra.ai.models import ChatMessage, Citation, GenerationParams, ModelRecord
 from sovra.ai.settings import AISettings
@@ -41,6 +42,10 @@ class SovraOptions(BaseModel):
         default_factory=list, max_length=32)
     citations: bool = True
     top_k: int = Field(default=4, ge=1, le=50)
+
+
+# What a request without ``sovra`` options gets; built once (only read, never changed).
+_NO_OPTIONS = SovraOptions()
 
 
 class StreamOptions(BaseModel):
@@ -78,7 +83,7 @@ class ChatCompletionRequest(BaseModel):
         params = GenerationParams(
             max_tokens=wanted, temperature=0.7 if self.temperature is None else self.temperature,
             top_p=1.0 if self.top_p is None else self.top_p, stop=stop[:4], seed=self.seed)
-        options = self.sovra or SovraOptions()
+        options = self.sovra or _NO_OPTIONS
         return ChatRequest(self.model, messages, params, tuple(options.collections),
                            options.citations, options.top_k)
 
@@ -129,7 +134,7 @@ def completion_body(prepared: PreparedChat, result: ChatResult) -> bytes:
                   "completion_tokens": result.usage.completion_tokens,
                   "total_tokens": result.usage.total_tokens},
         "sovra": _sovra(prepared)}
-    return json.dumps(body, separators=(",", ":")).encode()
+    return compact_json(body)
 
 
 def _finish(reason: str) -> str:
@@ -146,7 +151,7 @@ def chunk_event(prepared: PreparedChat, delta: dict[str, object], finish: str | 
                      "finish_reason": _finish(finish) if finish else None, "logprobs": None}]}
     if extra:
         body.update(extra)
-    return b"data: " + json.dumps(body, separators=(",", ":")).encode() + b"\n\n"
+    return b"data: " + compact_json(body) + b"\n\n"
 
 
 def usage_event(prepared: PreparedChat, prompt: int, completion: int) -> bytes:
@@ -154,7 +159,7 @@ def usage_event(prepared: PreparedChat, prompt: int, completion: int) -> bytes:
             "created": prepared.created, "model": prepared.record.model_id, "choices": [],
             "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
                       "total_tokens": prompt + completion}}
-    return b"data: " + json.dumps(body, separators=(",", ":")).encode() + b"\n\n"
+    return b"data: " + compact_json(body) + b"\n\n"
 
 
 def sovra_extra(prepared: PreparedChat) -> dict[str, object]:

@@ -24,6 +24,7 @@ from sovra.ai.backends.http1 import (
     UpstreamProtocolError,
     UpstreamTimeoutError,
 )
+from sovra.ai.compact_json import compact_json
 from sovra.ai.models import ChatMessage, Delta, GenerationParams, Usage
 from sovra.errors import UpstreamError
 
@@ -48,7 +49,7 @@ class UpstreamBackend:
             body["stop"] = list(params.stop)
         if params.seed is not None:
             body["seed"] = params.seed
-        return json.dumps(body, separators=(",", ":")).encode()
+        return compact_json(body)
 
     async def _send(self, body: bytes, *, stream: bool) -> Response:
         """Send with bounded retries; the caller reads (and so releases) the response."""

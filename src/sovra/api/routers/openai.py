@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import aclosing
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -104,18 +105,36 @@ def _gateway(request: Request) -> Gateway:
              summary="Chat completion (OpenAI-compatible; stream with SSE)")
 async def chat_completions(body: wire.ChatCompletionRequest, caller: ChatUser,
                            request: Request) -> Response:
+    answer = await chat_answer(body, caller, request)
+    if isinstance(answer, Response):
+        return answer
+    return Response(answer.content, media_type="application/json",
+                    headers={"x-request-id": answer.request_id})
+
+
+@dataclass(frozen=True, slots=True)
+class CompletedChat:
+    """A finished (not streamed) answer, its outcome durable: the 200's body and id."""
+
+    request_id: str
+    content: bytes
+
+
+async def chat_answer(body: wire.ChatCompletionRequest, caller: Caller,
+                      request: Request) -> CompletedChat | StreamingResponse:
+    """The chat operation, shared by the declared route and the hot path (ADR 0606):
+    govern and record, then the finished answer, or the stream to send."""
     gateway = _gateway(request)
     prepared = await gateway.prepare_chat(caller, body.to_domain(gateway.settings),
                                           decision=deferred_decision(request))
-    headers = {"x-request-id": prepared.request_id}
     if not body.stream:
         result = await gateway.complete(prepared)
-        return Response(wire.completion_body(prepared, result), media_type="application/json",
-                        headers=headers)
+        return CompletedChat(prepared.request_id, wire.completion_body(prepared, result))
     usage = bool(body.stream_options and body.stream_options.include_usage)
     return StreamingResponse(_events(gateway, prepared, include_usage=usage),
                              media_type="text/event-stream",
-                             headers={**headers, "cache-control": "no-cache"})
+                             headers={"x-request-id": prepared.request_id,
+                                      "cache-control": "no-cache"})
 
 
 async def _events(gateway: Gateway, prepared: PreparedChat, *,

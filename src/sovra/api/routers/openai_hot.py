@@ -11,8 +11,10 @@ by calling the pieces the declared route is made of, in the same order:
 2. the body, parsed and validated in one pass from bytes by the same pydantic model
    (``model_validate_json``); a bad body is recorded (``ai.request.invalid``) and
    answered 400 like the declared route does;
-3. the declared route's endpoint function (``openai.chat_completions``): governance,
-   the ledger entries, the upstream call, the response;
+3. the declared route's operation (``openai.chat_answer``, which the endpoint function
+   calls too): governance, the ledger entries, the upstream call, the answer; a
+   finished answer is sent as the same two ASGI messages the route's ``Response``
+   sends (``send_completed``), the body read straight from ``receive`` (``read_body``);
 4. any decision still pending is recorded before the answer leaves (``record_deferred``),
    and errors are rendered by the app's own handlers (``render_error``).
 
@@ -28,13 +30,14 @@ from typing import Any
 
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response, StreamingResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sovra.ai import wire
 from sovra.api.auth import record_deferred
 from sovra.api.errors import render_error
-from sovra.api.routers.openai import CHAT_AUTH, chat_completions, invalid_problems
+from sovra.api.routers.openai import CHAT_AUTH, CompletedChat, chat_answer, invalid_problems
 from sovra.errors import SovraError
 
 CHAT_PATH = "/v1/chat/completions"
@@ -53,29 +56,66 @@ class ChatHotPath:
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive, send)
+        answer: CompletedChat | Response
         try:
-            response: Any = await serve_chat(request)
+            answer = await serve_chat(request, receive)
         except (SovraError, RequestValidationError) as exc:
-            response = await render_error(request, exc)
-        await response(scope, receive, send)
+            rendered = await render_error(request, exc)
+            if rendered is None:  # pragma: no cover - both kinds have a renderer
+                raise
+            answer = rendered
+        if isinstance(answer, CompletedChat):
+            await send_completed(send, answer)
+        else:
+            await answer(scope, receive, send)
 
 
-async def serve_chat(request: Request) -> Any:
-    """Authorise, parse, run the declared endpoint; record a pending decision before
+async def send_completed(send: Send, answer: CompletedChat) -> None:
+    """Send a finished answer as the declared route's ``Response`` would: the same
+    status, header list (names, values, order) and body, in the same two ASGI messages,
+    without building a Response and its header mapping per request."""
+    await send({"type": "http.response.start", "status": 200, "headers": [
+        (b"x-request-id", answer.request_id.encode("latin-1")),
+        (b"content-length", b"%d" % len(answer.content)),
+        (b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": answer.content})
+
+
+async def serve_chat(request: Request, receive: Receive
+                     ) -> CompletedChat | StreamingResponse:
+    """Authorise, parse, run the declared operation; record a pending decision before
     any answer (success or error) leaves, as the declared route's class does."""
     caller = await CHAT_AUTH(request, None)
     try:
-        body = await _parsed(request, caller)
-        response = await chat_completions(body, caller, request)
+        body = await _parsed(request, receive, caller)
+        answer = await chat_answer(body, caller, request)
     except BaseException:
         await record_deferred(request)
         raise
     await record_deferred(request)
-    return response
+    return answer
 
 
-async def _parsed(request: Request, caller: Any) -> wire.ChatCompletionRequest:
-    raw = await request.body()
+async def read_body(receive: Receive) -> bytes:
+    """The request body from the ASGI messages, as ``Request.body`` reads it (a client
+    that disconnects first raises ``ClientDisconnect``), without its stream generator."""
+    message = await receive()
+    if message["type"] == "http.request" and not message.get("more_body", False):
+        body: bytes = message.get("body", b"")
+        return body  # the usual case: one message
+    chunks: list[bytes] = []
+    while True:
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+        message = await receive()
+
+
+async def _parsed(request: Request, receive: Receive, caller: Any
+                  ) -> wire.ChatCompletionRequest:
+    raw = await read_body(receive)
     try:
         return wire.ChatCompletionRequest.model_validate_json(raw)
     except ValidationError as exc:
@@ -88,4 +128,4 @@ async def _parsed(request: Request, caller: Any) -> wire.ChatCompletionRequest:
     raise problem
 
 
-__all__ = ["CHAT_PATH", "ChatHotPath", "serve_chat"]
+__all__ = ["CHAT_PATH", "ChatHotPath", "read_body", "send_completed", "serve_chat"]
