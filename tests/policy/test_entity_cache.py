@@ -10,7 +10,7 @@ very next decision.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import cedarpy
 import pytest
@@ -28,7 +28,14 @@ from sovra.policy import (
     Resource,
     default_policy_text,
 )
-from sovra.policy.entities import RequestEntities, context_json, entities_json
+from sovra.policy.entities import (
+    RequestEntities,
+    _reference_context_json,
+    context_json,
+    entities_json,
+    resource_entity,
+    resource_json,
+)
 
 EXTRA = "\n".join(
     f'@id("c{n}")\npermit(principal in Role::"analyst", action in '
@@ -50,7 +57,7 @@ def reference(caller: Caller, action: str, resource: Resource,
     request = {"principal": {"type": "Principal", "id": caller.principal_id},
                "action": {"type": "Action", "id": action},
                "resource": {"type": resource.type, "id": resource.id},
-               "context": context_json(caller, context)}
+               "context": _reference_context_json(caller, context)}
     result = cedarpy.is_authorized(request, FULL_SET, entities_json(caller, resource))
     names = result.diagnostics.id_annotations_by_reason
     policy_ids = tuple(sorted(names.get(r, r) for r in result.diagnostics.reasons))
@@ -200,3 +207,42 @@ def test_group_membership_and_policy_changes_reach_the_next_decision(
     policy.approve(identity.caller_for("carl"), proposal.version)
     decision = policy.decide(erin, "models.use", model)
     assert not decision.allowed and decision.policy_ids == ("nobody-uses-m7",)
+
+
+# -- the JSON writers ----------------------------------------------------------------
+
+names = st.sampled_from(["classification", "max_classification", "proposer", "requester",
+                         "owner", "collection", "org_unit", "approved", "legal_hold",
+                         "access_grant_approved", "credential", "client_ip", "x\u00e9\"\\"])
+values = st.one_of(
+    st.text(max_size=8), st.integers(-2, 5), st.booleans(), st.sampled_from(list(Classification)),
+    st.sampled_from(["Secret", " internal ", "PUBLIC", "top-secret", ""]),
+    st.floats(allow_nan=False) | st.none(), st.lists(st.text(max_size=3), max_size=2),
+    st.frozensets(st.sampled_from(["a", "b"]), max_size=2))
+attribute_maps = st.dictionaries(names | st.integers(0, 2), values, max_size=4)
+
+
+def outcome(build: Callable[[], str]) -> object:
+    """A writer's JSON in canonical form (so true != 1), or the type of what it raised."""
+    try:
+        return json.dumps(json.loads(build()), sort_keys=True)
+    except Exception as exc:  # the two writers must fail alike
+        return type(exc)
+
+
+@settings(max_examples=400, deadline=None)
+@given(kind=st.sampled_from(["Document", "Model", "Policy"]), ident=st.text(max_size=6),
+       attributes=attribute_maps)
+def test_resource_json_is_the_general_encoders_json(kind: str, ident: str,
+                                                    attributes: dict[object, object]) -> None:
+    resource = Resource(kind, ident, attributes)  # type: ignore[arg-type]
+    assert outcome(lambda: resource_json(resource)) == outcome(
+        lambda: json.dumps(resource_entity(resource)))
+
+
+@settings(max_examples=400, deadline=None)
+@given(caller=callers, context=st.none() | attribute_maps)
+def test_context_json_is_the_general_encoders_json(
+        caller: Caller, context: dict[object, object] | None) -> None:
+    assert outcome(lambda: context_json(caller, context)) == outcome(  # type: ignore[arg-type]
+        lambda: _reference_context_json(caller, context))  # type: ignore[arg-type]
