@@ -20,7 +20,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from sovra.errors import (
@@ -60,6 +71,15 @@ class Erasure:
     keyring_id: str
     kek_versions: int
     data_keys: int
+
+
+# Built once: constructing a SQLAlchemy statement costs more than running it here.
+_DEK_WITH_KEYRING = select(
+    keys_deks.c.keyring_id, keys_deks.c.object_id, keys_deks.c.kek_version,
+    keys_deks.c.wrapped_dek, keys_keyrings.c.min_version, keys_keyrings.c.destroyed_at,
+).select_from(keys_deks.join(
+    keys_keyrings, keys_deks.c.keyring_id == keys_keyrings.c.keyring_id,
+)).where(keys_deks.c.dek_id == bindparam("dek_id"))
 
 
 def _check_id(value: str, what: str, limit: int) -> None:
@@ -289,18 +309,21 @@ class Keyrings:
 
     def open_dek(self, keyring_id: str, object_id: str, header: aead.Header) -> AESGCM:
         """The data key named in ``header``, if it belongs to this keyring and object."""
+        # One query for the data key and its keyring's state: this runs once per
+        # decrypted object (every retrieval hit), and a second round trip for the keyring
+        # alone doubled its cost. The keyring is read in the same statement, so an erasure
+        # committed by any process is seen here at once (nothing about it is cached).
         with self._tx() as conn:
-            row = conn.execute(select(keys_deks).where(
-                keys_deks.c.dek_id == header.dek_id.hex())).first()
-        if row is None or row.keyring_id != keyring_id or row.object_id != object_id:
+            row = conn.execute(_DEK_WITH_KEYRING, {"dek_id": header.dek_id.hex()}).first()
+        if (row is None or row.keyring_id != keyring_id or row.object_id != object_id
+                or row.destroyed_at is not None):
             self._live_info(keyring_id)  # an erased keyring says so rather than "not found"
             raise DecryptionError(f"this ciphertext does not belong to object {object_id!r} "
                                   f"of keyring {keyring_id!r} (or its data key was erased)")
-        info = self._live_info(keyring_id)
-        if row.kek_version < info.min_version:
+        if row.kek_version < row.min_version:
             raise KeyDestroyedError(f"the data key of {object_id!r} was wrapped under KEK "
                                     f"version {row.kek_version}, retired when the minimum "
-                                    f"version became {info.min_version}")
+                                    f"version became {row.min_version}")
         kek = self._kek(keyring_id, row.kek_version)
         return aead.cipher(aead.unwrap(kek, bytes(row.wrapped_dek), dek_aad(
             keyring_id, object_id, header.dek_id, row.kek_version)))
