@@ -146,6 +146,26 @@ CHANGES = [
 ]
 
 
+def test_request_sets_are_reused_only_for_the_same_caller_and_resource() -> None:
+    entities = RequestEntities(sets_max=3)
+    alice = Caller("alice", "user", frozenset({"analyst"}), "internal", "ou0", "DE")
+    doc = Resource("Document", "d1", {"collection": "c0", "classification": "internal"})
+    first = entities.for_request(alice, doc)
+    assert entities.for_request(alice, Resource("Document", "d1", {
+        "collection": "c0", "classification": "internal"})) is first
+    reclassified = entities.for_request(alice, Resource("Document", "d1", {
+        "collection": "c0", "classification": "secret"}))
+    moved = entities.for_request(alice, Resource("Document", "d1", {
+        "collection": "c1", "classification": "internal"}))
+    promoted = entities.for_request(
+        Caller("alice", "user", frozenset({"analyst", "admin"}), "internal", "ou0", "DE"), doc)
+    assert len({id(first), id(reclassified), id(moved), id(promoted)}) == 4
+    assert entities.sets_cached == 3  # bounded: the oldest was evicted
+    parsed = {e["uid"]["id"]: e for e in json.loads(str(reclassified))}
+    assert parsed["d1"]["attrs"] == {"classification": 3}
+    assert entities.for_request(alice, doc) is not first  # evicted, so built anew
+
+
 @pytest.mark.parametrize(("action", "resource", "before", "after"), CHANGES,
                          ids=["role", "clearance", "org_unit", "jurisdiction"])
 def test_a_changed_caller_is_decided_anew_by_a_warm_engine(

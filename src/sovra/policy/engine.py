@@ -94,10 +94,15 @@ class CompiledPolicies:
         except (ValueError, TypeError, SovraError) as exc:  # malformed input: fail closed
             return Decision.refused(caller.principal_id, action, resource.uid,
                                     f"request rejected by the engine: {exc}")
-        names = result.diagnostics.id_annotations_by_reason
-        # Cedar returns reasons in no stable order; sorted, the ledger entry is reproducible.
-        policy_ids = tuple(sorted(names.get(r, r) for r in result.diagnostics.reasons))
-        errors = tuple(str(e) for e in result.diagnostics.errors)
+        diagnostics = result.diagnostics
+        reasons = diagnostics.reasons
+        policy_ids: tuple[str, ...] = ()
+        if reasons:
+            names = diagnostics.id_annotations_by_reason
+            # Cedar returns reasons in no stable order; sorted, the ledger entry is
+            # reproducible.
+            policy_ids = tuple(sorted([names.get(r, r) for r in reasons]))
+        errors = tuple(map(str, diagnostics.errors))
         # Cedar skips a policy whose evaluation errors; we deny instead (fail closed),
         # so an erroring forbid can never turn into an allow.
         allowed = result.allowed and not errors

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Mapping
+from typing import TypeVar
 
 import cedarpy
 
@@ -33,6 +34,8 @@ from sovra.policy.decision import Resource
 _LEVEL_ATTRS = frozenset({"classification", "max_classification"})
 _PRINCIPAL_ATTRS = frozenset({"proposer", "requester", "owner"})
 _CALLERS_MAX = 4096
+_SETS_MAX = 4096
+_K = TypeVar("_K")
 # One shared encoder: ``json.dumps`` with default arguments uses an equivalent one.
 _encode = json.JSONEncoder().encode
 # The same function json.dumps uses for a str (quotes and escapes, ASCII only).
@@ -173,29 +176,36 @@ def _reference_context_json(caller: Caller, context: Mapping[str, object] | None
 
 
 class RequestEntities:
-    """Parsed entity sets for requests, built from cached per-caller handles.
+    """Parsed entity sets for requests, built from cached handles.
 
-    Thread-safe: lookups are single dict reads; inserts and eviction hold a lock.
+    Two bounded caches, both keyed by exact values: the caller's handle by ``Caller``,
+    and the request's set by (caller handle, resource JSON text), so a repeated
+    question (the same caller and the same resource with the same attributes) parses
+    nothing. Thread-safe: lookups are single dict reads; inserts and eviction hold a lock.
     """
 
-    def __init__(self, *, callers_max: int = _CALLERS_MAX) -> None:
+    def __init__(self, *, callers_max: int = _CALLERS_MAX, sets_max: int = _SETS_MAX) -> None:
         self._callers: dict[Caller, cedarpy.Entities] = {}
+        self._sets: dict[tuple[cedarpy.Entities, str], cedarpy.Entities] = {}
         self._callers_max = callers_max
+        self._sets_max = sets_max
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
+        """How many caller handles are cached."""
         return len(self._callers)
+
+    @property
+    def sets_cached(self) -> int:
+        """How many request entity sets are cached."""
+        return len(self._sets)
 
     def caller_handle(self, caller: Caller) -> cedarpy.Entities:
         """The caller's entity, parsed once per distinct ``Caller`` value."""
         found = self._callers.get(caller)
         if found is None:
             found = cedarpy.Entities.from_json_str(_encode([principal_entity(caller)]))
-            with self._lock:
-                if len(self._callers) >= self._callers_max:
-                    # Evict the oldest entry (dicts keep insertion order): bounded memory.
-                    del self._callers[next(iter(self._callers))]
-                self._callers[caller] = found
+            self._insert(self._callers, caller, found, self._callers_max)
         return found
 
     def for_request(self, caller: Caller, resource: Resource) -> cedarpy.Entities:
@@ -203,7 +213,21 @@ class RequestEntities:
         base = self.caller_handle(caller)
         if is_caller_itself(caller, resource):
             return base
-        return base.with_added_json_str("[" + resource_json(resource) + "]")
+        delta = resource_json(resource)
+        key = (base, delta)  # the handle by identity: one per cached Caller value
+        found = self._sets.get(key)
+        if found is None:
+            found = base.with_added_json_str("[" + delta + "]")
+            self._insert(self._sets, key, found, self._sets_max)
+        return found
+
+    def _insert(self, cache: dict[_K, cedarpy.Entities], key: _K, handle: cedarpy.Entities,
+                limit: int) -> None:
+        with self._lock:
+            if len(cache) >= limit:
+                # Evict the oldest entry (dicts keep insertion order): bounded memory.
+                del cache[next(iter(cache))]
+            cache[key] = handle
 
 
 __all__ = ["RequestEntities", "cedar_value", "context_json", "entities_json",

@@ -73,7 +73,9 @@ class SlicedPolicies:
         if not self._enabled or action not in self._general:
             return self._full
         pinned = self._pinned[action]
-        keys = tuple(sorted({uid for uid in resource_uids if uid in pinned}))
+        hits = [uid for uid in resource_uids if uid in pinned] if pinned else []
+        # Sorted and unique, so one slice per set of uids; at most one needs no sorting.
+        keys = tuple(hits) if len(hits) < 2 else tuple(sorted(set(hits)))
         found = self._cache.get((action, keys))
         if found is None:
             found = self._build(action, keys)
