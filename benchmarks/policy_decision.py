@@ -1,27 +1,48 @@
 """Authorization decision latency with 100 active policies (issue 4: p99 < 200 µs).
 
-Measures, in one run:
+Measures, in one run, interleaved in blocks so that every line sees the same machine
+load (the baseline is measured in the same blocks as the decisions):
   * baseline: an empty FastAPI request handler, called in-process through ASGI;
-  * decide: ``CompiledPolicies.decide`` (what ``authorized`` and ``policy.require`` call):
-    entity JSON for a realistic caller and document, Cedar evaluation, the Decision;
-  * *_cpu_time: the same two, timed in thread CPU time (preemption left out);
-  * decide_unsliced: the same without policy slicing (all 100 policies evaluated);
+  * decide_distinct: ``CompiledPolicies.decide`` (what ``authorized`` and
+    ``policy.require`` call) over a realistic population: 40 callers with different roles,
+    clearances, units and jurisdictions, each request about a document never asked
+    about before (so the per-request entity set is parsed every time; only each
+    caller's own entity is reused), a mix of allows and denies. The headline figure;
+  * decide_repeated: one caller asking about one document again and again (the whole
+    request entity set is reused);
+  * decide_new_caller: every request from a caller value never seen before (nothing
+    cached: a first request, or the first after a role or attribute change);
+  * *_cpu_time: decide_distinct and the baseline timed in thread CPU time, which leaves
+    out time the scheduler gave to other processes (a loaded shared machine);
+  * decide_unsliced: decide_distinct's requests without policy slicing (all 100
+    policies evaluated);
   * cedar_full_set_prebuilt: cedarpy.is_authorized on the whole set with a prebuilt
     request and entities handle: what a caller of cedarpy gets without slicing.
 
-Prints JSON with p50/p99 in microseconds and ratios to the baseline.
-Run: .venv/bin/python benchmarks/policy_decision.py [--iterations 20000]
+Garbage collections that ran during the decide_distinct samples are counted and timed
+(``gc.callbacks``), so a reader can see whether collector pauses drive the tail.
+``--gc-off`` repeats decide_distinct with the collector frozen and disabled: a
+diagnostic of how much of the tail the collector explains, never the reported figure.
+
+Prints JSON with p50/p90/p95/p99 in microseconds, the load average before and after,
+and ratios to the baseline.
+Run: .venv/bin/python benchmarks/policy_decision.py [--iterations 20000] [--gc-off]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
+import itertools
 import json
+import os
 import platform
+import random
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import cedarpy
 from fastapi import FastAPI
@@ -30,6 +51,7 @@ from sovra.identity import Caller
 from sovra.policy import CompiledPolicies, Resource, default_policy_text
 
 ORG_UNITS = [f"ou-{n}" for n in range(30)]
+BLOCK = 500  # samples per line per round of the interleaved measurement
 
 
 def hundred_policies() -> str:
@@ -53,11 +75,14 @@ def hundred_policies() -> str:
     return text + "\n" + "\n".join(rules) + "\n"
 
 
-def percentiles(samples: list[float]) -> dict[str, float]:
+def percentiles(samples: Sequence[float]) -> dict[str, float]:
     ordered = sorted(samples)
-    return {"p50_us": round(statistics.median(ordered) * 1e6, 2),
-            "p90_us": round(ordered[int(len(ordered) * 0.90) - 1] * 1e6, 2),
-            "p99_us": round(ordered[int(len(ordered) * 0.99) - 1] * 1e6, 2)}
+
+    def rank(q: float) -> float:  # nearest rank
+        return round(ordered[max(0, int(len(ordered) * q) - 1)] * 1e6, 2)
+
+    return {"p50_us": round(statistics.median(ordered) * 1e6, 2), "p90_us": rank(0.90),
+            "p95_us": rank(0.95), "p99_us": rank(0.99)}
 
 
 def measure(fn: Callable[[], object], iterations: int, *,
@@ -101,18 +126,118 @@ def empty_handler_call() -> Callable[[], object]:
     return call
 
 
+# -- the request population -------------------------------------------------------------
+
+Request = tuple[Caller, str, Resource]
+ROLE_MIXES = [("analyst",), ("analyst", "service"), ("service",), ("auditor",),
+              ("admin",), ("analyst", "approver"), ("operator",)]
+LEVELS = ["public", "internal", "confidential", "secret"]
+
+
+def callers(count: int, rng: random.Random, prefix: str = "user") -> list[Caller]:
+    return [Caller(f"{prefix}-{n}", "user", frozenset(rng.choice(ROLE_MIXES)),
+                   rng.choice(LEVELS[1:]), rng.choice(ORG_UNITS[:12]),
+                   rng.choice(["DE", "DE", "FR", "US"]), via=f"apikey:{n:012x}")
+            for n in range(count)]
+
+
+def distinct_requests(who: Sequence[Caller], count: int, rng: random.Random,
+                      tag: str) -> list[Request]:
+    """``count`` requests, each about a document (and its collection) not asked before."""
+    out: list[Request] = []
+    for n in range(count):
+        collection = f"c-{rng.randrange(80)}"
+        document = Resource("Document", f"{tag}-{n}", {
+            "classification": rng.choice(LEVELS), "collection": collection,
+            "org_unit": rng.choice(ORG_UNITS[:12])})
+        out.append((who[n % len(who)], "documents.read", document))
+    return out
+
+
+class GcWatch:
+    """Counts and times the collections that run while it is active (diagnostic)."""
+
+    def __init__(self) -> None:
+        self.active = False
+        self.count = 0
+        self.seconds = 0.0
+        self.longest = 0.0
+        self._started = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, _info: dict[str, int]) -> None:
+        if not self.active:
+            return
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            took = time.perf_counter() - self._started
+            self.count += 1
+            self.seconds += took
+            self.longest = max(self.longest, took)
+
+    def report(self, decisions: int) -> dict[str, float]:
+        return {"collections": self.count, "per_1000_decisions": round(
+                    self.count * 1000 / max(1, decisions), 2),
+                "total_ms": round(self.seconds * 1e3, 2),
+                "longest_us": round(self.longest * 1e6, 1)}
+
+
+@dataclass
+class Line:
+    """One measured line: a function of the sample index, and its samples."""
+
+    call: Callable[[int], object]
+    clock: Callable[[], float] = time.perf_counter
+    watch: GcWatch | None = None
+    samples: list[float] = field(default_factory=list)
+
+    def run(self, start: int, count: int) -> None:
+        clock, call, samples = self.clock, self.call, self.samples
+        if self.watch is not None:
+            self.watch.active = True
+        for i in range(start, start + count):
+            before = clock()
+            call(i)
+            samples.append(clock() - before)
+        if self.watch is not None:
+            self.watch.active = False
+
+
+def interleaved(lines: dict[str, Line], iterations: int) -> dict[str, dict[str, float]]:
+    """Run every line in rounds of ``BLOCK`` samples, so each sees the same load."""
+    for start in range(0, iterations, BLOCK):
+        for line in lines.values():
+            line.run(start, min(BLOCK, iterations - start))
+    return {name: percentiles(line.samples) for name, line in lines.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--iterations", type=int, default=20_000)
+    parser.add_argument("--gc-off", action="store_true",
+                        help="also run decide_distinct with the collector disabled "
+                             "(a diagnostic, not the figure)")
     args = parser.parse_args()
+    load_before = os.getloadavg()
+    rng = random.Random(4)
+    iterations = args.iterations
 
     policies = CompiledPolicies(hundred_policies())
-    caller = Caller("alice", "user", frozenset({"analyst", "service"}), "confidential",
-                    "ou-4", "DE", via="apikey:0123456789ab")
-    document = Resource("Document", "d-1", {"classification": "internal", "collection": "c-4",
-                                             "org_unit": "ou-4"})
-    decision = policies.decide(caller, "documents.read", document)
-    assert decision.allowed, decision  # the benchmark measures a real allow
+    unsliced_policies = CompiledPolicies(policies.text, slice_policies=False)
+    population = callers(40, rng)
+    warm = distinct_requests(population, 2000, rng, "warm")
+    measured = distinct_requests(population, iterations, rng, "doc")
+    cpu_requests = distinct_requests(population, iterations, rng, "cpu")
+    new_callers = distinct_requests(callers(iterations, rng, "new"), iterations, rng, "new")
+    gc_off_requests = distinct_requests(population, iterations, rng, "gc") if args.gc_off else []
+    allowed = sum(policies.decide(*r).allowed for r in measured[:2000]) / 2000
+
+    alice = Caller("alice", "user", frozenset({"analyst", "service"}), "confidential",
+                   "ou-4", "DE", via="apikey:0123456789ab")
+    document = Resource("Document", "d-1", {"classification": "internal",
+                                             "collection": "c-4", "org_unit": "ou-4"})
+    assert policies.decide(alice, "documents.read", document).allowed  # a real allow
 
     request = {"principal": {"type": "Principal", "id": "alice"},
                "action": {"type": "Action", "id": "documents.read"},
@@ -126,33 +251,62 @@ def main() -> None:
          "parents": [{"type": "Collection", "id": "c-4"}]}]))
     policy_set = cedarpy.PolicySet.from_str(policies.text)
 
-    baseline = measure(empty_handler_call(), args.iterations)
-    decide = measure(lambda: policies.decide(caller, "documents.read", document),
-                     args.iterations)
-    decide_cpu = measure(lambda: policies.decide(caller, "documents.read", document),
-                         args.iterations, cpu=True)
-    baseline_cpu = measure(empty_handler_call(), args.iterations, cpu=True)
-    unsliced_policies = CompiledPolicies(policies.text, slice_policies=False)
-    unsliced = measure(lambda: unsliced_policies.decide(caller, "documents.read", document),
-                       args.iterations)
-    cedar_only = measure(lambda: cedarpy.is_authorized(request, policy_set, entities),
-                         args.iterations)
-    print(json.dumps({
+    baseline = empty_handler_call()
+    for _ in range(1000):  # warm-up: every caller's handle is cached, code paths are hot
+        baseline()
+    for r in itertools.islice(itertools.cycle(warm), 2000):
+        policies.decide(*r)
+        unsliced_policies.decide(*r)
+    for _ in range(200):
+        policies.decide(alice, "documents.read", document)
+        cedarpy.is_authorized(request, policy_set, entities)
+
+    watch = GcWatch()
+    lines = {
+        "baseline_empty_handler": Line(lambda _i: baseline()),
+        "decide_distinct": Line(lambda i: policies.decide(*measured[i]), watch=watch),
+        "decide_repeated": Line(lambda _i: policies.decide(alice, "documents.read", document)),
+        "decide_new_caller": Line(lambda i: policies.decide(*new_callers[i])),
+        "baseline_empty_handler_cpu_time": Line(lambda _i: baseline(), time.thread_time),
+        "decide_distinct_cpu_time": Line(lambda i: policies.decide(*cpu_requests[i]),
+                                         time.thread_time),
+    }
+    results = interleaved(lines, iterations)
+    slow = max(200, iterations // 10)
+    results.update(interleaved({
+        "decide_unsliced": Line(lambda i: unsliced_policies.decide(*measured[i])),
+        "cedar_full_set_prebuilt": Line(
+            lambda _i: cedarpy.is_authorized(request, policy_set, entities)),
+    }, slow))
+    report: dict[str, object] = {
         "benchmark": "policy_decision",
         "policies": len(policies),
-        "iterations": args.iterations,
+        "iterations": iterations,
         "python": platform.python_version(),
         "cedarpy": getattr(cedarpy, "__version__", "4.x"),
-        "baseline_empty_handler": baseline,
-        "decide": decide,
-        "baseline_empty_handler_cpu_time": baseline_cpu,
-        "decide_cpu_time": decide_cpu,
-        "decide_unsliced": unsliced,
-        "cedar_full_set_prebuilt": cedar_only,
-        "decide_p99_over_baseline_p99": round(decide["p99_us"] / baseline["p99_us"], 3),
-        "decide_p50_over_baseline_p50": round(decide["p50_us"] / baseline["p50_us"], 3),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "decide_distinct_allowed_fraction": round(allowed, 3),
+        **results,
+        "gc_during_decide_distinct": watch.report(iterations),
+    }
+    if args.gc_off:
+        gc.freeze()
+        gc.disable()
+        try:
+            off = interleaved({"decide_distinct_gc_off_diagnostic": Line(
+                lambda i: policies.decide(*gc_off_requests[i]))}, iterations)
+        finally:
+            gc.enable()
+            gc.unfreeze()
+        report.update(off)
+    base, decide = results["baseline_empty_handler"], results["decide_distinct"]
+    report.update({
+        "decide_distinct_p99_over_baseline_p99": round(decide["p99_us"] / base["p99_us"], 3),
+        "decide_distinct_p50_over_baseline_p50": round(decide["p50_us"] / base["p50_us"], 3),
         "target_p99_us": 200,
-    }, indent=2))
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+    })
+    print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

@@ -54,9 +54,12 @@ def test_no_allow_where_clearance_is_below_classification(
         if Classification.parse(caller.clearance) < level:
             assert not decision.allowed, decision
     # The generous pack shows the property is not vacuous: at or above, it allows.
+    # (A resource that is the caller itself cannot carry attributes: always refused.)
+    itself = kind == "Principal" and resource_id == caller.principal_id
     if Classification.parse(caller.clearance) >= level and "operator" not in caller.roles \
-            and action not in {"ledger.read", "ledger.witness", "policy.approve",
-                               "models.approve", "bundles.approve"}:
+            and not itself and action not in {"ledger.read", "ledger.witness",
+                                              "policy.approve", "models.approve",
+                                              "bundles.approve"}:
         assert packs[1].decide(caller, action, resource, context).allowed
 
 

@@ -71,3 +71,63 @@ def test_slicing_does_find_collection_rules_through_the_documents_parent(
     decision = pair[0].decide(analyst, "documents.read",
                               Resource("Document", "d9", {"collection": "c4"}))
     assert decision.allowed and decision.policy_ids == ("analyst-works-with-data", "c4")
+
+
+# -- sending Cedar only what the slice can read (sovra.policy.reads) ----------------------
+
+READING = default_policy_text() + """
+@id("reads-client-ip")
+forbid(principal, action == Action::"models.use", resource)
+when { context has client_ip && context.client_ip == "10.0.0.66" };
+@id("credential-through-a-record")
+permit(principal, action == Action::"bundles.read", resource)
+when { {"c": context}.c has credential };
+@id("reads-requester-unit")
+permit(principal, action == Action::"models.approve", resource)
+when { context has requester && context.requester.org_unit == "ou1" };
+@id("reads-an-entity-literal")
+forbid(principal, action == Action::"documents.read", resource)
+when { Document::"d3" has org_unit && Document::"d3".org_unit == "ou1" };
+@id("reads-approved")
+permit(principal, action == Action::"models.use", resource)
+when { resource has approved && resource.approved };
+@id("reads-the-collection-unit")
+permit(principal, action == Action::"collections.read", resource)
+when { resource has org_unit && resource.org_unit == principal.org_unit };
+"""
+
+
+@pytest.fixture(scope="module")
+def reading_pair() -> tuple[CompiledPolicies, CompiledPolicies]:
+    return CompiledPolicies(READING), CompiledPolicies(READING, slice_policies=False)
+
+
+# Valid values and values Cedar refuses (a float, null, a lone surrogate, an i64
+# overflow, a level that is no level): a refused value must be refused either way.
+odd_values = st.one_of(
+    st.sampled_from(["ou1", "ou2", "10.0.0.66", "a", "\ud800", "Secret", "internal", ""]),
+    st.booleans(), st.integers(-1, 4), st.just(2**63), st.just(1.5), st.none(),
+    st.sampled_from(list(Classification)))
+odd_maps = st.dictionaries(
+    st.sampled_from(["org_unit", "approved", "classification", "requester", "proposer",
+                     "client_ip", "credential", "access_grant_approved", "note", "\ud800"]),
+    odd_values, max_size=4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(caller=callers, via=st.sampled_from(["", "apikey:0123456789ab", "bad\ud800"]),
+       kind_and_id=st.sampled_from([("Document", "d3"), ("Document", "d1"), ("Model", "m1"),
+                                    ("Collection", "c1"), ("Bundle", "b1"), ("Policy", "2")]),
+       attributes=odd_maps, context=st.none() | odd_maps)
+def test_pruned_slices_decide_exactly_as_the_whole_set_given_everything(
+        reading_pair: tuple[CompiledPolicies, CompiledPolicies], caller: Caller, via: str,
+        kind_and_id: tuple[str, str], attributes: dict[str, object],
+        context: dict[str, object] | None) -> None:
+    kind, ident = kind_and_id
+    caller = Caller(caller.principal_id, caller.kind, caller.roles, caller.clearance,
+                    caller.org_unit, caller.jurisdiction, via=via)
+    for action in sorted(a for a, kinds in ACTIONS.items() if kind in kinds):
+        resource = Resource(kind, ident, attributes)
+        pruned, full = (p.decide(caller, action, resource, context) for p in reading_pair)
+        assert (pruned.allowed, sorted(pruned.policy_ids), pruned.errors) == (
+            full.allowed, sorted(full.policy_ids), full.errors), action

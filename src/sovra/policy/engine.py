@@ -9,6 +9,7 @@ plus the resource entity (``entities``), and only the slice of the set that can 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Mapping
 from functools import cache
@@ -26,8 +27,12 @@ from sovra.policy.entities import (
     principal_ref,
     resource_parents,
 )
+from sovra.policy.reads import ALL, Reads
 from sovra.policy.slicing import SlicedPolicies
 from sovra.policy.source import validate
+
+# What a malformed request raises on its way to Cedar; any of them refuses it.
+_MALFORMED = (ValueError, TypeError, SovraError)
 
 
 @cache
@@ -72,6 +77,19 @@ class CompiledPolicies:
     def __len__(self) -> int:
         return len(self._set)
 
+    def _ask(self, caller: Caller, action: str, resource: Resource,
+             context: Mapping[str, object] | None, *, policy_set: cedarpy.PolicySet,
+             reads: Reads) -> cedarpy.AuthzResult:
+        """One Cedar request, sending only the attributes ``reads`` names."""
+        request = {
+            "principal": {"type": "Principal", "id": caller.principal_id},
+            "action": {"type": "Action", "id": action},
+            "resource": {"type": resource.type, "id": resource.id},
+            "context": context_json(caller, context, reads.context),
+        }
+        entities = self._entities.for_request(caller, resource, reads.resource)
+        return cedarpy.is_authorized(request, policy_set, entities)
+
     def decide(self, caller: Caller, action: str, resource: Resource,
                context: Mapping[str, object] | None = None) -> Decision:
         """Ask Cedar; deny on unknown actions, wrong resource types and any error."""
@@ -81,17 +99,23 @@ class CompiledPolicies:
                    f"action {action!r} does not apply to {resource.type}")
             return Decision.refused(caller.principal_id, action, resource.uid, why)
         try:
-            entities = self._entities.for_request(caller, resource)
-            request = {
-                "principal": {"type": "Principal", "id": caller.principal_id},
-                "action": {"type": "Action", "id": action},
-                "resource": {"type": resource.type, "id": resource.id},
-                "context": context_json(caller, context),
-            }
-            policy_set = self._set if self._slices is None else self._slices.for_request(
-                action, [(resource.type, resource.id), *resource_parents(resource)])
-            result = cedarpy.is_authorized(request, policy_set, entities)
-        except (ValueError, TypeError, SovraError) as exc:  # malformed input: fail closed
+            policy_set, reads = (self._set, ALL) if self._slices is None else (
+                self._slices.for_request(
+                    action, [(resource.type, resource.id), *resource_parents(resource)]))
+            result = None
+            if reads is not ALL:
+                with contextlib.suppress(*_MALFORMED):
+                    result = self._ask(caller, action, resource, context,
+                                       policy_set=policy_set, reads=reads)
+                if result is not None and result.diagnostics.errors:
+                    result = None
+            if result is None:
+                # Not sliced, or the request failed or erred: only values Cedar accepts
+                # are left out, so the request as given fails too, and asking it reports
+                # exactly its errors.
+                result = self._ask(caller, action, resource, context,
+                                   policy_set=policy_set, reads=ALL)
+        except _MALFORMED as exc:  # malformed input: fail closed
             return Decision.refused(caller.principal_id, action, resource.uid,
                                     f"request rejected by the engine: {exc}")
         diagnostics = result.diagnostics

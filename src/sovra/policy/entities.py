@@ -26,6 +26,7 @@ from typing import TypeVar
 
 import cedarpy
 
+from sovra.errors import InvalidInputError
 from sovra.identity.caller import Caller
 from sovra.policy.classification import Classification
 from sovra.policy.decision import Resource
@@ -131,12 +132,48 @@ def _value_json(name: str, value: object) -> str:
     return _encode(cedar_value(name, value))
 
 
-def resource_json(resource: Resource) -> str:
-    """``resource_entity`` as Cedar JSON text, written directly (see ``_value_json``)."""
+def _valid_text(text: object) -> bool:
+    """A str Cedar's JSON parser accepts (no lone surrogates)."""
+    if not isinstance(text, str):
+        return False
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _droppable(name: object, value: object) -> bool:
+    """Whether Cedar would certainly accept this attribute or context value.
+
+    Only such values are left out when no policy can read them (``reads``): leaving
+    out one Cedar would have rejected would turn a refused request into a decision.
+    """
+    if not _valid_text(name):
+        return False
+    if name in _LEVEL_ATTRS:
+        return type(value) in _LEVEL_TYPES and value in _LEVEL_JSON
+    if isinstance(value, str):
+        return _valid_text(value)
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63  # Cedar's Long
+    return False
+
+
+def resource_json(resource: Resource, keep: frozenset[str] | None = None) -> str:
+    """``resource_entity`` as Cedar JSON text, written directly (see ``_value_json``).
+
+    With ``keep``, attributes not named in it are left out where ``_droppable``.
+    """
     try:
         fields = ",".join(_quote(name) + ":" + _value_json(name, value)
                           for name, value in resource.attributes.items()
-                          if name != "collection")
+                          if name != "collection" and (
+                              keep is None or name in keep or not _droppable(name, value)))
         uid = '{"type":' + _quote(resource.type) + ',"id":' + _quote(resource.id) + "}"
     except TypeError:  # a name or id that is not a str: as the general encoder does it
         return _encode(resource_entity(resource))
@@ -145,21 +182,26 @@ def resource_json(resource: Resource) -> str:
     return '{"uid":' + uid + ',"attrs":{' + fields + '},"parents":[' + parents + "]}"
 
 
-def context_json(caller: Caller, context: Mapping[str, object] | None) -> str:
+def context_json(caller: Caller, context: Mapping[str, object] | None,
+                 keep: frozenset[str] | None = None) -> str:
     """The request context as Cedar JSON: the lockbox flag, the credential, the rest.
 
     The lockbox flag defaults to false and the credential to the caller's; a value in
     ``context`` replaces either (each name appears once: Cedar rejects duplicates).
+    With ``keep``, values not named in it are left out where ``_droppable``.
     """
     fields = []
-    if not context or "access_grant_approved" not in context:
+    if (not context or "access_grant_approved" not in context) and (
+            keep is None or "access_grant_approved" in keep):
         fields.append('"access_grant_approved":false')
-    if caller.via and (not context or "credential" not in context):
+    if caller.via and (not context or "credential" not in context) and (
+            keep is None or "credential" in keep or not _valid_text(caller.via)):
         fields.append('"credential":' + _quote(caller.via))
     if context:
         try:
             fields.extend(_quote(name) + ":" + _value_json(name, value)
-                          for name, value in context.items())
+                          for name, value in context.items()
+                          if keep is None or name in keep or not _droppable(name, value))
         except TypeError:  # a name that is not a str: as the general encoder does it
             return _reference_context_json(caller, context)
     return "{" + ",".join(fields) + "}"
@@ -208,12 +250,19 @@ class RequestEntities:
             self._insert(self._callers, caller, found, self._callers_max)
         return found
 
-    def for_request(self, caller: Caller, resource: Resource) -> cedarpy.Entities:
-        """The caller's and the resource's entities, as Cedar will see them."""
+    def for_request(self, caller: Caller, resource: Resource,
+                    keep: frozenset[str] | None = None) -> cedarpy.Entities:
+        """The caller's and the resource's entities, as Cedar will see them (the
+        resource's attributes limited to ``keep`` as ``resource_json`` does)."""
         base = self.caller_handle(caller)
         if is_caller_itself(caller, resource):
+            if resource.attributes:
+                # One uid is one entity, whose attributes are the caller's: Cedar refuses
+                # a second, different entity with that uid, and so do we (fail closed).
+                raise InvalidInputError("the resource is the caller itself; it has no "
+                                        "attributes of its own")
             return base
-        delta = resource_json(resource)
+        delta = resource_json(resource, keep)
         key = (base, delta)  # the handle by identity: one per cached Caller value
         found = self._sets.get(key)
         if found is None:

@@ -11,7 +11,8 @@ leaving it out changes no decision, no determining policy and no error. This is 
 We slice once per policy set by action, then per request by the resource's own uid and
 its parents (which Sovra builds itself, so the ancestor set is complete). Each distinct
 slice is parsed once (from Cedar's JSON form, keeping policy ids and ``@id``
-annotations) and cached. Policy sets with templates are not sliced.
+annotations) and cached, with the attribute names its policies can read (``reads``), so
+a decision sends Cedar only those. Policy sets with templates are not sliced.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from typing import Any
 import cedarpy
 
 from sovra.policy.actions import ACTIONS
+from sovra.policy.reads import ALL, Reads, policy_reads
 
 EntityUid = tuple[str, str]
+Slice = tuple[cedarpy.PolicySet, Reads]
 _CACHE_MAX = 1024
 
 
@@ -65,13 +68,14 @@ class SlicedPolicies:
                     self._general[action][policy_id] = policy
                 else:
                     self._pinned[action].setdefault(pinned, {})[policy_id] = policy
-        self._cache: dict[tuple[str, tuple[EntityUid, ...]], cedarpy.PolicySet] = {}
+        self._cache: dict[tuple[str, tuple[EntityUid, ...]], Slice] = {}
         self._lock = threading.Lock()
 
-    def for_request(self, action: str, resource_uids: Iterable[EntityUid]) -> cedarpy.PolicySet:
-        """The slice for ``action`` on a resource with these uids (itself and ancestors)."""
+    def for_request(self, action: str, resource_uids: Iterable[EntityUid]) -> Slice:
+        """The slice for ``action`` on a resource with these uids (itself and ancestors),
+        and what its policies can read. The whole set (not sliced) reads everything."""
         if not self._enabled or action not in self._general:
-            return self._full
+            return self._full, ALL
         pinned = self._pinned[action]
         hits = [uid for uid in resource_uids if uid in pinned] if pinned else []
         # Sorted and unique, so one slice per set of uids; at most one needs no sorting.
@@ -81,12 +85,13 @@ class SlicedPolicies:
             found = self._build(action, keys)
         return found
 
-    def _build(self, action: str, keys: tuple[EntityUid, ...]) -> cedarpy.PolicySet:
+    def _build(self, action: str, keys: tuple[EntityUid, ...]) -> Slice:
         chosen = dict(self._general[action])
         for key in keys:
             chosen.update(self._pinned[action][key])
         document = {"staticPolicies": chosen, "templates": {}, "templateLinks": []}
-        built = cedarpy.PolicySet.from_json_str(json.dumps(document))
+        built = (cedarpy.PolicySet.from_json_str(json.dumps(document)),
+                 policy_reads(chosen.values()))
         with self._lock:
             if len(self._cache) >= _CACHE_MAX:
                 self._cache.clear()
@@ -94,4 +99,4 @@ class SlicedPolicies:
         return built
 
 
-__all__ = ["SlicedPolicies"]
+__all__ = ["Slice", "SlicedPolicies"]
