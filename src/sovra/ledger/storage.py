@@ -7,9 +7,11 @@ path) or ``StorageError`` (for reads), never as a SQLAlchemy exception.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
+from typing import Any
 
 from sqlalchemy import Engine, PoolProxiedConnection, func, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -27,17 +29,24 @@ _Statement = tuple[str, tuple[object, ...]]
 _COLUMNS = "seq, leaf_hash, body, action, actor, resource"
 
 
-def _values_statements(rows: Sequence[_Row], paramstyle: str) -> list[_Statement]:
-    """Multi-row ``INSERT ... VALUES (...), (...)`` in chunks (SQLite)."""
+@functools.lru_cache(maxsize=256)
+def _values_sql(count: int, paramstyle: str) -> str:
+    """The text of a ``count``-row INSERT, built once per size: a lone caller's batches
+    are one or two rows each, so the same few strings serve nearly every commit."""
     mark = "?" if paramstyle == "qmark" else "%s"
     row_marks = f"({', '.join([mark] * 6)})"
+    # Only constants are interpolated: the table name and placeholders.
+    return (f"INSERT INTO {ledger_entries.name} ({_COLUMNS}) VALUES "  # noqa: S608
+            f"{', '.join([row_marks] * count)}")
+
+
+def _values_statements(rows: Sequence[_Row], paramstyle: str) -> list[_Statement]:
+    """Multi-row ``INSERT ... VALUES (...), (...)`` in chunks (SQLite)."""
     statements: list[_Statement] = []
     for at in range(0, len(rows), _INSERT_CHUNK):
         chunk = rows[at:at + _INSERT_CHUNK]
-        # Only constants are interpolated: the table name and placeholders.
-        sql = (f"INSERT INTO {ledger_entries.name} ({_COLUMNS}) VALUES "  # noqa: S608
-               f"{', '.join([row_marks] * len(chunk))}")
-        statements.append((sql, tuple(chain.from_iterable(chunk))))
+        statements.append((_values_sql(len(chunk), paramstyle),
+                           tuple(chain.from_iterable(chunk))))
     return statements
 
 
@@ -83,6 +92,11 @@ class LedgerStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._writer: PoolProxiedConnection | None = None  # the writer thread's own
+        # The driver's cursor on it, kept across batches: opening one through the pool
+        # proxy per commit cost more than the statement itself with one caller.
+        self._cursor: Any = None
+        self._postgres = engine.dialect.name == "postgresql"
+        self._paramstyle = engine.dialect.paramstyle
 
     def insert_entries(self, rows: Sequence[_Row]) -> None:
         """Insert one batch (seq, leaf_hash, body, action, actor, resource) in one
@@ -94,19 +108,14 @@ class LedgerStore:
         per-row ``executemany``, or BEGIN/INSERT/COMMIT and pool check-out/reset per
         batch, cost several switch intervals each (benchmarks/ledger_append.py).
         """
-        statements = (_postgres_statements(rows) if self.engine.dialect.name == "postgresql"
-                      else _values_statements(rows, self.engine.dialect.paramstyle))
+        statements = (_postgres_statements(rows) if self._postgres
+                      else _values_statements(rows, self._paramstyle))
         if len(statements) > 1:  # larger than one statement: an explicit transaction
             self._insert_in_transaction(statements)
             return
         dbapi = self.engine.dialect.loaded_dbapi
         try:
-            connection = self._writer_connection()
-            cursor = connection.cursor()
-            try:
-                cursor.execute(*statements[0])
-            finally:
-                cursor.close()
+            self._writer_cursor().execute(*statements[0])
         except dbapi.IntegrityError as exc:
             raise SeqConflictError(str(exc)) from exc
         except (dbapi.Error, SQLAlchemyError) as exc:
@@ -138,7 +147,16 @@ class LedgerStore:
             self._writer = connection
         return self._writer
 
+    def _writer_cursor(self) -> Any:
+        if self._cursor is None:
+            self._cursor = self._writer_connection().driver_connection.cursor()  # type: ignore[union-attr]
+        return self._cursor
+
     def _drop_writer(self) -> None:
+        cursor, self._cursor = self._cursor, None
+        if cursor is not None:
+            with contextlib.suppress(Exception):
+                cursor.close()
         if self._writer is not None:
             with contextlib.suppress(Exception):
                 self._writer.invalidate()
