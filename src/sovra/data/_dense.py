@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from sovra.data.embed import DIMENSIONS, Vectors
 from sovra.store.tables.data import data_chunks, data_collections
@@ -39,6 +39,9 @@ def single_threaded_blas() -> None:
 # Reads the float32 vectors of the given chunk ids: {chunk id: little-endian bytes}.
 VectorLoader = Callable[[Connection, list[int]], dict[int, bytes]]
 _BATCH = 500
+# Built once: constructing the statement on every search cost about as much as running it.
+_GENERATIONS = select(data_collections.c.id, data_collections.c.generation).where(
+    data_collections.c.id.in_(bindparam("collections", expanding=True)))
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,9 @@ class MatrixCache:
                 scores.append(matrix.vectors[allowed] @ query)
         if not ids:
             return []
-        all_ids, all_scores = np.concatenate(ids), np.concatenate(scores)
+        # One collection (the common case): its arrays as they are, without a copy.
+        all_ids = ids[0] if len(ids) == 1 else np.concatenate(ids)
+        all_scores = scores[0] if len(scores) == 1 else np.concatenate(scores)
         if len(all_scores) > limit:
             best = np.argpartition(-all_scores, limit)[:limit]
             top = best[np.argsort(-all_scores[best], kind="stable")]
@@ -81,9 +86,7 @@ class MatrixCache:
     def _current(self, conn: Connection, collections: Sequence[str]) -> list[_Matrix]:
         if not collections:
             return []
-        generations = conn.execute(
-            select(data_collections.c.id, data_collections.c.generation)
-            .where(data_collections.c.id.in_(list(collections)))).all()
+        generations = conn.execute(_GENERATIONS, {"collections": list(collections)}).all()
         out = []
         for collection_id, generation in generations:
             with self._lock:
