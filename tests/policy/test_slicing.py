@@ -24,7 +24,29 @@ EXTRA = "\n".join(
     f'resource == Document::"d{n}") when {{ principal.jurisdiction == "US" }};\n'
     f'@id("m{n}")\npermit(principal, action == Action::"models.use", resource == Model::"m{n}");'
     for n in range(6))
-TEXT = default_policy_text() + "\n" + EXTRA + "\n"
+# Principal scopes: a role some callers hold (also through `is ... in`), a role nobody
+# holds, principals by id; a dropped policy that could apply would show as a changed
+# decision or a lost determining policy.
+PRINCIPAL_SCOPES = """
+@id("auditor-reads-classified")
+permit(principal is Principal in Role::"auditor", action == Action::"documents.read", resource)
+when { resource has classification && resource.classification > 0 };
+@id("service-forbidden-unclassified")
+forbid(principal in Role::"service", action == Action::"documents.read", resource)
+unless { resource has classification };
+@id("nobody-role")
+permit(principal in Role::"nobody", action, resource);
+@id("principal-a")
+permit(principal == Principal::"a", action == Action::"models.use", resource)
+when { resource has classification };
+@id("in-principal-b")
+forbid(principal in Principal::"b", action, resource)
+when { context.access_grant_approved };
+@id("is-principal")
+permit(principal is Principal, action == Action::"collections.read", resource)
+when { principal in Role::"approver" };
+"""
+TEXT = default_policy_text() + "\n" + EXTRA + "\n" + PRINCIPAL_SCOPES
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +66,8 @@ def requests(draw: st.DrawFn) -> tuple[str, Resource]:
     action = draw(st.sampled_from(sorted(ACTIONS)))
     kind = draw(st.sampled_from(sorted(ACTIONS[action])))
     prefix = {"Document": "d", "Collection": "c", "Model": "m"}.get(kind, "x")
+    if kind == "Principal" and draw(st.booleans()):  # the caller itself, or the other
+        return action, Resource(kind, draw(st.sampled_from(["a", "b"])))
     attributes: dict[str, object] = {}
     if draw(st.booleans()):
         attributes["classification"] = draw(st.sampled_from(list(Classification)))
@@ -71,6 +95,22 @@ def test_slicing_does_find_collection_rules_through_the_documents_parent(
     decision = pair[0].decide(analyst, "documents.read",
                               Resource("Document", "d9", {"collection": "c4"}))
     assert decision.allowed and decision.policy_ids == ("analyst-works-with-data", "c4")
+
+
+def test_slices_leave_out_policies_for_roles_the_caller_does_not_hold(
+        pair: tuple[CompiledPolicies, CompiledPolicies]) -> None:
+    slices = pair[0]._slices
+    assert slices is not None
+    uids = [("Document", "d1"), ("Collection", "c1")]
+    auditor, _ = slices.for_request("documents.read", uids, frozenset({"auditor"}))
+    admin, _ = slices.for_request("documents.read", uids, frozenset({"admin", "auditor"}))
+    everyone, _ = slices.for_request("documents.read", uids, frozenset(ROLES | {"nobody"}))
+    assert len(auditor) < len(admin) < len(everyone)
+    # Decisions still see the policies of the roles held, and of principals by id.
+    analyst = Caller("a", "user", frozenset({"analyst"}), "secret", "ou1", "DE")
+    model = Resource("Model", "m9", {"classification": "public"})
+    decision, full = (p.decide(analyst, "models.use", model) for p in pair)
+    assert decision == full and "principal-a" in decision.policy_ids
 
 
 # -- sending Cedar only what the slice can read (sovra.policy.reads) ----------------------

@@ -4,7 +4,7 @@ Pure: policy text and values in, ``Decision`` out. Parsing happens once when the
 compiled (the handle is reused for every decision: the issue's "do not re-parse per
 request"); per decision Cedar gets the caller's entity handle, parsed once per caller,
 plus the resource entity (``entities``), and only the slice of the set that can apply
-(``slicing``).
+to this resource and this caller's roles (``slicing``).
 """
 
 from __future__ import annotations
@@ -101,7 +101,8 @@ class CompiledPolicies:
         try:
             policy_set, reads = (self._set, ALL) if self._slices is None else (
                 self._slices.for_request(
-                    action, [(resource.type, resource.id), *resource_parents(resource)]))
+                    action, [(resource.type, resource.id), *resource_parents(resource)],
+                    caller.roles))
             result = None
             if reads is not ALL:
                 with contextlib.suppress(*_MALFORMED):
