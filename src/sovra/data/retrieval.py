@@ -17,6 +17,7 @@ from sqlalchemy import Connection, select
 
 from sovra.data import sealing
 from sovra.data._core import Core, collection_from_row, document_from_row, document_keyring
+from sovra.data.embed import Vectors
 from sovra.data.fusion import reciprocal_rank_fusion
 from sovra.data.index import Scope
 from sovra.data.ingest import collection_resource
@@ -61,18 +62,26 @@ class Retrieval:
             raise InvalidInputError(f"k must be 1..{MAX_K}")
         core = self.core
         core.require_unsealed()
-        scope = self.allowed_scope(caller, collections)
-        with core.engine.connect() as conn:
-            terms = [t for c in scope.collections
-                     for t in query_terms(query, core.index_key(conn, c))]
+        # The query's embedding depends on nothing but the query text (no data is read),
+        # so a worker thread computes it while this thread works out the allowed scope
+        # (onnxruntime releases the GIL; the scope is Python, SQL and Cedar).
+        embedding = core.searches.submit(self._embed, query)
+        try:
+            scope = self.allowed_scope(caller, collections)
+            with core.engine.connect() as conn:
+                terms = [t for c in scope.collections
+                         for t in query_terms(query, core.index_key(conn, c))]
+        except BaseException:
+            embedding.cancel()
+            raise
         limit = max(_CANDIDATES, k * 4)
         # The lexical query runs on its own connection in a worker thread while this
-        # thread embeds the query and ranks the vectors: SQLite, onnxruntime and numpy
-        # all release the GIL, so the two searches overlap. Each search is the same
-        # call, on the same scope, as when they ran one after the other.
+        # thread ranks the vectors: SQLite and numpy both release the GIL, so the two
+        # searches overlap. Each search is the same call, on the same scope, as when
+        # they ran one after the other.
         lexical_search = core.searches.submit(self._lexical, terms, scope, limit)
         try:
-            vector = core.embedder.embed_one(query)
+            vector = embedding.result()  # waits, and re-raises its error
             with core.engine.connect() as conn:
                 dense = core.index.dense(conn, vector, scope, limit)
         finally:
@@ -88,6 +97,9 @@ class Retrieval:
                         "clearance": caller.clearance,
                         "chunks": [f"{r.document_id}#{r.chunk_index}" for r in results]})
         return results
+
+    def _embed(self, query: str) -> Vectors:
+        return self.core.embedder.embed_one(query)
 
     def _lexical(self, terms: list[str], scope: Scope, limit: int) -> list[int]:
         with self.core.engine.connect() as conn:
