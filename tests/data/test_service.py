@@ -229,6 +229,23 @@ def test_a_failing_lexical_search_fails_the_retrieval(data: Instance,
     assert ledger_actions(data).count("data.retrieve") == before
 
 
+def test_a_failing_query_embedding_fails_the_retrieval(data: Instance,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The embedding runs in a worker thread next to the scope; its error still fails
+    the call before anything is searched, returned or recorded."""
+    data.data.create_collection(ADMIN, spec())
+    data.data.ingest(ADMIN, "hr", "handbook.txt", HANDBOOK)
+    before = ledger_actions(data).count("data.retrieve")
+
+    def broken(*args: object) -> object:
+        raise RuntimeError("model gone")
+
+    monkeypatch.setattr(data.data.core.embedder, "embed_one", broken)
+    with pytest.raises(RuntimeError, match="model gone"):
+        data.data.retrieve(ADMIN, "office canteen", k=3)
+    assert ledger_actions(data).count("data.retrieve") == before
+
+
 def test_the_data_service_runs_numpy_blas_on_one_thread(data: Instance) -> None:
     """OpenBLAS worker threads would compete with the concurrent lexical search."""
     from threadpoolctl import threadpool_info
