@@ -25,6 +25,7 @@ from sovra.ledger.parallel import (
     _WorkerFailedError,
     build_tree,
     interior_levels,
+    line_leaf_hashes,
     merge_parts,
 )
 from sovra.ledger.tree import HashTree
@@ -65,6 +66,24 @@ def test_parts_merge_into_the_whole_tree(count: int, data: st.DataObject) -> Non
     parts = [interior_levels(leaves[a:b], a) for a, b in pairwise(starts)]
     whole = [b"".join(level) for level in merkle.complete_levels(leaves)]
     assert merge_parts(parts, starts) == whole
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=12).map(lambda b: b.replace(b"\n", b"")), min_size=1,
+                max_size=40), st.integers(min_value=1, max_value=64), st.data())
+def test_chunked_leaf_hashes_equal_hashing_the_split_lines(
+        lines: list[bytes], chunk: int, data: st.DataObject) -> None:
+    # Any chunk size (even shorter than a line) and any part on line boundaries gives
+    # exactly the leaf hashes of the lines, empty lines included.
+    joined = b"".join(line + b"\n" for line in lines)
+    assert line_leaf_hashes(joined, chunk=chunk) == merkle.leaf_hash_list(lines)
+    assert line_leaf_hashes(joined) == merkle.leaf_hash_list(lines)
+    first = data.draw(st.integers(min_value=0, max_value=len(lines) - 1))
+    last = data.draw(st.integers(min_value=first + 1, max_value=len(lines)))
+    begin = sum(len(line) + 1 for line in lines[:first])
+    end = sum(len(line) + 1 for line in lines[:last])
+    assert line_leaf_hashes(joined, begin, end, chunk=chunk) == merkle.leaf_hash_list(
+        lines[first:last])
 
 
 def test_parts_with_a_wrong_level_are_refused() -> None:

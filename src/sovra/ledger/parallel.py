@@ -51,6 +51,10 @@ _PARENT_SHARE_LESS = 0.03
 # One SHA-256 pass over the entry bytes (the archive's manifest check) costs about this
 # fraction of hashing them as leaves and nodes (1.5 GB/s against ~2 µs per 270 bytes).
 _ALONGSIDE_SHARE = 0.09
+# Lines are split this many bytes at a time (line_leaf_hashes): small enough that the
+# line objects of one chunk fit in memory freed by the one before, large enough that
+# the per-chunk calls do not count.
+_CHUNK_BYTES = 1 << 20
 _U64 = struct.Struct("<Q")
 _H = merkle.HASH_SIZE
 
@@ -74,6 +78,26 @@ def default_workers(entries: int) -> int:
     if entries < MIN_PARALLEL_ENTRIES or not can_fork():
         return 1
     return max(1, min(usable_cpus(), MAX_WORKERS))
+
+
+def line_leaf_hashes(data: bytes, begin: int = 0, end: int | None = None, *,
+                     chunk: int = 0) -> list[bytes]:
+    """The leaf hash of every newline-terminated line in ``data[begin:end]`` (``begin`` at
+    a line start, ``data[end - 1]`` a newline), as ``merkle.leaf_hash_list`` of the
+    lines. The bytes are split a slice of about ``_CHUNK_BYTES`` at a time: splitting
+    everything at once costs a fresh page (a page fault, then zeroing) for every few
+    lines, as the line objects of a whole archive are hundreds of megabytes; chunk by
+    chunk they reuse the same freed memory, and no copy of a whole part is made."""
+    end = len(data) if end is None else end
+    leaves: list[bytes] = []
+    extend, find, chunk = leaves.extend, data.find, chunk or _CHUNK_BYTES
+    while begin < end:
+        # the first newline at or after the chunk's nominal end; never past ``end``
+        # (whose last byte is a newline)
+        stop = find(b"\n", min(begin + chunk, end - 1), end)
+        extend(merkle.leaf_hash_list(data[begin:stop].split(b"\n")))
+        begin = stop + 1
+    return leaves
 
 
 def levels_of(lines: list[bytes]) -> list[bytes]:
@@ -115,9 +139,8 @@ def build_tree(data: bytes, workers: int, *,
             log.warning("verification worker failed (%s); hashing in this process", exc)
     if alongside is not None:
         alongside()
-    lines = data.split(b"\n")
-    lines.pop()  # after the final newline
-    return HashTree.from_levels(levels_of(lines))
+    return HashTree.from_levels(
+        [b"".join(level) for level in merkle.complete_levels(line_leaf_hashes(data))])
 
 
 class _WorkerFailedError(Exception):
@@ -157,14 +180,14 @@ def _build_parallel(data: bytes, bounds: list[int],
                         for k in range(1, len(bounds) - 1))
         if alongside is not None:
             alongside()
-        lines = data[:bounds[1]].split(b"\n")
-        lines.pop()
-        starts = [0, len(lines)]
+        # This part starts at leaf 0, so its levels need nothing from the children.
+        leaves = line_leaf_hashes(data, 0, bounds[1])
+        starts = [0, len(leaves)]
+        parts = [interior_levels(leaves, 0)]
+        del leaves
         for child in children:  # each child's start is the sum of the parts before it
             _write_all(child.down, _U64.pack(starts[-1]))
             starts.append(starts[-1] + _read_u64(child.up))
-        parts = [interior_levels(merkle.leaf_hash_list(lines), 0)]
-        del lines
         parts.extend(_read_levels(child) for child in children)
     except BaseException:
         for child in children:
@@ -223,11 +246,8 @@ def _fork_part(data: bytes, begin: int, end: int) -> _Child:
             gc.disable()
             os.close(up_read)
             os.close(down_write)
-            lines = data[begin:end].split(b"\n")
-            lines.pop()
-            _write_all(up_write, _U64.pack(len(lines)))
-            leaves = merkle.leaf_hash_list(lines)  # needs no global index
-            del lines
+            leaves = line_leaf_hashes(data, begin, end)  # needs no global index
+            _write_all(up_write, _U64.pack(len(leaves)))
             levels = interior_levels(leaves, _read_u64(down_read))
             _write_all(up_write, _U64.pack(len(levels)) +
                        b"".join(_U64.pack(len(level)) for level in levels))
