@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import multiprocessing
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
@@ -21,7 +23,7 @@ from sovra.ledger import note as notes
 from sovra.ledger.archive import ArchiveContents, ArchivedCheckpoint
 from sovra.ledger.parallel import _part_bounds, can_fork
 from sovra.ledger.tree import HashTree
-from sovra.ledger.verify import verify_contents
+from sovra.ledger.verify import VerificationResult, verify_contents
 
 N, CHECKPOINT_SIZES = 80, (16, 33, 50, 80)
 MUTATIONS = 400
@@ -185,23 +187,44 @@ def test_each_mutation_names_a_position(mutate: Mutation) -> None:
     assert first is not None and first.where in ("entry", "checkpoint", "archive")
 
 
-@pytest.mark.parametrize("mutate", MUTATORS, ids=lambda m: m.__name__)
-def test_parallel_verification_reports_exactly_what_serial_does(mutate: Mutation) -> None:
-    if not can_fork():
-        pytest.skip("worker processes are only forked from a single-threaded process")
+def _serial_and_parallel(mutator: int | None, workers: int
+                         ) -> tuple[VerificationResult, VerificationResult]:
+    """Run in a fresh single-threaded process (see ``forkable``): the serial and the
+    forked verification of one archive, mutated by ``MUTATORS[mutator]`` if given."""
+    assert can_fork(), "the fresh process must be allowed to fork its workers"
     contents, signer = build_contents(n=3000, sizes=(1000, 2047, 3000))
-    mutated = _reseal(mutate(contents, random.Random(11)), rehash_leaves=True)
-    assert len(_part_bounds(mutated.entries, 3)) == 4  # really three processes
-    serial = verify_contents(mutated, log_key=signer.verifier.vkey, workers=1)
-    parallel = verify_contents(mutated, log_key=signer.verifier.vkey, workers=3)
+    if mutator is not None:
+        contents = _reseal(MUTATORS[mutator](contents, random.Random(11)), rehash_leaves=True)
+    assert len(_part_bounds(contents.entries, workers)) == workers + 1  # really split
+    serial = verify_contents(contents, log_key=signer.verifier.vkey, workers=1)
+    parallel = verify_contents(contents, log_key=signer.verifier.vkey, workers=workers)
+    return serial, parallel
+
+
+@pytest.fixture(scope="module")
+def forkable() -> Iterator[ProcessPoolExecutor]:
+    """One spawned interpreter for the parallel-verification tests.
+
+    The verifier forks workers only from a single-threaded process (forking a process
+    with other threads can copy a held lock); pytest's own process has threads left by
+    other tests (database pools, servers), so these tests run their body in a fresh
+    spawned process, where forking is allowed, instead of being skipped.
+    """
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")
+                             ) as pool:
+        yield pool
+
+
+@pytest.mark.parametrize("mutate", MUTATORS, ids=lambda m: m.__name__)
+def test_parallel_verification_reports_exactly_what_serial_does(
+        mutate: Mutation, forkable: ProcessPoolExecutor) -> None:
+    serial, parallel = forkable.submit(
+        _serial_and_parallel, MUTATORS.index(mutate), 3).result(timeout=300)
     assert not serial.valid
     assert parallel == serial
 
 
-def test_parallel_verification_accepts_a_valid_archive() -> None:
-    if not can_fork():
-        pytest.skip("worker processes are only forked from a single-threaded process")
-    contents, signer = build_contents(n=3000, sizes=(1000, 2047, 3000))
-    parallel = verify_contents(contents, log_key=signer.verifier.vkey, workers=2)
+def test_parallel_verification_accepts_a_valid_archive(forkable: ProcessPoolExecutor) -> None:
+    serial, parallel = forkable.submit(_serial_and_parallel, None, 2).result(timeout=300)
     assert parallel.valid, parallel.problems
-    assert parallel == verify_contents(contents, log_key=signer.verifier.vkey, workers=1)
+    assert parallel == serial
