@@ -8,13 +8,13 @@ import asyncio
 import json
 
 import httpx
-from sqlalchemy import text
 
 from sovra.api import create_app
 from sovra.identity import ensure_first_admin
 from sovra.instance import Instance
 from tests.ai.conftest import approved_upstream
 from tests.e2e.fake_upstream import FakeUpstream
+from tests.ledger.conftest import deny_ledger_inserts
 
 CHAT = {"model": "fake-instant", "max_tokens": 8,
         "messages": [{"role": "user", "content": "Ping?"}]}
@@ -74,17 +74,7 @@ def test_unrecordable_batch_means_no_answer(unsealed: Instance,
     assert _post(unsealed, key, CHAT).status_code == 200  # warm: key verified, memoised
     calls = fake_upstream.requests
     size = unsealed.ledger.size
-    engine = unsealed.engine
-    sqlite = engine.dialect.name == "sqlite"
-    with engine.begin() as conn:
-        if sqlite:
-            conn.execute(text("CREATE TRIGGER deny_ledger BEFORE INSERT ON ledger_entries "
-                              "BEGIN SELECT RAISE(ABORT, 'disk full'); END"))
-        else:
-            conn.execute(text("CREATE FUNCTION deny_ledger() RETURNS trigger AS $$ BEGIN "
-                              "RAISE EXCEPTION 'disk full'; END $$ LANGUAGE plpgsql"))
-            conn.execute(text("CREATE TRIGGER deny_ledger BEFORE INSERT ON ledger_entries "
-                              "FOR EACH ROW EXECUTE FUNCTION deny_ledger()"))
+    deny_ledger_inserts(unsealed.engine)
     response = _post(unsealed, key, CHAT)
     assert response.status_code == 503
     assert "choices" not in response.json()

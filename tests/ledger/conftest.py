@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from sovra.config import Settings
 from sovra.ledger import Ledger
@@ -51,3 +51,23 @@ def fill(ledger: Ledger, count: int, *, checkpoint_every: int = 0) -> None:
                       {"i": i, "note": "x" * (i % 50)})
         if checkpoint_every and (i + 1) % checkpoint_every == 0:
             ledger.sign_checkpoint()
+
+
+def deny_ledger_inserts(engine: Engine) -> None:
+    """Make the database refuse every new ledger row, as a full disk would."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.execute(text("CREATE TRIGGER deny_ledger BEFORE INSERT ON ledger_entries "
+                              "BEGIN SELECT RAISE(ABORT, 'disk full'); END"))
+        else:
+            conn.execute(text("CREATE FUNCTION deny_ledger() RETURNS trigger AS $$ BEGIN "
+                              "RAISE EXCEPTION 'disk full'; END $$ LANGUAGE plpgsql"))
+            conn.execute(text("CREATE TRIGGER deny_ledger BEFORE INSERT ON ledger_entries "
+                              "FOR EACH ROW EXECUTE FUNCTION deny_ledger()"))
+
+
+def allow_ledger_inserts(engine: Engine) -> None:
+    """Undo ``deny_ledger_inserts``."""
+    with engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER deny_ledger" if engine.dialect.name == "sqlite"
+                          else "DROP TRIGGER deny_ledger ON ledger_entries"))

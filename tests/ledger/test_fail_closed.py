@@ -10,39 +10,21 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from sovra.config import Settings, load_settings
 from sovra.errors import LedgerUnavailableError
 from sovra.ledger import Ledger, Receipt, verify_archive
 from sovra.store import make_engine, upgrade
 from sovra.store.local_postgres import _as_server_user, _find_binary, local_postgres
-from tests.ledger.conftest import fill
-
-
-def _deny_inserts(engine: Engine) -> None:
-    with engine.begin() as conn:
-        if engine.dialect.name == "sqlite":
-            conn.execute(text("CREATE TRIGGER deny_ledger BEFORE INSERT ON ledger_entries "
-                              "BEGIN SELECT RAISE(ABORT, 'disk full'); END"))
-        else:
-            conn.execute(text("CREATE FUNCTION deny_ledger() RETURNS trigger AS $$ BEGIN "
-                              "RAISE EXCEPTION 'disk full'; END $$ LANGUAGE plpgsql"))
-            conn.execute(text("CREATE TRIGGER deny_ledger BEFORE INSERT ON ledger_entries "
-                              "FOR EACH ROW EXECUTE FUNCTION deny_ledger()"))
-
-
-def _allow_inserts(engine: Engine) -> None:
-    with engine.begin() as conn:
-        conn.execute(text("DROP TRIGGER deny_ledger" if engine.dialect.name == "sqlite"
-                          else "DROP TRIGGER deny_ledger ON ledger_entries"))
+from tests.ledger.conftest import allow_ledger_inserts, deny_ledger_inserts, fill
 
 
 def test_refused_batch_fails_every_waiter(ledger: Ledger, engine: Engine,
                                           tmp_path: Path) -> None:
     fill(ledger, 5)
     root = ledger.root()
-    _deny_inserts(engine)
+    deny_ledger_inserts(engine)
     outcomes: list[object] = []
     lock = threading.Lock()
 
@@ -63,7 +45,7 @@ def test_refused_batch_fails_every_waiter(ledger: Ledger, engine: Engine,
     assert all(isinstance(o, LedgerUnavailableError) for o in outcomes), outcomes
     assert not any(isinstance(o, Receipt) for o in outcomes)
     assert ledger.size == 5 and ledger.root() == root  # the tree did not advance
-    _allow_inserts(engine)
+    allow_ledger_inserts(engine)
     assert ledger.append("user:a", "keys.unseal", "keyring:k", "success").seq == 5
     archive = tmp_path / "after.tar"
     ledger.export(archive)
@@ -73,7 +55,7 @@ def test_refused_batch_fails_every_waiter(ledger: Ledger, engine: Engine,
 def test_refused_group_records_none_of_it(ledger: Ledger, engine: Engine) -> None:
     fill(ledger, 3)
     root = ledger.root()
-    _deny_inserts(engine)
+    deny_ledger_inserts(engine)
 
     async def group() -> list[Receipt]:
         return await ledger.append_many_async([
@@ -83,7 +65,7 @@ def test_refused_group_records_none_of_it(ledger: Ledger, engine: Engine) -> Non
     with pytest.raises(LedgerUnavailableError):
         asyncio.run(group())
     assert ledger.size == 3 and ledger.root() == root
-    _allow_inserts(engine)
+    allow_ledger_inserts(engine)
     assert [r.seq for r in asyncio.run(group())] == [3, 4]
 
 
