@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -128,3 +129,26 @@ def test_malformed_actions_are_refused_even_after_valid_ones(action: Any) -> Non
     entries.prepare("a", "data.ingest", "r", "success", None)  # a valid one, remembered
     with pytest.raises(InvalidInputError, match="action"):
         entries.prepare("a", action, "r", "success", None)
+
+
+def _datetime_format(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(
+    st.floats(min_value=0, max_value=4e9, allow_nan=False),
+    st.integers(min_value=0, max_value=4_000_000_000),
+    # exact half microseconds and values just below a whole second: the rounding edges
+    st.integers(min_value=0, max_value=4_000_000_000 * 2_000_000).map(lambda n: n / 2e6),
+    st.integers(min_value=1, max_value=4_000_000_000).map(lambda n: n - 1e-7)))
+def test_format_time_equals_datetime_strftime(epoch_s: float) -> None:
+    assert entries.format_time(epoch_s) == _datetime_format(epoch_s)
+    assert entries.format_time(epoch_s) == _datetime_format(epoch_s)  # from the cache
+
+
+def test_format_time_outside_four_digit_years_defers_to_datetime() -> None:
+    assert entries.format_time(-1.5) == _datetime_format(-1.5)
+    assert entries.format_time(253_402_300_799.25) == "9999-12-31T23:59:59.250000Z"
+    with pytest.raises((ValueError, OverflowError)):
+        entries.format_time(253_402_300_800.0)

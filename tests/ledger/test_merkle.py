@@ -236,3 +236,22 @@ def test_incremental_extends_equal_one_build(chunks: list[int]) -> None:
         done += chunk
         assert tree.root() == merkle.root_of(leaves[:done])
     assert tree.size == len(leaves)
+    whole = HashTree.from_leaf_hashes(leaves)
+    for size in range(1, len(leaves) + 1):  # every level complete, not only the root
+        assert tree.root(size) == whole.root(size)
+        assert tree.inclusion_proof(size - 1, len(leaves)) == whole.inclusion_proof(
+            size - 1, len(leaves))
+
+
+def test_one_leaf_per_extend_builds_every_level() -> None:
+    """The ledger's writer with one caller: each commit appends one leaf and hashes only
+    the levels that gained a node (``stop_when_unchanged``)."""
+    leaves = _leaves(300)
+    tree = HashTree()
+    for leaf in leaves:
+        tree.extend([leaf])
+    whole = HashTree.from_leaf_hashes(leaves)
+    for size in range(1, 301):
+        assert tree.root(size) == whole.root(size) == merkle.root_of(leaves[:size])
+    for index in range(300):
+        assert tree.inclusion_proof(index, 300) == whole.inclusion_proof(index, 300)

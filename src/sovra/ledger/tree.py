@@ -47,7 +47,7 @@ class HashTree:
             raise ValueError("leaf hashes are 32 bytes each")
         with self._lock:
             self._levels[0] += data
-            self._build_up()
+            self._build_up(stop_when_unchanged=True)
 
     @classmethod
     def from_levels(cls, levels: list[bytes]) -> HashTree:
@@ -60,7 +60,11 @@ class HashTree:
             tree._build_up()
         return tree
 
-    def _build_up(self) -> None:
+    def _build_up(self, *, stop_when_unchanged: bool = False) -> None:
+        """Hash every complete subtree the levels lack. ``stop_when_unchanged``: the
+        levels were complete before leaves were appended, so once a level gains no node
+        none above it can (one append per commit then hashes about two levels instead of
+        walking all twenty)."""
         level = 0
         while len(self._levels[level]) >= 2 * _H:
             if len(self._levels) == level + 1:
@@ -69,6 +73,8 @@ class HashTree:
             have, can = len(above) // _H, len(below) // (2 * _H)
             if can > have:
                 above += merkle.hash_pairs(bytes(below[have * 2 * _H:can * 2 * _H]))
+            elif stop_when_unchanged:
+                break
             level += 1
         self._size = len(self._levels[0]) // _H
 
