@@ -100,9 +100,11 @@ def line_leaf_hashes(data: bytes, begin: int = 0, end: int | None = None, *,
     return leaves
 
 
-def levels_of(lines: list[bytes]) -> list[bytes]:
-    """Leaf hashes and every complete level above them, each level concatenated."""
-    return [b"".join(level) for level in merkle.complete_levels(merkle.leaf_hash_list(lines))]
+def levels_of(lines: list[bytes]) -> list[bytearray]:
+    """Leaf hashes and every complete level above them, each level concatenated (as
+    ``HashTree.from_levels`` takes them over without a copy)."""
+    return [bytearray().join(level)
+            for level in merkle.complete_levels(merkle.leaf_hash_list(lines))]
 
 
 def interior_levels(leaves: list[bytes], start: int) -> list[bytes]:
@@ -140,7 +142,7 @@ def build_tree(data: bytes, workers: int, *,
     if alongside is not None:
         alongside()
     return HashTree.from_levels(
-        [b"".join(level) for level in merkle.complete_levels(line_leaf_hashes(data))])
+        [bytearray().join(level) for level in merkle.complete_levels(line_leaf_hashes(data))])
 
 
 class _WorkerFailedError(Exception):
@@ -183,11 +185,18 @@ def _build_parallel(data: bytes, bounds: list[int],
         # This part starts at leaf 0, so its levels need nothing from the children.
         leaves = line_leaf_hashes(data, 0, bounds[1])
         starts = [0, len(leaves)]
+        # Each child's start is the sum of the parts before it, and a child waits for it
+        # before hashing its levels: tell every child its start before hashing this
+        # part's levels, so that the children hash theirs meanwhile (the last child's
+        # line count is only needed for the total, so it is read after).
+        for k, child in enumerate(children):
+            _write_all(child.down, _U64.pack(starts[-1]))
+            if k + 1 < len(children):
+                starts.append(starts[-1] + _read_u64(child.up))
         parts = [interior_levels(leaves, 0)]
         del leaves
-        for child in children:  # each child's start is the sum of the parts before it
-            _write_all(child.down, _U64.pack(starts[-1]))
-            starts.append(starts[-1] + _read_u64(child.up))
+        if children:
+            starts.append(starts[-1] + _read_u64(children[-1].up))
         parts.extend(_read_levels(child) for child in children)
     except BaseException:
         for child in children:
@@ -198,12 +207,13 @@ def _build_parallel(data: bytes, bounds: list[int],
     return HashTree.from_levels(merge_parts(parts, starts))
 
 
-def merge_parts(parts: list[list[bytes]], starts: list[int]) -> list[bytes]:
+def merge_parts(parts: list[list[bytes]], starts: list[int]) -> list[bytearray]:
     """Every complete level of the whole tree from the parts' ``interior_levels``
     (``starts``: each part's first leaf index, then the total). Nodes that straddle
     two parts are hashed here from the level below."""
     total = starts[-1]
-    levels = [b"".join(part[0] for part in parts)]
+    # bytearrays: HashTree.from_levels takes them over instead of copying 64 MB again
+    levels = [bytearray().join(part[0] for part in parts)]
     height = 1
     while total >> height:
         below, pieces, filled = levels[-1], [], 0
@@ -217,15 +227,16 @@ def merge_parts(parts: list[list[bytes]], starts: list[int]) -> list[bytes]:
                 pieces.append(inner)
                 filled = hi
         pieces.append(_nodes(below, filled, total >> height))
-        levels.append(b"".join(pieces))
+        levels.append(bytearray().join(pieces))
         height += 1
     return levels
 
 
-def _nodes(below: bytes, start: int, end: int) -> bytes:
-    """Nodes ``start .. end - 1`` of a level, hashed from the level ``below``."""
-    return b"".join(merkle.node_hash(below[2 * j * _H:(2 * j + 1) * _H],
-                                     below[(2 * j + 1) * _H:(2 * j + 2) * _H])
+def _nodes(below: bytes | bytearray, start: int, end: int) -> bytes:
+    """Nodes ``start .. end - 1`` of a level, hashed from the level ``below`` (the few
+    that straddle two parts, or follow the last one)."""
+    return b"".join(merkle.node_hash(bytes(below[2 * j * _H:(2 * j + 1) * _H]),
+                                     bytes(below[(2 * j + 1) * _H:(2 * j + 2) * _H]))
                     for j in range(start, end))
 
 

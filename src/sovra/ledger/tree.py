@@ -10,7 +10,7 @@ costs a few dozen hash lookups instead of recomputing the tree.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from sovra.errors import ProofError
 from sovra.ledger import merkle
@@ -31,7 +31,8 @@ class HashTree:
         hashes = list(leaf_hashes)
         if any(len(h) != _H for h in hashes):
             raise ValueError("leaf hashes are 32 bytes each")
-        return cls.from_levels([b"".join(level) for level in merkle.complete_levels(hashes)])
+        return cls.from_levels([bytearray().join(level)
+                                for level in merkle.complete_levels(hashes)])
 
     @property
     def size(self) -> int:
@@ -50,13 +51,16 @@ class HashTree:
             self._build_up(stop_when_unchanged=True)
 
     @classmethod
-    def from_levels(cls, levels: list[bytes]) -> HashTree:
+    def from_levels(cls, levels: Sequence[bytes | bytearray]) -> HashTree:
         """A tree from precomputed levels (``levels[L]``: every complete aligned subtree
         of 2^L leaves, in order, as computed in parallel by ``sovra.ledger.parallel``);
-        the levels above are completed here."""
+        the levels above are completed here. A level given as a ``bytearray`` is taken
+        over, not copied (a million leaves make 64 MB of levels): the caller must not
+        use it afterwards."""
         tree = cls()
         if levels and levels[0]:
-            tree._levels = [bytearray(level) for level in levels]
+            tree._levels = [level if type(level) is bytearray else bytearray(level)
+                            for level in levels]
             tree._build_up()
         return tree
 
