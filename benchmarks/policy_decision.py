@@ -39,8 +39,10 @@ import json
 import os
 import platform
 import random
+import resource
 import statistics
 import time
+from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -75,7 +77,7 @@ def hundred_policies() -> str:
     return text + "\n" + "\n".join(rules) + "\n"
 
 
-def percentiles(samples: Sequence[float]) -> dict[str, float]:
+def percentiles(samples: Sequence[float] | array[float]) -> dict[str, float]:
     ordered = sorted(samples)
 
     def rank(q: float) -> float:  # nearest rank
@@ -183,33 +185,51 @@ class GcWatch:
                 "longest_us": round(self.longest * 1e6, 1)}
 
 
+def minor_page_faults() -> int:
+    """This thread's minor page faults so far (pages first touched or given back)."""
+    return resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
+
+
 @dataclass
 class Line:
-    """One measured line: a function of the sample index, and its samples."""
+    """One measured line: a function of the sample index, its samples, and the minor
+    page faults its calls took (a diagnostic: on a VM each costs microseconds)."""
 
     call: Callable[[int], object]
     clock: Callable[[], float] = time.perf_counter
     watch: GcWatch | None = None
-    samples: list[float] = field(default_factory=list)
+    samples: array[float] = field(default_factory=lambda: array("d"))
+    page_faults: int = 0
+
+    def reserve(self, iterations: int) -> None:
+        """Allocate every sample's slot up front: a list growing while it measures
+        would fault in fresh pages during the calls being timed."""
+        self.samples = array("d", bytes(8 * iterations))
 
     def run(self, start: int, count: int) -> None:
         clock, call, samples = self.clock, self.call, self.samples
         if self.watch is not None:
             self.watch.active = True
+        faults_before = minor_page_faults()
         for i in range(start, start + count):
             before = clock()
             call(i)
-            samples.append(clock() - before)
+            samples[i] = clock() - before
+        self.page_faults += minor_page_faults() - faults_before
         if self.watch is not None:
             self.watch.active = False
 
 
 def interleaved(lines: dict[str, Line], iterations: int) -> dict[str, dict[str, float]]:
     """Run every line in rounds of ``BLOCK`` samples, so each sees the same load."""
+    for line in lines.values():
+        line.reserve(iterations)
     for start in range(0, iterations, BLOCK):
         for line in lines.values():
             line.run(start, min(BLOCK, iterations - start))
-    return {name: percentiles(line.samples) for name, line in lines.items()}
+    return {name: {**percentiles(line.samples),
+                   "page_faults_per_1000": round(line.page_faults * 1000 / iterations, 2)}
+            for name, line in lines.items()}
 
 
 def main() -> None:
@@ -266,13 +286,19 @@ def main() -> None:
         "baseline_empty_handler": Line(lambda _i: baseline()),
         "decide_distinct": Line(lambda i: policies.decide(*measured[i]), watch=watch),
         "decide_repeated": Line(lambda _i: policies.decide(alice, "documents.read", document)),
-        "decide_new_caller": Line(lambda i: policies.decide(*new_callers[i])),
         "baseline_empty_handler_cpu_time": Line(lambda _i: baseline(), time.thread_time),
         "decide_distinct_cpu_time": Line(lambda i: policies.decide(*cpu_requests[i]),
                                          time.thread_time),
     }
     results = interleaved(lines, iterations)
     slow = max(200, iterations // 10)
+    # A new principal per request churns the caller cache (one parse and one eviction
+    # each), which a server sees at a first login, not on every request: measured in its
+    # own round so that it does not stir the heap under the headline line.
+    results.update(interleaved({
+        "baseline_empty_handler_new_caller_round": Line(lambda _i: baseline()),
+        "decide_new_caller": Line(lambda i: policies.decide(*new_callers[i])),
+    }, iterations))
     results.update(interleaved({
         "decide_unsliced": Line(lambda i: unsliced_policies.decide(*measured[i])),
         "cedar_full_set_prebuilt": Line(

@@ -35,7 +35,7 @@ from sovra.policy.decision import Resource
 _LEVEL_ATTRS = frozenset({"classification", "max_classification"})
 _PRINCIPAL_ATTRS = frozenset({"proposer", "requester", "owner"})
 _CALLERS_MAX = 4096
-_SETS_MAX = 4096
+_SETS_MAX = 256
 _K = TypeVar("_K")
 # One shared encoder: ``json.dumps`` with default arguments uses an equivalent one.
 _encode = json.JSONEncoder().encode
