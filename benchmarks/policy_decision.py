@@ -11,13 +11,18 @@ load (the baseline is measured in the same blocks as the decisions):
   * decide_repeated: one caller asking about one document again and again (the whole
     request entity set is reused);
   * decide_new_caller: every request from a caller value never seen before (nothing
-    cached: a first request, or the first after a role or attribute change);
+    cached: a first request, or the first after a role or attribute change), in its own
+    round with its own baseline block (ADR 0305);
   * *_cpu_time: decide_distinct and the baseline timed in thread CPU time, which leaves
     out time the scheduler gave to other processes (a loaded shared machine);
   * decide_unsliced: decide_distinct's requests without policy slicing (all 100
     policies evaluated);
   * cedar_full_set_prebuilt: cedarpy.is_authorized on the whole set with a prebuilt
     request and entities handle: what a caller of cedarpy gets without slicing.
+
+Every line reports ``page_faults_per_1000``: the minor page faults its calls took (on a
+VM each costs microseconds, ADR 0305). Samples go into preallocated arrays, so the
+harness itself faults in no pages while it times.
 
 Garbage collections that ran during the decide_distinct samples are counted and timed
 (``gc.callbacks``), so a reader can see whether collector pauses drive the tail.
@@ -93,12 +98,12 @@ def measure(fn: Callable[[], object], iterations: int, *,
     leaves out time the scheduler gave to other processes (a loaded shared machine)."""
     for _ in range(min(1000, iterations)):
         fn()
-    samples = []
+    samples = array("d", bytes(8 * iterations))  # preallocated: see Line.reserve
     clock = time.thread_time if cpu else time.perf_counter
-    for _ in range(iterations):
+    for i in range(iterations):
         start = clock()
         fn()
-        samples.append(clock() - start)
+        samples[i] = clock() - start
     return percentiles(samples)
 
 
