@@ -26,7 +26,6 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 import uvloop  # noqa: E402
 from tests.ai.conftest import approved_upstream  # noqa: E402
 
+from gateway_overhead import UNLIMITED_QUOTAS, fake_upstream  # noqa: E402
 from sovra.ai.backends.http1 import Http1Client  # noqa: E402
 from sovra.api import create_app  # noqa: E402
 from sovra.config import load_settings  # noqa: E402
@@ -147,15 +147,8 @@ def main() -> None:
     parser.add_argument("--block", type=int, default=500, help="requests per block")
     parser.add_argument("--blocks", type=int, default=8)
     args = parser.parse_args()
-    fake = subprocess.Popen([sys.executable, str(ROOT / "tests/e2e/fake_upstream.py")],
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        assert fake.stdout is not None
-        port = int(fake.stdout.readline().split()[1])
-        # The benchmark measures CPU, not quotas: one principal sends every request.
-        os.environ.update({"SOVRA_AI_REQUESTS_PER_MINUTE": "100000000",
-                           "SOVRA_AI_TOKENS_PER_MINUTE": "100000000000",
-                           "SOVRA_AI_CONCURRENT_PER_PRINCIPAL": "1000"})
+    os.environ.update(UNLIMITED_QUOTAS)
+    with fake_upstream() as port:
         with tempfile.TemporaryDirectory() as tmp:
             instance = open_instance(load_settings(data_dir=Path(tmp) / "data"))
             try:
@@ -175,9 +168,6 @@ def main() -> None:
             finally:
                 instance.close()
         print(json.dumps(result, indent=2))
-    finally:
-        fake.terminate()
-        fake.wait()
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -36,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -214,38 +216,46 @@ async def run(upstream_port: int, gateway_port: int, key: str, long: bool,
             "c500_overload_sovra": over, "recovery_1_client": recovery}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--long", action="store_true", help="longer phases")
-    args = parser.parse_args()
+# The benchmarks measure the gateway's work, not quotas: one principal sends every request.
+UNLIMITED_QUOTAS = {"SOVRA_AI_REQUESTS_PER_MINUTE": "100000000",
+                    "SOVRA_AI_TOKENS_PER_MINUTE": "100000000000",
+                    "SOVRA_AI_CONCURRENT_PER_PRINCIPAL": "1000"}
+
+
+@contextlib.contextmanager
+def fake_upstream() -> Iterator[int]:
+    """Start tests/e2e/fake_upstream.py on loopback; yield its port, stop it after."""
     fake = subprocess.Popen([sys.executable, str(ROOT / "tests/e2e/fake_upstream.py")],
                             stdout=subprocess.PIPE, text=True)
     try:
         assert fake.stdout is not None
-        upstream_port = int(fake.stdout.readline().split()[1])
-        env = {"SOVRA_AI_REQUESTS_PER_MINUTE": "100000000",
-               "SOVRA_AI_TOKENS_PER_MINUTE": "100000000000",
-               "SOVRA_AI_CONCURRENT_PER_PRINCIPAL": "1000"}
-        with tempfile.TemporaryDirectory() as tmp, \
-                sovra_up(Path(tmp) / "data", extra_env=env) as server:
-            approve_upstream_models(server, upstream_port, ("fake-instant",))
-            try:
-                import uvloop
-                runner = uvloop.run
-            except ImportError:
-                runner = asyncio.run
-            port = int(server.url.rsplit(":", 1)[1])
-            load_before = os.getloadavg()
-            fsync_before = fsync_latency(Path(tmp))
-            result = runner(run(upstream_port, port, server.admin_key, args.long,
-                                server.process.pid))
-            result["disk_fsync_before"] = fsync_before
-            result["disk_fsync_after"] = fsync_latency(Path(tmp))
-            result["load_average_1_5_15"] = {"before": load_before,
-                                             "after": os.getloadavg()}
+        yield int(fake.stdout.readline().split()[1])
     finally:
         fake.terminate()
         fake.wait(10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--long", action="store_true", help="longer phases")
+    args = parser.parse_args()
+    with fake_upstream() as upstream_port, tempfile.TemporaryDirectory() as tmp, \
+            sovra_up(Path(tmp) / "data", extra_env=UNLIMITED_QUOTAS) as server:
+        approve_upstream_models(server, upstream_port, ("fake-instant",))
+        try:
+            import uvloop
+            runner = uvloop.run
+        except ImportError:
+            runner = asyncio.run
+        port = int(server.url.rsplit(":", 1)[1])
+        load_before = os.getloadavg()
+        fsync_before = fsync_latency(Path(tmp))
+        result = runner(run(upstream_port, port, server.admin_key, args.long,
+                            server.process.pid))
+        result["disk_fsync_before"] = fsync_before
+        result["disk_fsync_after"] = fsync_latency(Path(tmp))
+        result["load_average_1_5_15"] = {"before": load_before,
+                                         "after": os.getloadavg()}
     result["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
     print(json.dumps(result, indent=2))
 
