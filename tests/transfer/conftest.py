@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +30,9 @@ from sovra.transfer import (
     load_public_key,
     load_signer,
 )
+from tests.support.clock import TEST_NOW
 
-NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+NOW = TEST_NOW  # the one test clock: the server under test agrees with it
 POLICY_PACK = """// A pack carried by a bundle: auditors may read the ledger.
 @id("bundle-auditors-read-ledger")
 permit (principal in Role::"auditor", action == Action::"ledger.read", resource);

@@ -1,0 +1,1 @@
+"""Helpers shared by every room's tests (one place, not a copy per conftest)."""
