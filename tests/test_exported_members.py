@@ -44,6 +44,12 @@ EXPECTED: dict[str, set[str]] = {
         "EraserRegistry", "ErasureRequest", "Hold", "IngestResult", "IngestSummary",
         "RetentionReport", "RetrievedChunk", "open_data", "verify_certificate",
     },
+    "sovra.continuity": {
+        "Acceptance", "BackupInfo", "Check", "ContinuityStatus", "DrillReport", "Listed",
+        "RestoreResult", "RetentionPlan", "RollbackVerdict", "Verification", "accept_rollback",
+        "backup_root", "check_rollback", "create_backup", "list_backups", "prune_backups",
+        "refuse_if_held", "restore", "run_drill", "status", "verify_backup",
+    },
     "sovra.data.classify": {
         "DEFAULT_MAPPING", "SECRET_KINDS", "Classification", "ClassificationResult", "Finding",
         "Kind", "LevelMapping", "classify", "decide", "redact", "scan",

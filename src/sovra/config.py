@@ -68,6 +68,14 @@ class Settings(BaseSettings):
     data_max_file_bytes: int = Field(default=50 * 2**20, ge=1)
     data_classification_mapping: dict[str, str] = Field(default_factory=dict)
 
+    # Continuity (sovra.continuity): where backups go (default <data_dir>/backups), how many
+    # to keep (newest per day / per ISO week), and the targets a drill is measured against.
+    backup_dir: Path | None = None
+    backup_keep_daily: int = Field(default=7, ge=0, le=3650)
+    backup_keep_weekly: int = Field(default=4, ge=0, le=520)
+    continuity_rto_target_s: float = Field(default=300.0, gt=0.0)
+    continuity_rpo_target_s: float = Field(default=86400.0, gt=0.0)
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:

@@ -39,6 +39,9 @@ codes and status codes in exactly one place each (``sovra.cli.errors`` and
     ├── TransferError
     │   ├── BundleVerificationError signatures, threshold, expiry, rollback, hashes
     │   └── UnsafeArchiveError      traversal, links, bombs, duplicates, truncation
+    ├── ContinuityError
+    │   ├── BackupIntegrityError    altered, truncated, foreign or wrongly signed backup
+    │   └── RollbackHoldError       restored log older than a witnessed checkpoint: held
     └── AIError
         ├── ModelNotFoundError
         ├── ModelIntegrityError     weights do not match the registered SHA-256
@@ -185,6 +188,19 @@ class BundleVerificationError(TransferError):
 
 class UnsafeArchiveError(TransferError):
     """An archive member is unsafe to unpack; nothing from it was kept."""
+
+
+class ContinuityError(SovraError):
+    """Base for backup, restore and drill failures (sovra.continuity)."""
+
+
+class BackupIntegrityError(ContinuityError):
+    """A backup is altered, truncated, from another instance or signed by an unknown key."""
+
+
+class RollbackHoldError(ContinuityError):
+    """A restored instance is held: its log is older than (or forks from) a checkpoint
+    known outside the backup, and no approver has accepted that yet."""
 
 
 class AIError(SovraError):

@@ -9,6 +9,7 @@ import typer
 
 import sovra
 from sovra.cli.commands import ai as ai_commands
+from sovra.cli.commands import continuity as continuity_commands
 from sovra.cli.commands import data as data_commands
 from sovra.cli.commands import db, ledger, up
 from sovra.cli.commands import identity as identity_commands
@@ -61,6 +62,9 @@ app.command("seal")(keys_commands.seal)
 app.add_typer(keys_commands.app, name="keys")
 app.add_typer(transfer_commands.app, name="bundle")
 app.add_typer(data_commands.app, name="data")
+app.add_typer(continuity_commands.backup_app, name="backup")
+app.command("restore")(continuity_commands.restore_command)
+app.add_typer(continuity_commands.app, name="continuity")
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from sovra.ai.service import register_builtin_models
 from sovra.api import create_app
 from sovra.cli.context import options
 from sovra.cli.errors import run
+from sovra.continuity.state import refuse_if_held
 from sovra.identity import ensure_first_admin
 from sovra.instance import open_instance
 from sovra.keys import start_for_up
@@ -28,6 +29,8 @@ def up(
 ) -> None:
     """Start Sovra on its embedded default and serve the API."""
     settings = run(lambda: options(ctx).settings(host=host, port=port))
+    # A restore that found a rollback holds the instance until an approver accepts it.
+    run(lambda: refuse_if_held(settings.data_dir))
     instance = run(lambda: open_instance(settings))
     console.print(f"Sovra {settings.profile} instance, data in {settings.data_dir}")
     keys = run(lambda: start_for_up(instance.keys))
