@@ -76,6 +76,15 @@ class Settings(BaseSettings):
     continuity_rto_target_s: float = Field(default=300.0, gt=0.0)
     continuity_rpo_target_s: float = Field(default=86400.0, gt=0.0)
 
+    # Lockbox (sovra.lockbox): how long a request waits for approvers (at most 4 days),
+    # a grant's default lifetime and its hard cap (at most 8 h), whether one denial ends a
+    # request, and how many approvers review a break-glass grant within 24 h.
+    lockbox_request_ttl_s: float = Field(default=4 * 3600.0, gt=0.0, le=4 * 86400.0)
+    lockbox_grant_default_s: float = Field(default=3600.0, gt=0.0, le=8 * 3600.0)
+    lockbox_grant_cap_s: float = Field(default=8 * 3600.0, gt=0.0, le=8 * 3600.0)
+    lockbox_denial_ends: bool = True
+    lockbox_review_quorum: int = Field(default=2, ge=1, le=9)
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:

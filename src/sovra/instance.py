@@ -18,6 +18,7 @@ from sovra.data.service import DataService, open_data
 from sovra.identity import IdentityService, open_identity
 from sovra.keys import KeyService
 from sovra.ledger import Ledger
+from sovra.lockbox.service import LockboxService, open_lockbox
 from sovra.policy import PolicyService, open_policy
 from sovra.store import make_engine, upgrade
 from sovra.transfer import TransferService
@@ -36,6 +37,7 @@ class Instance:
     ai: Gateway
     transfer: TransferService
     data: DataService
+    lockbox: LockboxService
 
     def close(self) -> None:
         self.data.close()
@@ -59,5 +61,8 @@ def open_instance(settings: Settings, *, migrate: bool = True) -> Instance:
     data = open_data(engine, settings, ledger, keys, policy)
     ai = open_gateway(engine, ledger, policy, keys=keys, data=data,
                       bundled=transfer.activated_models)
+    # Every decision from here on sees live lockbox grants (policy.use_grants).
+    lockbox = open_lockbox(engine, settings, ledger, policy, data=data, keys=keys)
     return Instance(settings=settings, engine=engine, ledger=ledger, identity=identity,
-                    policy=policy, keys=keys, ai=ai, transfer=transfer, data=data)
+                    policy=policy, keys=keys, ai=ai, transfer=transfer, data=data,
+                    lockbox=lockbox)

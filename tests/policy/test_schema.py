@@ -14,6 +14,9 @@ CONTRACT_ACTIONS = {
     "collections.create", "collections.read", "collections.ingest", "collections.erase",
     "collections.hold", "documents.read", "models.use", "models.register", "models.approve",
     "bundles.import", "bundles.approve", "bundles.read", "ai.trace",
+    # the lockbox (sovra.lockbox)
+    "lockbox.request", "lockbox.read", "lockbox.approve", "lockbox.deny", "lockbox.revoke",
+    "lockbox.breakglass", "lockbox.review", "lockbox.activate",
 }
 
 

@@ -98,7 +98,8 @@ class Authorized:
             if found is not None:
                 return found, active.version
         decision = policy.decide(caller, self.action, resource, {"client_ip": client})
-        if policy.active is active:  # not reloaded meanwhile: the decision is active's
+        # Not reloaded meanwhile (the decision is active's), and not under a grant.
+        if policy.active is active and decision.grant_id is None:
             if memo[0] is not active or len(memo[1]) >= _MEMO_MAX:
                 memo = self._decisions = (active, {})
             memo[1][key] = decision
@@ -115,7 +116,14 @@ class Authorized:
         caller = await self._authenticate(instance, request.headers.get("authorization"),
                                           client)
         resource = Resource(self.resource_type, self._resource_id(request))
-        decision, version = self._decide(instance, caller, resource, client)
+        if instance.policy.grant_holder(caller.principal_id):
+            # A lockbox grant may decide: it is confirmed against the database (a
+            # revocation anywhere counts at once), so in a thread, and never memoised.
+            decision = await run_in_threadpool(instance.policy.decide, caller, self.action,
+                                               resource, {"client_ip": client})
+            version = instance.policy.active.version
+        else:
+            decision, version = self._decide(instance, caller, resource, client)
         # The same entry PolicyService.require writes (tests/api/test_auth_async.py).
         details = decision.ledger_details()
         details["policy_version"] = version

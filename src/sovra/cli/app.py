@@ -14,6 +14,7 @@ from sovra.cli.commands import data as data_commands
 from sovra.cli.commands import db, ledger, up
 from sovra.cli.commands import identity as identity_commands
 from sovra.cli.commands import keys as keys_commands
+from sovra.cli.commands import lockbox as lockbox_commands
 from sovra.cli.commands import policy as policy_commands
 from sovra.cli.commands import transfer as transfer_commands
 from sovra.cli.context import GlobalOptions
@@ -62,6 +63,8 @@ app.command("seal")(keys_commands.seal)
 app.add_typer(keys_commands.app, name="keys")
 app.add_typer(transfer_commands.app, name="bundle")
 app.add_typer(data_commands.app, name="data")
+app.add_typer(lockbox_commands.access_app, name="access")
+app.add_typer(lockbox_commands.lockbox_app, name="lockbox")
 app.add_typer(continuity_commands.backup_app, name="backup")
 app.command("restore")(continuity_commands.restore_command)
 app.add_typer(continuity_commands.app, name="continuity")

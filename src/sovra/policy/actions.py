@@ -33,11 +33,15 @@ ACTIONS: MappingProxyType[str, frozenset[str]] = MappingProxyType({
     "bundles.approve": frozenset({"Bundle"}),
     "bundles.read": frozenset({"Bundle"}),
     "ai.trace": frozenset({"Trace"}),
+    # The lockbox (sovra.lockbox, 60-lockbox.cedar): access requests and their grants.
+    **dict.fromkeys(("lockbox.request", "lockbox.read", "lockbox.approve", "lockbox.deny",
+                     "lockbox.revoke", "lockbox.breakglass", "lockbox.review",
+                     "lockbox.activate"), frozenset({"AccessRequest"})),
 })
 
 RESOURCE_TYPES: frozenset[str] = frozenset().union(*ACTIONS.values())
 
 ROLES: frozenset[str] = frozenset(
-    {"admin", "approver", "auditor", "analyst", "operator", "service"})
+    {"admin", "approver", "auditor", "analyst", "breakglass", "operator", "service"})
 
 __all__ = ["ACTIONS", "RESOURCE_TYPES", "ROLES"]

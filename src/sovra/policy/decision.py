@@ -45,6 +45,8 @@ class Decision:
     resource: str
     policy_ids: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
+    # The lockbox grant the decision was made under (sovra.lockbox), cited in the ledger.
+    grant_id: str | None = None
 
     @classmethod
     def refused(cls, principal_id: str, action: str, resource: str, why: str) -> Decision:
@@ -71,6 +73,7 @@ class Decision:
             "decision": "allow" if self.allowed else "deny",
             "policies": list(self.policy_ids),
             "errors": list(self.errors),
+            **({"grant_id": self.grant_id} if self.grant_id is not None else {}),
         }
 
 

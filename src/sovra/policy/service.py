@@ -11,11 +11,13 @@ who is not the proposer, and recorded with the SHA-256 of their diff.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import hashlib
 import threading
 import time
 from collections.abc import Callable, Mapping
+from typing import Protocol
 
 from sovra.errors import ConflictError, PermissionDeniedError
 from sovra.identity.caller import Caller
@@ -25,6 +27,17 @@ from sovra.policy.engine import CompiledPolicies, default_policy_text
 from sovra.policy.versions import PolicyVersion, VersionStore
 
 SYSTEM = "system"
+
+
+class GrantSource(Protocol):
+    """The lockbox, as decisions see it (``sovra.lockbox.LockboxService``)."""
+
+    def holds_grant(self, principal_id: str) -> bool: ...
+
+    def context_for(self, caller: Caller, action: str, resource: Resource
+                    ) -> Mapping[str, object] | None: ...
+
+    def used(self, grant_id: str) -> None: ...
 
 
 def unified_diff(old: str, new: str, old_name: str, new_name: str) -> str:
@@ -46,6 +59,15 @@ class PolicyService:
         self._lock = threading.Lock()
         self._active = self._load_or_seed()
         self._checked_at = time.monotonic()
+        self._grants: GrantSource | None = None
+
+    def use_grants(self, grants: GrantSource) -> None:
+        """Let every decision see a live lockbox grant covering it (``sovra.lockbox``)."""
+        self._grants = grants
+
+    def grant_holder(self, principal_id: str) -> bool:
+        """Whether decisions for this principal may depend on a grant (never memoise)."""
+        return self._grants is not None and self._grants.holds_grant(principal_id)
 
     def _load_or_seed(self) -> CompiledPolicies:
         active = self._versions.active()
@@ -96,7 +118,17 @@ class PolicyService:
         if not caller.permits_action(action):
             why = f"credential {caller.via or '(unnamed)'} is not scoped for {action}"
             return Decision.refused(caller.principal_id, action, resource.uid, why)
-        return self.active.decide(caller, action, resource, context)
+        grants = self._grants
+        extra = None if grants is None else grants.context_for(caller, action, resource)
+        if extra is None:
+            return self.active.decide(caller, action, resource, context)
+        # Under a grant: Cedar sees it, the decision (and so the ledger) cites it.
+        decision = dataclasses.replace(
+            self.active.decide(caller, action, resource, {**(context or {}), **extra}),
+            grant_id=str(extra["grant_id"]))
+        if decision.allowed and grants is not None:
+            grants.used(str(extra["grant_id"]))
+        return decision
 
     def require(self, caller: Caller, action: str, resource: Resource,
                 context: Mapping[str, object] | None = None) -> Decision:

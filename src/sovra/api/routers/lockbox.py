@@ -1,0 +1,178 @@
+"""Lockbox routes: access requests, approvals, grants, break-glass, status.
+
+Thin: the door of each route is ``authorized(...)`` on the lockbox's own actions (the
+decision recorded in the ledger); the service then decides the exact action on the
+exact request (its requester, jurisdiction, tier and votes are attributes Cedar reads)
+and records the outcome. Plain ``def`` routes: the service blocks on durable appends.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+
+from sovra.api.auth import authorized
+from sovra.api.deps import get_instance
+from sovra.identity import Caller
+from sovra.instance import Instance
+from sovra.lockbox import AccessRequest, RequestSpec, Scope
+
+router = APIRouter(prefix="/lockbox", tags=["lockbox"])
+
+InstanceDep = Annotated[Instance, Depends(get_instance)]
+Requester = Annotated[Caller, Depends(authorized("lockbox.request", "AccessRequest"))]
+Reader = Annotated[Caller, Depends(authorized("lockbox.read", "AccessRequest"))]
+Breaker = Annotated[Caller, Depends(authorized("lockbox.breakglass", "AccessRequest"))]
+
+
+class RequestIn(BaseModel):
+    scope: str = Field(min_length=1, max_length=200,
+                       description="collection:ID, document:ID, keyring:ID or instance")
+    actions: list[str] = Field(min_length=1, max_length=32)
+    reason: str = Field(max_length=4000)
+    ticket: str = Field(default="", max_length=128)
+    duration_s: float | None = Field(default=None, gt=0)
+    urgency: str = "normal"
+    single_use: bool = False
+    request_ttl_s: float | None = Field(default=None, gt=0)
+
+    def spec(self) -> RequestSpec:
+        return RequestSpec(scope=Scope.parse(self.scope), actions=tuple(self.actions),
+                           reason=self.reason, ticket=self.ticket, duration_s=self.duration_s,
+                           urgency=self.urgency, single_use=self.single_use,
+                           request_ttl_s=self.request_ttl_s)
+
+
+class VoteIn(BaseModel):
+    comment: str = Field(default="", max_length=4000)
+
+
+class RevokeIn(BaseModel):
+    reason: str = Field(default="", max_length=4000)
+
+
+class VoteOut(BaseModel):
+    voter: str
+    kind: str
+    jurisdiction: str
+    source: str
+    at: float
+    comment: str
+
+
+class AccessRequestOut(BaseModel):
+    id: str
+    state: str
+    requester: str
+    jurisdiction: str
+    source: str
+    scope: str
+    actions: list[str]
+    reason: str
+    ticket: str
+    duration_s: float
+    urgency: str
+    single_use: bool
+    breakglass: bool
+    tier: int
+    required_approvals: int
+    approvals: int
+    created_at: float
+    request_expires_at: float
+    granted_at: float | None
+    expires_at: float | None
+    ended_at: float | None
+    ended_by: str | None
+    end_reason: str
+    review_due: float | None
+    votes: list[VoteOut]
+
+    @classmethod
+    def of(cls, req: AccessRequest, state: str) -> AccessRequestOut:
+        return cls(
+            id=req.id, state=state, requester=req.requester, jurisdiction=req.jurisdiction,
+            source=req.source, scope=str(req.scope), actions=list(req.actions),
+            reason=req.reason, ticket=req.ticket, duration_s=req.duration_s,
+            urgency=req.urgency, single_use=req.single_use, breakglass=req.breakglass,
+            tier=req.tier, required_approvals=req.required, approvals=req.approvals,
+            created_at=req.created_at, request_expires_at=req.request_expires_at,
+            granted_at=req.granted_at, expires_at=req.expires_at, ended_at=req.ended_at,
+            ended_by=req.ended_by, end_reason=req.end_reason, review_due=req.review_due,
+            votes=[VoteOut(voter=v.voter, kind=v.kind.value, jurisdiction=v.jurisdiction,
+                           source=v.source, at=v.at, comment=v.comment) for v in req.votes])
+
+
+class StatusOut(BaseModel):
+    pending: int
+    active: int
+    findings: list[str]
+    overdue_reviews: list[AccessRequestOut]
+
+
+def _out(inst: Instance, req: AccessRequest) -> AccessRequestOut:
+    return AccessRequestOut.of(req, inst.lockbox.state(req).value)
+
+
+def _source(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.post("/requests", status_code=201, summary="Ask for a time-boxed grant")
+def create_request(body: RequestIn, request: Request, caller: Requester,
+                   inst: InstanceDep) -> AccessRequestOut:
+    return _out(inst, inst.lockbox.request(caller, body.spec(), source=_source(request)))
+
+
+@router.get("/requests", summary="Requests and grants (history stays after expiry)")
+def list_requests(caller: Reader, inst: InstanceDep,
+                  since: Annotated[float | None, Query(description="Unix time")] = None,
+                  requester: str | None = None) -> list[AccessRequestOut]:
+    return [_out(inst, r) for r in inst.lockbox.list(since=since, requester=requester)]
+
+
+@router.get("/requests/{request_id}", summary="One request or grant, with its votes")
+def show_request(request_id: str, caller: Reader, inst: InstanceDep) -> AccessRequestOut:
+    return _out(inst, inst.lockbox.get(request_id))
+
+
+@router.post("/requests/{request_id}/approve", summary="Approve (the quorum opens the grant)")
+def approve_request(request_id: str, body: VoteIn, request: Request, caller: Reader,
+                    inst: InstanceDep) -> AccessRequestOut:
+    return _out(inst, inst.lockbox.approve(caller, request_id, source=_source(request),
+                                           comment=body.comment))
+
+
+@router.post("/requests/{request_id}/deny", summary="Deny (one denial ends the request)")
+def deny_request(request_id: str, body: VoteIn, request: Request, caller: Reader,
+                 inst: InstanceDep) -> AccessRequestOut:
+    return _out(inst, inst.lockbox.deny(caller, request_id, source=_source(request),
+                                        comment=body.comment))
+
+
+@router.post("/requests/{request_id}/revoke", summary="End a request or grant now")
+def revoke_request(request_id: str, body: RevokeIn, caller: Reader,
+                   inst: InstanceDep) -> AccessRequestOut:
+    return _out(inst, inst.lockbox.revoke(caller, request_id, reason=body.reason))
+
+
+@router.post("/requests/{request_id}/review", summary="Review a break-glass grant")
+def review_request(request_id: str, body: VoteIn, request: Request, caller: Reader,
+                   inst: InstanceDep) -> AccessRequestOut:
+    return _out(inst, inst.lockbox.review(caller, request_id, source=_source(request),
+                                          comment=body.comment))
+
+
+@router.post("/breakglass", status_code=201, summary="Open an emergency grant (alerts)")
+def breakglass(body: RequestIn, request: Request, caller: Breaker,
+               inst: InstanceDep) -> AccessRequestOut:
+    return _out(inst, inst.lockbox.breakglass(caller, body.spec(), source=_source(request)))
+
+
+@router.get("/status", summary="Pending requests, live grants, findings")
+def status(caller: Reader, inst: InstanceDep) -> StatusOut:
+    found = inst.lockbox.status()
+    return StatusOut(pending=len(found.pending), active=len(found.active),
+                     findings=list(found.findings),
+                     overdue_reviews=[_out(inst, r) for r in found.overdue_reviews])

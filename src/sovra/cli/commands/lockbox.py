@@ -1,0 +1,189 @@
+"""``sovra access`` (requests, approvals, grants) and ``sovra lockbox`` (status, report).
+
+Thin: each command authenticates the API key, calls one lockbox service method on the
+instance (the same one the HTTP routes call) and prints the result.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sovra.cli.commands.identity import ApiKey, acting
+from sovra.cli.context import instance as open_cli_instance
+from sovra.cli.errors import EXIT_INVALID, run
+from sovra.errors import InvalidInputError
+from sovra.instance import Instance
+from sovra.lockbox import AccessRequest, RequestSpec, Scope
+from sovra.policy import Resource
+
+access_app = typer.Typer(help="Ask for, approve and end time-boxed privileged access.",
+                         no_args_is_help=True)
+lockbox_app = typer.Typer(help="The lockbox's status and evidence.", no_args_is_help=True)
+console = Console()
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_ANY = Resource("AccessRequest")
+
+ScopeOpt = Annotated[str, typer.Option(
+    "--scope", help="collection:ID, document:ID, keyring:ID or instance.")]
+Actions = Annotated[list[str], typer.Option(
+    "--action", help="A privileged action (repeatable), e.g. documents.read.")]
+Reason = Annotated[str, typer.Option("--reason", help="Why (required).")]
+Ticket = Annotated[str, typer.Option("--ticket", help="Ticket reference.")]
+Duration = Annotated[str | None, typer.Option(
+    "--duration", help="How long the grant lasts once approved: 90s, 30m, 1h.")]
+Comment = Annotated[str, typer.Option("--comment", help="A note kept with the vote.")]
+
+
+def parse_duration(text: str) -> float:
+    """``90s``, ``30m``, ``1h``, ``2d`` or plain seconds."""
+    found = _DURATION.match(text)
+    if found is None:
+        raise InvalidInputError(f"cannot read duration {text!r}; write for example 30m or 1h")
+    return float(found.group(1)) * _UNITS[found.group(2) or "s"]
+
+
+def _when(ts: float | None) -> str:
+    return "-" if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _spec(scope: str, actions: list[str], reason: str, ticket: str, duration: str | None, *,
+          urgency: str, single_use: bool) -> RequestSpec:
+    return RequestSpec(scope=Scope.parse(scope), actions=tuple(actions), reason=reason,
+                       ticket=ticket,
+                       duration_s=None if duration is None else parse_duration(duration),
+                       urgency=urgency, single_use=single_use)
+
+
+def _table(inst: Instance, found: list[AccessRequest]) -> Table:
+    table = Table("id", "state", "requester", "scope", "actions", "approvals", "expires",
+                  "reason")
+    for r in found:
+        table.add_row(r.id, inst.lockbox.state(r).value, r.requester, str(r.scope),
+                      ",".join(r.actions), f"{r.approvals}/{r.required}",
+                      _when(r.expires_at or r.request_expires_at), r.reason)
+    return table
+
+
+def _show(inst: Instance, req: AccessRequest) -> None:
+    console.print(json.dumps({
+        "id": req.id, "state": inst.lockbox.state(req).value, "requester": req.requester,
+        "jurisdiction": req.jurisdiction, "scope": str(req.scope),
+        "actions": list(req.actions), "reason": req.reason, "ticket": req.ticket,
+        "breakglass": req.breakglass, "tier": req.tier,
+        "approvals": f"{req.approvals}/{req.required}",
+        "created": _when(req.created_at), "granted": _when(req.granted_at),
+        "expires": _when(req.expires_at), "ended": _when(req.ended_at),
+        "ended_by": req.ended_by, "end_reason": req.end_reason,
+        "review_due": _when(req.review_due),
+        "votes": [{"voter": v.voter, "kind": v.kind.value, "jurisdiction": v.jurisdiction,
+                   "at": _when(v.at), "comment": v.comment} for v in req.votes],
+    }, indent=2), highlight=False, soft_wrap=True)
+
+
+@access_app.command("request")
+def request(  # noqa: PLR0917 (Typer maps each parameter to an option)
+        ctx: typer.Context, api_key: ApiKey, scope: ScopeOpt, action: Actions,
+            reason: Reason = "", ticket: Ticket = "", duration: Duration = None,
+            urgency: Annotated[str, typer.Option(help="low, normal, high, emergency")]
+            = "normal",
+            single_use: Annotated[bool, typer.Option("--single-use")] = False) -> None:
+    """Ask for a time-boxed grant; approvers are asked by policy (tier quorum)."""
+    spec = run(lambda: _spec(scope, action, reason, ticket, duration, urgency=urgency,
+                                  single_use=single_use))
+    with open_cli_instance(ctx) as inst:
+        caller = run(lambda: acting(inst, api_key, "lockbox.request", _ANY))
+        made = run(lambda: inst.lockbox.request(caller, spec, source="cli"))
+    console.print(f"request {made.id} waits for {made.required} approval(s) until "
+                  f"{_when(made.request_expires_at)}", highlight=False, soft_wrap=True)
+
+
+@access_app.command("breakglass")
+def breakglass(  # noqa: PLR0917 (Typer maps each parameter to an option)
+        ctx: typer.Context, api_key: ApiKey, scope: ScopeOpt, action: Actions,
+               reason: Reason = "", ticket: Ticket = "", duration: Duration = None) -> None:
+    """Open an emergency grant now (alerts; reviewed by approvers within 24 h)."""
+    spec = run(lambda: _spec(scope, action, reason, ticket, duration,
+                                  urgency="emergency", single_use=False))
+    with open_cli_instance(ctx) as inst:
+        caller = run(lambda: acting(inst, api_key, "lockbox.breakglass", _ANY))
+        made = run(lambda: inst.lockbox.breakglass(caller, spec, source="cli"))
+    console.print(f"BREAK-GLASS grant {made.id} is active until {_when(made.expires_at)}; "
+                  f"review due {_when(made.review_due)}", highlight=False, soft_wrap=True)
+
+
+def _vote(ctx: typer.Context, api_key: str, request_id: str, kind: str, comment: str) -> None:
+    with open_cli_instance(ctx) as inst:
+        caller = run(lambda: acting(inst, api_key, "lockbox.read", _ANY))
+        box = inst.lockbox
+        method = {"approve": box.approve, "deny": box.deny, "review": box.review}[kind]
+        done = run(lambda: method(caller, request_id, source="cli", comment=comment))
+        state = box.state(done).value
+    console.print(f"{request_id}: {kind} recorded; now {state} "
+                  f"({done.approvals}/{done.required} approvals)", highlight=False)
+
+
+@access_app.command("approve")
+def approve(ctx: typer.Context, request_id: str, api_key: ApiKey, comment: Comment = "") -> None:
+    """Approve a pending request (never your own; once per approver)."""
+    _vote(ctx, api_key, request_id, "approve", comment)
+
+
+@access_app.command("deny")
+def deny(ctx: typer.Context, request_id: str, api_key: ApiKey, comment: Comment = "") -> None:
+    """Deny a pending request (by default one denial ends it)."""
+    _vote(ctx, api_key, request_id, "deny", comment)
+
+
+@access_app.command("review")
+def review(ctx: typer.Context, request_id: str, api_key: ApiKey, comment: Comment = "") -> None:
+    """Review a break-glass grant after the fact."""
+    _vote(ctx, api_key, request_id, "review", comment)
+
+
+@access_app.command("revoke")
+def revoke(ctx: typer.Context, request_id: str, api_key: ApiKey,
+           reason: Annotated[str, typer.Option("--reason")] = "") -> None:
+    """End a request or grant now; the next request under it is refused."""
+    with open_cli_instance(ctx) as inst:
+        caller = run(lambda: acting(inst, api_key, "lockbox.read", _ANY))
+        run(lambda: inst.lockbox.revoke(caller, request_id, reason=reason))
+    console.print(f"{request_id} revoked", highlight=False)
+
+
+@access_app.command("list")
+def list_requests(ctx: typer.Context, api_key: ApiKey) -> None:
+    """Every request and grant, oldest first (history stays after expiry)."""
+    with open_cli_instance(ctx) as inst:
+        run(lambda: acting(inst, api_key, "lockbox.read", _ANY))
+        console.print(_table(inst, run(inst.lockbox.list)))
+
+
+@access_app.command("show")
+def show(ctx: typer.Context, request_id: str, api_key: ApiKey) -> None:
+    """One request or grant with its votes, as JSON."""
+    with open_cli_instance(ctx) as inst:
+        run(lambda: acting(inst, api_key, "lockbox.read", _ANY))
+        _show(inst, run(lambda: inst.lockbox.get(request_id)))
+
+
+@lockbox_app.command("status")
+def status(ctx: typer.Context, api_key: ApiKey) -> None:
+    """Pending requests, live grants, findings; exits 1 when there are findings."""
+    with open_cli_instance(ctx) as inst:
+        run(lambda: acting(inst, api_key, "lockbox.read", _ANY))
+        found = run(inst.lockbox.status)
+    console.print(f"pending requests: {len(found.pending)}; live grants: {len(found.active)}",
+                  highlight=False)
+    for finding in found.findings:
+        console.print(f"[bold red]finding:[/] {finding}", highlight=False, soft_wrap=True)
+    if found.findings:
+        raise typer.Exit(EXIT_INVALID)

@@ -1,0 +1,352 @@
+"""The lockbox service: the only place access requests change, each change recorded.
+
+Every operation follows the house rule "record, then act": the pure core
+(``lifecycle``) computes the next value, the ledger records the event durably, and only
+then is the value stored (conditionally, so a concurrent change loses cleanly). A
+refused operation is recorded too, with the rule that refused it, and changes nothing.
+Cedar decides who may request, approve, deny, review and revoke, and how many approvals
+a request needs (``60-lockbox.cedar``); the rules that must hold whatever the policy says
+are enforced by the core as well.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import secrets
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from sovra.config import Settings
+from sovra.errors import InvalidInputError, PermissionDeniedError, SovraError
+from sovra.identity.caller import Caller
+from sovra.identity.sink import LedgerSink
+from sovra.lockbox import lifecycle
+from sovra.lockbox.grants import GrantIndex, grant_context
+from sovra.lockbox.resolvers import DataLookups, KeyLookups, Resolvers, instance_resolvers
+from sovra.lockbox.store import RequestStore
+from sovra.lockbox.values import (
+    HOUR,
+    AccessRequest,
+    Limits,
+    RequestSpec,
+    Scope,
+    State,
+    Status,
+    Vote,
+    VoteKind,
+)
+from sovra.policy.decision import Resource
+from sovra.policy.service import PolicyService
+
+log = logging.getLogger(__name__)
+
+# The lockbox itself asks Cedar whether a quorum is met (no person decides that).
+LOCKBOX = Caller("lockbox", "service", frozenset(), "public")
+_QUORUM_MAX = 9
+SECRET = 3
+
+
+@dataclass(frozen=True)
+class LockboxStatus:
+    """What ``sovra lockbox status`` shows; findings feed compliance reports."""
+
+    pending: tuple[AccessRequest, ...]
+    active: tuple[AccessRequest, ...]
+    overdue_reviews: tuple[AccessRequest, ...]
+    findings: tuple[str, ...]
+
+
+def request_resource(req: AccessRequest, approvals: int | None = None) -> Resource:
+    """The request as the Cedar ``AccessRequest`` entity the approval rules read."""
+    voters = [{"__entity": {"type": "Principal", "id": v.voter}} for v in req.votes]
+    return Resource("AccessRequest", req.id, {
+        "requester": req.requester, "jurisdiction": req.jurisdiction, "tier": req.tier,
+        "destructive": req.destructive, "breakglass": req.breakglass,
+        "approvals": req.approvals if approvals is None else approvals, "voters": voters})
+
+
+def _rule(exc: SovraError) -> str:
+    head = str(exc).split(":", 1)[0]
+    return head if head.startswith("lockbox.") else type(exc).__name__
+
+
+class LockboxService:
+    def __init__(self, store: RequestStore, ledger: LedgerSink, policy: PolicyService,
+                 resolvers: Resolvers, *, limits: Limits | None = None,
+                 clock: Callable[[], float] = time.time,
+                 new_id: Callable[[], str] = lambda: "ar-" + secrets.token_hex(6),
+                 refresh_s: float = 1.0) -> None:
+        self._store = store
+        self._ledger = ledger
+        self._policy = policy
+        self._resolvers = resolvers
+        self.limits = limits or Limits()
+        self._clock = clock
+        self._new_id = new_id
+        self.alerts: list[Callable[[str, Mapping[str, object]], None]] = []
+        self.index = GrantIndex(store, clock, self.limits, self._document_collection,
+                                refresh_s=refresh_s)
+
+    # -- helpers --------------------------------------------------------------------
+
+    def _document_collection(self, document_id: str) -> str | None:
+        place = self._resolvers.document_place(document_id)
+        return None if place is None else place[0]
+
+    def _require(self, caller: Caller, action: str, resource: Resource) -> None:
+        """Policy's decision (recorded); a refusal's message names the deciding rules."""
+        try:
+            self._policy.require(caller, action, resource)
+        except PermissionDeniedError as exc:
+            rules = ", ".join(exc.reasons) or "no policy permits it"
+            raise PermissionDeniedError(f"{exc} (decided by: {rules})", exc.reasons) from exc
+
+    @contextmanager
+    def _recorded_refusals(self, caller: Caller, event: str, target: str) -> Iterator[None]:
+        """Record any refusal (with its rule) before it reaches the caller."""
+        try:
+            yield
+        except SovraError as exc:
+            self._ledger.append(caller.principal_id, event, f"lockbox/{target}", "denied",
+                                {"rule": _rule(exc), "error": str(exc)})
+            raise
+
+    def _store_change(self, actor: str, event: str, before: AccessRequest,
+                      after: AccessRequest, details: dict[str, object], *,
+                      vote: Vote | None = None) -> AccessRequest:
+        """Record, then store; a store that fails after the record is recorded too."""
+        self._ledger.append(actor, event, f"lockbox/{before.id}", "success", details)
+        try:
+            self._store.replace(before, after, vote)
+        except SovraError as exc:
+            self._ledger.append(actor, event, f"lockbox/{before.id}", "failure",
+                                {"rule": _rule(exc), "error": str(exc)})
+            raise
+        self.index.put(after)
+        return after
+
+    def _tier(self, scope: Scope) -> int:
+        """The classification level a scope reaches, or ``lockbox.known-scope``."""
+        level: int | None
+        if scope.kind == "collection":
+            level = self._resolvers.collection_level(scope.id)
+        elif scope.kind == "document":
+            place = self._resolvers.document_place(scope.id)
+            level = None if place is None else place[1]
+        elif scope.kind == "keyring":
+            level = SECRET if self._resolvers.keyring_exists(scope.id) else None
+        else:
+            level = SECRET  # the whole instance reaches everything
+        if level is None:
+            raise InvalidInputError(f"lockbox.known-scope: there is no {scope.kind} "
+                                    f"{scope.id!r}; check the id")
+        return level
+
+    def required_approvals(self, req: AccessRequest) -> int:
+        """The fewest approvals the active policy accepts for this request (Cedar)."""
+        for count in range(1, _QUORUM_MAX + 1):
+            if self._policy.decide(LOCKBOX, "lockbox.activate",
+                                   request_resource(req, count)).allowed:
+                return count
+        raise InvalidInputError(f"lockbox.quorum: the active policy accepts no quorum up "
+                                f"to {_QUORUM_MAX} approvals for tier {req.tier}; fix the "
+                                "lockbox-quorum policy")
+
+    def _new(self, caller: Caller, spec: RequestSpec, source: str, *,
+             breakglass: bool) -> AccessRequest:
+        actions, duration, ttl = lifecycle.validate_spec(spec, self.limits,
+                                                         breakglass=breakglass)
+        now = self._clock()
+        req = AccessRequest(
+            id=self._new_id(), requester=caller.principal_id,
+            jurisdiction=caller.jurisdiction, source=source, scope=spec.scope,
+            actions=actions, reason=spec.reason.strip(), ticket=spec.ticket,
+            duration_s=duration, urgency=spec.urgency, single_use=spec.single_use,
+            breakglass=breakglass, tier=self._tier(spec.scope),
+            destructive=lifecycle.is_destructive(actions), required=1,
+            status=Status.PENDING, created_at=now, request_expires_at=now + ttl,
+            last_event_at=now)
+        return dataclasses.replace(req, required=self.required_approvals(req))
+
+    @staticmethod
+    def _describe(req: AccessRequest) -> dict[str, object]:
+        return {"requester": req.requester, "jurisdiction": req.jurisdiction,
+                "source": req.source, "scope": str(req.scope), "actions": list(req.actions),
+                "reason": req.reason, "ticket": req.ticket, "duration_s": req.duration_s,
+                "urgency": req.urgency, "single_use": req.single_use, "tier": req.tier,
+                "required_approvals": req.required}
+
+    # -- requests -------------------------------------------------------------------
+
+    def request(self, caller: Caller, spec: RequestSpec, *, source: str = "") -> AccessRequest:
+        """Ask for a grant; it waits for approvals until it expires."""
+        with self._recorded_refusals(caller, "lockbox.request", "new"):
+            self._require(caller, "lockbox.request", Resource("AccessRequest"))
+            req = self._new(caller, spec, source, breakglass=False)
+        self._ledger.append(caller.principal_id, "lockbox.request", f"lockbox/{req.id}",
+                            "success", {**self._describe(req),
+                                        "request_expires_at": req.request_expires_at})
+        self._store.insert(req)
+        return req
+
+    def _vote(self, caller: Caller, request_id: str, kind: VoteKind, source: str,
+              comment: str) -> AccessRequest:
+        action = {VoteKind.APPROVE: "lockbox.approve", VoteKind.DENY: "lockbox.deny",
+                  VoteKind.REVIEW: "lockbox.review"}[kind]
+        with self._recorded_refusals(caller, action, request_id):
+            req = self._store.get(request_id)
+            now = self._clock()
+            lifecycle.check_vote(req, caller.principal_id, kind, now, self.limits)
+            self._require(caller, action, request_resource(req))
+            vote = Vote(caller.principal_id, kind, caller.jurisdiction, source, now, comment)
+            if kind is VoteKind.APPROVE:
+                count = req.approvals + 1
+                met = self._policy.decide(LOCKBOX, "lockbox.activate",
+                                          request_resource(req, count)).allowed
+                after = lifecycle.approve(req, vote, met)
+            elif kind is VoteKind.DENY:
+                after = lifecycle.deny(req, vote, self.limits)
+            else:
+                after = lifecycle.review(req, vote)
+        details: dict[str, object] = {"jurisdiction": vote.jurisdiction, "source": source,
+                                      "comment": comment, "status": after.status.value}
+        if kind is VoteKind.APPROVE:
+            details.update(approvals=after.approvals, required=req.required)
+            if after.status is Status.ACTIVE:
+                details.update(granted_at=after.granted_at, expires_at=after.expires_at)
+        if kind is VoteKind.REVIEW:
+            details["reviews"] = len(after.votes_of(VoteKind.REVIEW))
+        return self._store_change(caller.principal_id, action, req, after, details, vote=vote)
+
+    def approve(self, caller: Caller, request_id: str, *, source: str = "",
+                comment: str = "") -> AccessRequest:
+        """Approve; the last approval of the quorum opens the grant (its clock starts)."""
+        return self._vote(caller, request_id, VoteKind.APPROVE, source, comment)
+
+    def deny(self, caller: Caller, request_id: str, *, source: str = "",
+             comment: str = "") -> AccessRequest:
+        return self._vote(caller, request_id, VoteKind.DENY, source, comment)
+
+    def review(self, caller: Caller, request_id: str, *, source: str = "",
+               comment: str = "") -> AccessRequest:
+        """Review a break-glass grant after the fact (M reviewers within the window)."""
+        return self._vote(caller, request_id, VoteKind.REVIEW, source, comment)
+
+    def revoke(self, caller: Caller, request_id: str, *, reason: str = "") -> AccessRequest:
+        """End a request or grant now; the next decision in any process refuses it."""
+        with self._recorded_refusals(caller, "lockbox.revoke", request_id):
+            req = self._store.get(request_id)
+            self._require(caller, "lockbox.revoke", request_resource(req))
+            after = lifecycle.revoke(req, caller.principal_id, reason, self._clock(),
+                                     self.limits)
+        return self._store_change(caller.principal_id, "lockbox.revoke", req, after,
+                                  {"reason": after.end_reason})
+
+    def breakglass(self, caller: Caller, spec: RequestSpec, *, source: str = ""
+                   ) -> AccessRequest:
+        """Open an emergency grant at once; alerts now, reviewed by M approvers later."""
+        with self._recorded_refusals(caller, "lockbox.breakglass", "new"):
+            self._require(caller, "lockbox.breakglass", Resource("AccessRequest"))
+            req = self._new(caller, spec, source, breakglass=True)
+        now = req.created_at
+        req = dataclasses.replace(req, status=Status.ACTIVE, granted_at=now,
+                                  expires_at=now + req.duration_s,
+                                  review_due=now + self.limits.review_window_s)
+        details = {**self._describe(req), "expires_at": req.expires_at,
+                   "review_due": req.review_due, "alert": True}
+        self._ledger.append(caller.principal_id, "lockbox.breakglass", f"lockbox/{req.id}",
+                            "success", details)
+        self._store.insert(req)
+        self.index.put(req)
+        self._alert("lockbox.breakglass", details)
+        return req
+
+    def _alert(self, event: str, details: Mapping[str, object]) -> None:
+        log.warning("ALERT %s %s", event, dict(details))
+        for notify in self.alerts:
+            try:
+                notify(event, details)
+            except Exception:  # a notifier failing must not undo the recorded grant
+                log.exception("lockbox notifier failed for %s", event)
+
+    # -- reading --------------------------------------------------------------------
+
+    def get(self, request_id: str) -> AccessRequest:
+        return self._store.get(request_id)
+
+    def state(self, req: AccessRequest) -> State:
+        return lifecycle.state(req, self._clock(), self.limits)
+
+    def list(self, *, since: float | None = None, requester: str | None = None
+             ) -> list[AccessRequest]:
+        return self._store.query(since=since, requester=requester)
+
+    def status(self) -> LockboxStatus:
+        """Pending requests, live grants, and findings (overdue break-glass reviews)."""
+        now = self._clock()
+        everything = self._store.query(limit=100_000)
+        states = [(r, lifecycle.state(r, now, self.limits)) for r in everything]
+        overdue = tuple(r for r in everything
+                        if lifecycle.review_overdue(r, now, self.limits))
+        return LockboxStatus(
+            pending=tuple(r for r, s in states if s is State.PENDING),
+            active=tuple(r for r, s in states if s is State.ACTIVE),
+            overdue_reviews=overdue,
+            findings=tuple(
+                f"lockbox.review-overdue: break-glass grant {r.id} by {r.requester} has "
+                f"{len(r.votes_of(VoteKind.REVIEW))} of {self.limits.review_quorum} reviews, "
+                f"due {r.review_due:.0f}" for r in overdue))
+
+    # -- decisions (the policy service's grant source) --------------------------------
+
+    def holds_grant(self, principal_id: str) -> bool:
+        return self.index.holds_grant(principal_id)
+
+    def context_for(self, caller: Caller, action: str, resource: Resource
+                    ) -> Mapping[str, object] | None:
+        """Cedar context for a request a live grant covers, else None (the usual case)."""
+        found = self.index.candidate(caller, action, resource)
+        if found is None:
+            return None
+        fresh, why = self.index.confirm(found.id, action, resource)
+        if why is not None:
+            return None
+        return grant_context(fresh)
+
+    def used(self, grant_id: str) -> None:
+        """A decision allowed something under the grant: a single-use grant is now spent."""
+        grant = self._store.get(grant_id)
+        if not grant.single_use or grant.first_used_at is not None:
+            return
+        after = lifecycle.mark_used(grant, self._clock())
+        self._store_change(grant.requester, "lockbox.use", grant, after,
+                           {"single_use": True, "first_used_at": after.first_used_at})
+
+
+def limits_from(settings: Settings) -> Limits:
+    return Limits(request_ttl_s=settings.lockbox_request_ttl_s,
+                  grant_default_s=min(settings.lockbox_grant_default_s,
+                                      settings.lockbox_grant_cap_s),
+                  grant_cap_s=settings.lockbox_grant_cap_s,
+                  breakglass_s=min(HOUR, settings.lockbox_grant_cap_s),
+                  denial_ends=settings.lockbox_denial_ends,
+                  review_quorum=settings.lockbox_review_quorum)
+
+
+def open_lockbox(engine: Engine, settings: Settings, ledger: LedgerSink,
+                 policy: PolicyService, *, data: DataLookups, keys: KeyLookups
+                 ) -> LockboxService:
+    """The lockbox service, installed as the policy service's grant source."""
+    service = LockboxService(RequestStore(engine), ledger, policy,
+                             instance_resolvers(data, keys), limits=limits_from(settings))
+    policy.use_grants(service)
+    return service
+
+
+__all__ = ["LOCKBOX", "LockboxService", "LockboxStatus", "limits_from", "open_lockbox",
+           "request_resource"]
