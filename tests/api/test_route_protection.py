@@ -31,8 +31,10 @@ EXEMPT_API_ROUTES = {
     ("POST", "/sys/unseal"),
     ("POST", "/sys/unseal/reset"),
 }
-# FastAPI's own documentation pages (static API description, no data, no actions).
-EXEMPT_DOC_PATHS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+# The documentation pages, their assets and the home page (static API description and
+# links, no data, no actions; sovra.api.routers.home).
+EXEMPT_DOC_PATHS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/",
+                    "/static/docs"}
 
 
 @dataclass(frozen=True)

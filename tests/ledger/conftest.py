@@ -3,7 +3,9 @@ and a raw engine for tampering with storage the way an administrator could."""
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 from sqlalchemy import Engine, text
@@ -71,3 +73,18 @@ def allow_ledger_inserts(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(text("DROP TRIGGER deny_ledger" if engine.dialect.name == "sqlite"
                           else "DROP TRIGGER deny_ledger ON ledger_entries"))
+
+
+@pytest.fixture(scope="module")
+def forkable() -> Iterator[ProcessPoolExecutor]:
+    """One spawned interpreter for the parallel-verification tests.
+
+    The verifier forks workers only from a single-threaded process (forking a process
+    with other threads can copy a held lock); pytest's own process has threads left by
+    other tests (database pools, servers), so these tests run their body in a fresh
+    spawned process, where forking is allowed, instead of being skipped or quietly
+    comparing one process with one process. They assert how many processes ran.
+    """
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")
+                             ) as pool:
+        yield pool

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import multiprocessing
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
@@ -201,30 +200,18 @@ def _serial_and_parallel(mutator: int | None, workers: int
     return serial, parallel
 
 
-@pytest.fixture(scope="module")
-def forkable() -> Iterator[ProcessPoolExecutor]:
-    """One spawned interpreter for the parallel-verification tests.
-
-    The verifier forks workers only from a single-threaded process (forking a process
-    with other threads can copy a held lock); pytest's own process has threads left by
-    other tests (database pools, servers), so these tests run their body in a fresh
-    spawned process, where forking is allowed, instead of being skipped.
-    """
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")
-                             ) as pool:
-        yield pool
-
-
 @pytest.mark.parametrize("mutate", MUTATORS, ids=lambda m: m.__name__)
 def test_parallel_verification_reports_exactly_what_serial_does(
         mutate: Mutation, forkable: ProcessPoolExecutor) -> None:
     serial, parallel = forkable.submit(
         _serial_and_parallel, MUTATORS.index(mutate), 3).result(timeout=300)
     assert not serial.valid
+    assert (serial.processes, parallel.processes) == (1, 3)  # the parallel path ran
     assert parallel == serial
 
 
 def test_parallel_verification_accepts_a_valid_archive(forkable: ProcessPoolExecutor) -> None:
     serial, parallel = forkable.submit(_serial_and_parallel, None, 2).result(timeout=300)
+    assert (serial.processes, parallel.processes) == (1, 2)  # the parallel path ran
     assert parallel.valid, parallel.problems
     assert parallel == serial

@@ -1,5 +1,12 @@
 """Offline verification internals: the parallel tree equals the serial one, archives
-that cannot be read are ``ArchiveError`` (exit 3), never a crash."""
+that cannot be read are ``ArchiveError`` (exit 3), never a crash.
+
+The parallel tests run their body in a fresh spawned interpreter (the ``forkable``
+fixture): ``build_tree`` forks only from a single-threaded process, and pytest's own
+process may have threads left by other tests, in which case it would quietly hash in
+one process and the test would compare serial with serial. Each asserts the number of
+processes that actually ran (``BuiltTree.processes``, ``VerificationResult.processes``).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,8 @@ import os
 import random
 import tarfile
 import threading
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from itertools import pairwise
 from pathlib import Path
 
@@ -17,13 +26,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sovra.errors import ArchiveError
-from sovra.ledger import merkle, verify_archive
+from sovra.ledger import VerificationResult, merkle, verify_archive
 from sovra.ledger.archive import write_archive
 from sovra.ledger.parallel import (
     _part_bounds,
     _read_u64,
     _WorkerFailedError,
     build_tree,
+    can_fork,
     interior_levels,
     line_leaf_hashes,
     merge_parts,
@@ -37,23 +47,37 @@ def _lines(count: int, seed: int) -> bytes:
     return b"".join(b"x" * rng.randrange(0, 300) + b"%d\n" % i for i in range(count))
 
 
-@pytest.mark.skipif(threading.active_count() > 1,
-                    reason="build_tree only forks workers from a single-threaded process")
+def _sizes(count: int) -> tuple[int, ...]:
+    return (1, 1000, 1024, count // 2, count // 3 + 1, count)
+
+
+def _facts(tree: HashTree, count: int) -> dict[str, object]:
+    """What the tests compare between trees (a ``HashTree`` holds a lock: not sent
+    between processes)."""
+    return {"size": tree.size, "root": tree.root(), "leaves": bytes(tree.leaf_level()),
+            "roots": [tree.root(size) for size in _sizes(count)],
+            "inclusion": tree.inclusion_proof(count - 1),
+            "consistency": tree.consistency_proof(count // 3 + 1)}
+
+
+def _parallel_tree(count: int, workers: int) -> tuple[int, dict[str, object]]:
+    """In the spawned process: the processes that ran, and the tree they built."""
+    assert can_fork(), "the fresh process must be allowed to fork its workers"
+    built = build_tree(_lines(count, count), workers=workers)
+    return built.processes, _facts(built.tree, count)
+
+
 @pytest.mark.parametrize(("count", "workers"), [(5000, 2), (5000, 3), (4096, 2), (1025, 2)])
-def test_parallel_tree_equals_serial_tree(count: int, workers: int) -> None:
+def test_parallel_tree_equals_serial_tree(count: int, workers: int,
+                                          forkable: ProcessPoolExecutor) -> None:
     data = _lines(count, count)
     assert len(_part_bounds(data, workers)) == workers + 1  # really split in parts
     lines = data.split(b"\n")[:-1]
     serial = HashTree.from_leaf_hashes(merkle.leaf_hash(x) for x in lines)
-    parallel = build_tree(data, workers=workers)
-    assert parallel.size == serial.size == count
-    assert parallel.root() == serial.root()
-    assert parallel.leaf_level() == serial.leaf_level()
-    for size in (1, 1000, 1024, count // 2, count // 3 + 1, count):
-        assert parallel.root(size) == serial.root(size)
-    assert parallel.inclusion_proof(count - 1) == serial.inclusion_proof(count - 1)
-    assert parallel.consistency_proof(count // 3 + 1) == serial.consistency_proof(
-        count // 3 + 1)
+    processes, parallel = forkable.submit(_parallel_tree, count, workers).result(timeout=300)
+    assert processes == workers  # the parallel path ran, not a quiet fallback
+    assert serial.size == count
+    assert parallel == _facts(serial, count)
 
 
 @settings(max_examples=200, deadline=None)
@@ -194,9 +218,13 @@ def test_deep_mode_checks_every_entry_is_canonical(tmp_path: Path) -> None:
     assert verify_archive(_write(tmp_path / "a.tar", members), deep=True).valid
 
 
-@pytest.mark.skipif(threading.active_count() > 1,
-                    reason="build_tree only forks workers from a single-threaded process")
-def test_edited_entries_member_is_named_with_and_without_workers(tmp_path: Path) -> None:
+def _verify_with_workers(path: Path, workers: int) -> VerificationResult:
+    assert can_fork(), "the fresh process must be allowed to fork its workers"
+    return verify_archive(path, workers=workers)
+
+
+def test_edited_entries_member_is_named_with_and_without_workers(
+        tmp_path: Path, forkable: ProcessPoolExecutor) -> None:
     # The entries member's SHA-256 is computed while the workers hash the lines: the
     # verdict, and the order of the problems, must not depend on that.
     members = _valid_members(tmp_path, n=3000)
@@ -207,7 +235,8 @@ def test_edited_entries_member_is_named_with_and_without_workers(tmp_path: Path)
             entries = entries.replace(b'"outcome":"allowed"', edit, 1)
         path = _write(tmp_path / f"edit{len(edit)}.tar", {**members, "entries.jsonl": entries})
         serial = verify_archive(path, workers=1)
-        parallel = verify_archive(path, workers=2)
+        parallel = forkable.submit(_verify_with_workers, path, 2).result(timeout=300)
+        assert (serial.processes, parallel.processes) == (1, 2)
         assert parallel == serial
         if not edit:
             assert serial.valid, serial.problems
@@ -215,3 +244,37 @@ def test_edited_entries_member_is_named_with_and_without_workers(tmp_path: Path)
         assert serial.problems[0].where == "archive"
         assert "entries.jsonl does not match the SHA-256" in serial.problems[0].message
         assert any(p.where == "checkpoint" for p in serial.problems)
+
+
+@pytest.fixture
+def another_thread() -> Iterator[None]:
+    """A second thread alive in this process for the test's duration."""
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait, name="test-second-thread")
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+@pytest.mark.usefixtures("another_thread")
+def test_the_fallback_to_one_process_is_reported(tmp_path: Path) -> None:
+    # Beside another thread forking is unsafe: the work stays here, and says so.
+    assert not can_fork()
+    data = _lines(5000, 1)
+    assert len(_part_bounds(data, 2)) == 3
+    built = build_tree(data, workers=2)
+    assert built.processes == 1
+    lines = data.split(b"\n")[:-1]
+    assert built.tree.root() == HashTree.from_leaf_hashes(
+        merkle.leaf_hash(x) for x in lines).root()
+    path = _write(tmp_path / "a.tar", _valid_members(tmp_path, n=3000))
+    result = verify_archive(path, workers=2)
+    assert result.valid and result.processes == 1
+
+
+def test_a_small_input_is_hashed_in_one_process_and_says_so() -> None:
+    assert build_tree(b"a\nb\n", workers=4).processes == 1
+    assert build_tree(b"", workers=4).processes == 1

@@ -11,7 +11,7 @@ import sovra
 from sovra.ai.admission import AdmissionMiddleware
 from sovra.api.errors import install_error_handlers
 from sovra.api.routers import data as data_routes
-from sovra.api.routers import health, ledger
+from sovra.api.routers import health, home, ledger
 from sovra.api.routers import identity as identity_routes
 from sovra.api.routers import keys as keys_routes
 from sovra.api.routers import lockbox as lockbox_routes
@@ -37,6 +37,10 @@ def create_app(instance: Instance, *, close_instance_on_shutdown: bool = False) 
         version=sovra.__version__,
         description="Sovereign AI cloud: governed local AI, keys you hold, a verifiable ledger.",
         lifespan=lifespan,
+        # FastAPI's pages load their scripts from a CDN: blank when offline. home.install
+        # serves the same pages with assets from this server (issue 15).
+        docs_url=None,
+        redoc_url=None,
         # Sovra exports no OpenTelemetry (the ledger is its record; air-gapped sites have
         # no collector); left on, FastAPI looks up the global providers on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
@@ -56,4 +60,5 @@ def create_app(instance: Instance, *, close_instance_on_shutdown: bool = False) 
     app.include_router(transfer_routes.router)
     app.include_router(data_routes.router)
     app.include_router(lockbox_routes.router)
+    home.install(app)
     return app

@@ -20,6 +20,7 @@ from sovra.errors import (
     ConflictError,
     LedgerUnavailableError,
     NotFoundError,
+    RateLimitedError,
 )
 from sovra.identity import apikeys
 from sovra.identity.caller import Caller
@@ -34,7 +35,7 @@ from sovra.identity.principals import (
     check_roles,
     check_scope,
 )
-from sovra.identity.ratelimit import FailureLimiter
+from sovra.identity.ratelimit import FailureLimiter, credential_fingerprint
 from sovra.identity.sink import LedgerSink
 from sovra.identity.store import IdentityStore
 
@@ -80,15 +81,18 @@ class IdentityService:
     def authenticate(self, authorization: str | None, client: str) -> Caller:
         """Verify the bearer credential of a request from ``client`` (its address).
 
-        Failed attempts are counted per address and recorded in the ledger; past the
-        limit the address gets ``RateLimitedError`` (HTTP 429) before any check.
+        Failed attempts are counted per address and credential and recorded in the
+        ledger; past the limit that credential gets ``RateLimitedError`` (HTTP 429)
+        before any check, and an address past its own limit gets 429 for its failures
+        only: a valid key is always checked, and accepted (``ratelimit``, issue 15).
         """
         token = bearer_token(authorization)
-        self._limiter.check(client)
+        fingerprint = credential_fingerprint(token)
+        self._limiter.check(client, fingerprint)
         try:
             return self._verify(token)
         except AuthenticationError as exc:
-            self._record_failure(token, client, str(exc))
+            self._record_failure(token, fingerprint, client, str(exc))
             raise
 
     def _verify(self, token: str) -> Caller:
@@ -98,15 +102,23 @@ class IdentityService:
             return self._checked_oidc(self._oidc.verify(token))
         raise AuthenticationError("unrecognised credential")
 
-    def _record_failure(self, token: str, client: str, reason: str) -> None:
-        exhausted = self._limiter.record_failure(client)
+    def _record_failure(self, token: str, fingerprint: str, client: str,
+                        reason: str) -> None:
+        """Count and record a failure; raises ``RateLimitedError`` past a limit (then
+        the failure is not recorded one by one: the limit was, when it was reached)."""
+        counted = self._limiter.record_failure(client, fingerprint)
+        if counted.limited:
+            raise RateLimitedError(f"too many failed authentication attempts from "
+                                   f"{client}; {reason}: fix the client's key, then retry "
+                                   "later", retry_after_s=counted.retry_after_s)
         credential = (token[:len(apikeys.KEY_PREFIX) + 12] if apikeys.looks_like_api_key(token)
                       else "bearer-token")
         self._ledger.append("anonymous", "identity.authenticate", f"client:{client}",
                             "failure", {"credential": credential, "reason": reason})
-        if exhausted:
+        if counted.exhausted:
             self._ledger.append("anonymous", "identity.rate_limited", f"client:{client}",
-                                "denied", {"credential": credential})
+                                "denied", {"credential": credential,
+                                           "scope": counted.scope})
 
     def _checked_oidc(self, caller: Caller) -> Caller:
         local = self._store.principal(caller.principal_id)

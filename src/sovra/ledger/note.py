@@ -172,6 +172,38 @@ def parse_vkey(vkey: str) -> Verifier:
     return verifier
 
 
+def parse_pinned_key(key: str, origin: str | None = None) -> Verifier:
+    """A log key an auditor pins, bound to its origin (c2sp.org/tlog-checkpoint: the
+    origin is the key's name, and the key ID, so every signature, covers it).
+
+    ``key`` is the verifier key ``<origin>+<hex key ID>+<base64 key>`` (what ``sovra
+    ledger key`` prints), or a bare base64 Ed25519 public key (32 bytes, or 33 with the
+    0x01 type byte) together with ``origin``. A bare key without an origin is refused:
+    a key alone would accept checkpoints the same key signed for any other log.
+    """
+    text = key.strip()
+    try:
+        raw = _canonical_b64(text)
+    except ValueError:
+        raw = None
+    if raw is not None and len(raw) in (32, 33):  # a verifier key is 55 characters or more
+        if origin is None:
+            raise NoteError("a pinned log key must come with its origin: give it as "
+                            "<origin>+<key ID>+<key> (as `sovra ledger key` prints it) or "
+                            "name the origin (--origin)")
+        _check_name(origin)
+        if len(raw) == 33 and raw[0] != ED25519:
+            raise NoteError("a pinned log key must be an Ed25519 (0x01) note key")
+        return Verifier(origin, ED25519, raw[-32:])
+    verifier = parse_vkey(text)
+    if verifier.key_type != ED25519:
+        raise NoteError("a pinned log key must be an Ed25519 (0x01) note key, not a "
+                        "witness's cosignature key")
+    if origin is not None and origin != verifier.name:
+        raise NoteError(f"the pinned key is for origin {verifier.name!r}, not {origin!r}")
+    return verifier
+
+
 def parse_skey(skey: str) -> Signer:
     """Parse ``PRIVATE+KEY+<name>+<hex key ID>+<base64(type || seed)>``."""
     parts = skey.strip().split("+", 4)  # base64 may itself contain '+'

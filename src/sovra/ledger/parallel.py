@@ -19,7 +19,10 @@ bit-for-bit what one process builds (tests/ledger/test_verify.py checks it).
 
 Forking is only safe while the process runs no other thread (a child could inherit a
 lock some thread held), so a multi-threaded caller such as the server gets one process.
-If a child fails in any way the parent hashes everything itself.
+If a child fails in any way the parent hashes everything itself. Either fallback is
+visible: ``build_tree`` says how many processes hashed (``BuiltTree.processes``), and
+the verification result carries it, so a caller (or a test) asking for several can see
+that it got one.
 """
 
 from __future__ import annotations
@@ -122,8 +125,18 @@ def interior_levels(leaves: list[bytes], start: int) -> list[bytes]:
         levels.append(b"".join(level))
 
 
+@dataclass(frozen=True)
+class BuiltTree:
+    """The tree, and how many processes hashed it (1 when the work stayed here, whether
+    one was asked for, the input was too small to split, forking was unsafe, or a
+    worker failed)."""
+
+    tree: HashTree
+    processes: int
+
+
 def build_tree(data: bytes, workers: int, *,
-               alongside: Callable[[], None] | None = None) -> HashTree:
+               alongside: Callable[[], None] | None = None) -> BuiltTree:
     """The tree over the newline-terminated entry lines in ``data``, hashed in up to
     ``workers`` processes. ``alongside`` (one SHA-256 pass over ``data``, or less) runs
     in this process once the workers are started; this process's share of the lines is
@@ -131,18 +144,23 @@ def build_tree(data: bytes, workers: int, *,
     if not data:
         if alongside is not None:
             alongside()
-        return HashTree()
-    bounds = ([0, len(data)] if workers <= 1 or not can_fork() else
+        return BuiltTree(HashTree(), 1)
+    forkable = can_fork()
+    bounds = ([0, len(data)] if workers <= 1 or not forkable else
               _part_bounds(data, workers, _ALONGSIDE_SHARE if alongside else 0.0))
+    if workers > 1 and not forkable:
+        log.info("%d verification processes asked for, but this process runs other "
+                 "threads (forking is unsafe): hashing in this process", workers)
     if len(bounds) > 2:
         try:
-            return _build_parallel(data, bounds, alongside)
+            return BuiltTree(_build_parallel(data, bounds, alongside), len(bounds) - 1)
         except _WorkerFailedError as exc:
             log.warning("verification worker failed (%s); hashing in this process", exc)
     if alongside is not None:
         alongside()
-    return HashTree.from_levels(
-        [bytearray().join(level) for level in merkle.complete_levels(line_leaf_hashes(data))])
+    return BuiltTree(HashTree.from_levels(
+        [bytearray().join(level) for level in merkle.complete_levels(line_leaf_hashes(data))]),
+        1)
 
 
 class _WorkerFailedError(Exception):

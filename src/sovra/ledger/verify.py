@@ -7,6 +7,12 @@ cosignature (C2SP tlog-cosignature). Problems are values that name the first bad
 or checkpoint and what is wrong; only an archive that cannot be read at all raises
 (``ArchiveError``).
 
+The origin is the log's name (c2sp.org/tlog-checkpoint): the first line of every
+checkpoint, and the name of the log key, which the key ID and so every signature
+cover. The manifest's ``origin`` is covered by nothing, so it is never reported as
+such: the result's origin is the log key's name, which every verified checkpoint
+carries, and a manifest that names another origin is a problem (a relabelled archive).
+
 Speed: the pass is a few C-level ``map`` pipelines over the entry bytes (spread over
 one process per usable CPU for large archives, docs/adr/0105); a per-entry Python loop
 runs only to name what is wrong once a fast check failed, over entries no checkpoint
@@ -47,7 +53,12 @@ class Problem:
 
 @dataclass(frozen=True)
 class VerificationResult:
-    """The verdict with its reasons; ``problems[0]`` is the first bad thing found."""
+    """The verdict with its reasons; ``problems[0]`` is the first bad thing found.
+
+    ``origin`` is the signed one (the log key's name, carried by every verified
+    checkpoint), never the manifest's word. ``processes`` is how many processes hashed
+    the tree: not part of the verdict, which is the same whatever the number.
+    """
 
     origin: str
     log_key: str
@@ -57,6 +68,7 @@ class VerificationResult:
     latest_checkpoint: int
     witnesses: dict[str, int] = field(default_factory=dict)
     problems: tuple[Problem, ...] = ()
+    processes: int = field(default=1, compare=False)
 
     @property
     def valid(self) -> bool:
@@ -78,8 +90,10 @@ def verify_archive(path: Path | str, *, log_key: str | None = None,
                    workers: int = 0) -> VerificationResult:
     """Verify an export archive offline.
 
-    ``log_key`` pins the log's verifier key (otherwise the archive's own is used and
-    reported, for the auditor to compare); ``witnesses`` are verifier keys whose
+    ``log_key`` pins the log's verifier key, ``<origin>+<key ID>+<base64 key>``: the
+    name in it is the origin every checkpoint must carry (otherwise the archive's own
+    key is used and reported, for the auditor to compare; ``note.parse_pinned_key``
+    builds one from a bare key and an origin); ``witnesses`` are verifier keys whose
     cosignatures the auditor requires. Entries after the newest checkpoint are unproven
     and count as a problem unless ``allow_unsigned_tail``. Raises ``ArchiveError`` only
     if the archive is unreadable. ``workers`` > 1 hashes large archives in that many
@@ -118,8 +132,9 @@ def _verify(contents: ArchiveContents, digests: dict[str, str], *, log_key: str 
     digest_problems_at = len(problems)
     data = _entry_data(contents, problems)
     # Roughly 100 bytes per entry at least: decides on workers without counting lines.
-    tree = build_tree(data, default_workers(len(data) // 100) if workers == 0 else workers,
-                      alongside=alongside)
+    built = build_tree(data, default_workers(len(data) // 100) if workers == 0 else workers,
+                       alongside=alongside)
+    tree = built.tree
     problems[digest_problems_at:digest_problems_at] = [
         Problem("archive", None, f"{name} does not match the SHA-256 in the manifest: the "
                 "archive was modified or damaged")
@@ -147,9 +162,10 @@ def _verify(contents: ArchiveContents, digests: dict[str, str], *, log_key: str 
                                 "not covered by any valid signed checkpoint"))
     seen = _cosignatures(contents, verified, witnesses, problems)
     return VerificationResult(
-        origin=contents.origin, log_key=verifier.vkey if verifier else contents.log_vkey,
-        entries=count, root_hash=tree.root(), checkpoints_verified=len(verified),
-        latest_checkpoint=latest, witnesses=seen, problems=tuple(problems[:MAX_PROBLEMS]))
+        origin=verifier.name if verifier else "", log_key=verifier.vkey if verifier
+        else contents.log_vkey, entries=count, root_hash=tree.root(),
+        checkpoints_verified=len(verified), latest_checkpoint=latest, witnesses=seen,
+        problems=tuple(problems[:MAX_PROBLEMS]), processes=built.processes)
 
 
 def _log_verifier(contents: ArchiveContents, pinned: str | None,
@@ -160,12 +176,18 @@ def _log_verifier(contents: ArchiveContents, pinned: str | None,
         archived = None
         problems.append(Problem("archive", None, f"the log key in the manifest is "
                                 f"malformed: {exc}"))
-    if pinned is None:
-        return archived
-    trusted = notes.parse_vkey(pinned)
-    if archived is not None and archived != trusted:
+    trusted = archived if pinned is None else notes.parse_vkey(pinned)
+    if pinned is not None and archived is not None and archived != trusted:
         problems.append(Problem("archive", None, f"the archive names log key "
                                 f"{contents.log_vkey}, not the pinned key {pinned}"))
+    # The manifest's origin is unsigned: it must name the log whose key signed (the
+    # key's name is the checkpoints' origin line, c2sp.org/tlog-checkpoint), or the
+    # archive is relabelled as another log's.
+    if trusted is not None and contents.origin != trusted.name:
+        problems.append(Problem("archive", None, f"the manifest names origin "
+                                f"{contents.origin!r}, but the log key and its signed "
+                                f"checkpoints are for origin {trusted.name!r}: the "
+                                "manifest was altered"))
     return trusted
 
 

@@ -31,8 +31,12 @@ app = typer.Typer(help="The tamper-evident ledger.", no_args_is_help=True)
 console = Console()
 
 LogKeyOpt = Annotated[str | None, typer.Option(
-    "--log-key", help="Pin the log's verifier key (name+id+base64, or @file).",
-    show_default=False)]
+    "--log-key", "--trusted-key",
+    help="Pin the log's key: origin+id+base64 as `sovra ledger key` prints it, or a bare "
+    "base64 key with --origin (either inline or @file).", show_default=False)]
+OriginOpt = Annotated[str | None, typer.Option(
+    "--origin", help="The origin (log name) the pinned key is for; every checkpoint must "
+    "carry it.", show_default=False)]
 
 
 @contextmanager
@@ -56,6 +60,13 @@ def _verifier(value: str) -> notes.Verifier:
         return notes.parse_vkey(_key_text(value))
     except NoteError as exc:
         raise InvalidInputError(f"bad verifier key: {exc}") from exc
+
+
+def _pinned(value: str, origin: str | None) -> notes.Verifier:
+    try:
+        return notes.parse_pinned_key(_key_text(value), origin)
+    except NoteError as exc:
+        raise InvalidInputError(f"bad log key: {exc}") from exc
 
 
 @app.command("checkpoint")
@@ -120,6 +131,7 @@ def export_command(ctx: typer.Context, archive: Path, as_stored: Annotated[bool,
 def verify_command(  # noqa: PLR0917 (Typer maps each parameter to an option)
     archive: Path,
     log_key: LogKeyOpt = None,
+    origin: OriginOpt = None,
     witness: Annotated[list[str] | None, typer.Option(
         "--witness", help="Require a cosignature from this witness key (repeatable).")] = None,
     deep: Annotated[bool, typer.Option(
@@ -135,7 +147,10 @@ def verify_command(  # noqa: PLR0917 (Typer maps each parameter to an option)
         ] = False,
 ) -> None:
     """Verify an export offline. Exit 0 valid, 1 invalid, 3 unreadable."""
-    pinned = run(lambda: _verifier(log_key).vkey) if log_key else None
+    if origin is not None and not log_key:
+        run(lambda: _raise(InvalidInputError("--origin names the origin of a pinned key: "
+                                             "give the key with --log-key too")))
+    pinned = run(lambda: _pinned(log_key, origin).vkey) if log_key else None
     witnesses = run(lambda: [_verifier(w).vkey for w in witness or []])
     result = run(lambda: verify_archive(archive, log_key=pinned, witnesses=witnesses,
                                         deep=deep, workers=workers,
@@ -153,13 +168,17 @@ def _render(result: VerificationResult, *, as_json: bool) -> None:
             "checkpoints_verified": result.checkpoints_verified,
             "latest_checkpoint": result.latest_checkpoint,
             "unsigned_entries": result.unsigned_entries, "witnesses": result.witnesses,
+            "processes": result.processes,
             "problems": [{"where": p.where, "position": p.position, "message": p.message}
                          for p in result.problems]}, indent=2))
         return
     verdict = "[bold green]VALID[/]" if result.valid else "[bold red]INVALID[/]"
     console.print(f"{verdict}  entries: {result.entries}, checkpoints verified: "
                   f"{result.checkpoints_verified}, newest at size {result.latest_checkpoint}")
+    console.print(f"origin: {result.origin}", highlight=False, soft_wrap=True)
     console.print(f"log key: {result.log_key}", highlight=False, soft_wrap=True)
+    console.print(f"hashed in {result.processes} process"
+                  f"{'es' if result.processes > 1 else ''}", highlight=False)
     for name, size in sorted(result.witnesses.items()):
         console.print(f"witness {name} cosigned up to size {size}", highlight=False,
                       soft_wrap=True)

@@ -1,23 +1,64 @@
-"""``sovra up``: start the instance and serve the HTTP API on loopback."""
+"""``sovra up``: start the instance and serve the HTTP API on loopback.
+
+The port is bound before anything else happens: a taken port must fail before the
+instance is opened, entries written or the demo loaded, not after (issue 15).
+"""
 
 from __future__ import annotations
 
+import socket
 from typing import Annotated
 
 import typer
 import uvicorn
+from fastapi import FastAPI
 from rich.console import Console
 
 from sovra.ai.service import register_builtin_models
 from sovra.api import create_app
 from sovra.cli.context import options
 from sovra.cli.errors import run
+from sovra.config import Settings
 from sovra.continuity.state import refuse_if_held
+from sovra.errors import ConfigError
 from sovra.identity import ensure_first_admin
 from sovra.instance import open_instance
 from sovra.keys import start_for_up
 
 console = Console()
+
+
+def bind_port(host: str, port: int) -> socket.socket:
+    """The listening address, bound now (uvicorn serves on it later); ``ConfigError``
+    naming the address and the fix if it is taken or not ours to bind."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}; give a local "
+                          "address with --host") from exc
+    family, kind, proto, _name, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        # As uvicorn binds: a restart may reuse a port whose old connections linger in
+        # TIME_WAIT; it still cannot take a port another process is listening on.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; another "
+                          "process may be using that port: stop it, or choose another "
+                          "port with --port (nothing was started or changed)") from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+def _serve(app: FastAPI, settings: Settings, sock: socket.socket) -> None:
+    # Every request is in the ledger already; a per-request access log line would cost
+    # the AI gateway's hot path more than the rest of the request (issue 7 benchmarks).
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info",
+                            access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 def up(
@@ -29,6 +70,14 @@ def up(
 ) -> None:
     """Start Sovra on its embedded default and serve the API."""
     settings = run(lambda: options(ctx).settings(host=host, port=port))
+    sock = run(lambda: bind_port(settings.host, settings.port))
+    try:
+        _start(settings, sock, demo=demo)
+    finally:
+        sock.close()
+
+
+def _start(settings: Settings, sock: socket.socket, *, demo: bool) -> None:
     # A restore that found a rollback holds the instance until an approver accepts it.
     run(lambda: refuse_if_held(settings.data_dir))
     instance = run(lambda: open_instance(settings))
@@ -55,9 +104,5 @@ def up(
         loaded = run(lambda: load_demo(instance.data, demo_caller(instance)))
         console.print(f"demo collection 'demo': {len(loaded.results)} sample documents "
                       f"({loaded.count('ingested')} new)", highlight=False)
-    console.print(f"API on http://{settings.host}:{settings.port}  (docs at /docs)")
-    app = create_app(instance, close_instance_on_shutdown=True)
-    # Every request is in the ledger already; a per-request access log line would cost
-    # the AI gateway's hot path more than the rest of the request (issue 7 benchmarks).
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info",
-                access_log=False)
+    console.print(f"Sovra on http://{settings.host}:{settings.port}/  (API docs at /docs)")
+    _serve(create_app(instance, close_instance_on_shutdown=True), settings, sock)
