@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from sovra.ai import Gateway
-from sovra.ai.service import open_gateway
+from sovra.ai.kept_text import ERASER_NAME as AI_KEPT_TEXT
+from sovra.ai.service import kept_text_eraser, open_gateway
 from sovra.config import Settings
 from sovra.data.service import DataService, open_data
 from sovra.identity import IdentityService, open_identity
@@ -62,6 +63,8 @@ def open_instance(settings: Settings, *, migrate: bool = True) -> Instance:
     ai = open_gateway(engine, ledger, policy, keys=keys, data=data,
                       bundled=transfer.activated_models)
     # Every decision from here on sees live lockbox grants (policy.use_grants).
+    # Subject erasure reaches the prompts and answers the gateway kept (docs/data.md).
+    data.erasers.register(AI_KEPT_TEXT, kept_text_eraser(ai))
     lockbox = open_lockbox(engine, settings, ledger, policy, data=data, keys=keys)
     return Instance(settings=settings, engine=engine, ledger=ledger, identity=identity,
                     policy=policy, keys=keys, ai=ai, transfer=transfer, data=data,

@@ -45,7 +45,9 @@ def sovra_command() -> list[str]:
 
 @contextlib.contextmanager
 def sovra_up(data_dir: Path, *, extra_env: dict[str, str] | None = None,
-             args: tuple[str, ...] = (), start_timeout_s: float = 90.0) -> Iterator[Server]:
+             args: tuple[str, ...] = (), start_timeout_s: float = 90.0,
+             admin_key: str | None = None) -> Iterator[Server]:
+    """``admin_key``: the key the first start printed, for a restart (which prints none)."""
     port = free_port()
     env = {**os.environ, "SOVRA_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1",
            "COLUMNS": "200", **(extra_env or {})}
@@ -53,14 +55,13 @@ def sovra_up(data_dir: Path, *, extra_env: dict[str, str] | None = None,
         [*sovra_command(), "up", "--port", str(port), *args], env=env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output: list[str] = []
-    admin_key = ""
     ready = threading.Event()
 
     def drain() -> None:
         assert process.stdout is not None
         for line in process.stdout:
             output.append(line)
-            if "API on" in line:
+            if "API on" in line or "Sovra on http" in line:  # before/after issue 13
                 ready.set()
 
     threading.Thread(target=drain, daemon=True).start()
@@ -78,8 +79,9 @@ def sovra_up(data_dir: Path, *, extra_env: dict[str, str] | None = None,
             time.sleep(0.1)
         else:
             raise RuntimeError("sovra up did not start:\n" + "".join(output))
-        admin_key = next(line.strip() for line in output if line.strip().startswith("sk-sovra-"))
-        yield Server(url, data_dir, admin_key, process, output)
+        key = admin_key or next(line.strip() for line in output
+                                if line.strip().startswith("sk-sovra-"))
+        yield Server(url, data_dir, key, process, output)
     finally:
         process.terminate()
         try:
@@ -89,6 +91,23 @@ def sovra_up(data_dir: Path, *, extra_env: dict[str, str] | None = None,
             process.wait(5)
             print("sovra up did not stop within 20 s:\n" + "".join(output[-30:]),
                   file=sys.stderr)
+
+
+def first_approver_key(server: Server, principal_id: str = "approver") -> str:
+    """Create an approver and its key with the CLI on the instance's machine.
+
+    Over the API an admin alone cannot do this (issue 13: granting the approver role and
+    handing over someone else's key need a second approver); the first approver is made
+    by the instance's owner on its own machine, as ``sovra up`` made the first admin.
+    """
+    env = {**os.environ, "SOVRA_API_KEY": server.admin_key, "COLUMNS": "200"}
+    base = [*sovra_command(), "--data-dir", str(server.data_dir)]
+    subprocess.run([*base, "principal", "create", principal_id, "--role", "approver",
+                    "--clearance", "secret"], env=env, check=True, capture_output=True)
+    made = subprocess.run([*base, "apikey", "create", principal_id], env=env, check=True,
+                          capture_output=True, text=True)
+    return next(line.strip() for line in made.stdout.splitlines()
+                if line.strip().startswith("sk-sovra-") and "_" in line)
 
 
 def approve_upstream_models(server: Server, port: int, models: tuple[str, ...], *,

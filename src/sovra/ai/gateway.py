@@ -13,11 +13,12 @@ answer is produced (fail closed).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import itertools
 import secrets
 import time
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
@@ -389,10 +390,12 @@ class Gateway:
                           "prompt_tokens": usage.prompt_tokens,
                           "completion_tokens": usage.completion_tokens,
                           "latency_us": latency_us})
-            prompt_ct, answer_ct = self._encrypt_texts(prepared, answer)
-            self.index.add(IndexRow(prepared.request_id, prepared.request_seq, receipt.seq,
-                                    prepared.principal_id, prepared.record.model_id,
-                                    time.time(), prompt_ct, answer_ct))
+            row = IndexRow(prepared.request_id, prepared.request_seq, receipt.seq,
+                           prepared.principal_id, prepared.record.model_id, time.time())
+            if prepared.keep_text and self.keys is not None:
+                await self._keep_text(prepared, row, answer)
+            else:
+                self.index.add(row)  # batched: trace falls back to the ledger (ADR 0608)
         except BaseException:
             self.index.add(IndexRow(prepared.request_id, prepared.request_seq, None,
                                     prepared.principal_id, prepared.record.model_id,
@@ -401,13 +404,29 @@ class Gateway:
         finally:
             self.limits.release(prepared.principal_id, usage.total_tokens)
 
-    def _encrypt_texts(self, prepared: PreparedChat, answer: str
-                       ) -> tuple[bytes | None, bytes | None]:
-        if not prepared.keep_text or self.keys is None:
-            return None, None
+    async def _keep_text(self, prepared: PreparedChat, row: IndexRow, answer: str) -> None:
+        """Kept text has no copy in the ledger (only its hashes), so it is written with
+        the ledger's guarantee, a syncing commit, before the answer is released; if it
+        cannot be, the failure is recorded and no answer is released (ADR 0608)."""
+        try:
+            await asyncio.to_thread(self._put_kept_text, prepared, row, answer)
+        except SovraError as exc:
+            await self.ledger.append_async(
+                prepared.principal_id, "ai.chat.kept_text", f"model/{prepared.record.model_id}",
+                "failure", {"request_id": prepared.request_id, "error": type(exc).__name__,
+                            "reason": str(exc)[:300]})
+            raise
+
+    def _put_kept_text(self, prepared: PreparedChat, row: IndexRow, answer: str) -> None:
+        keys = self.keys
+        if keys is None:
+            raise SealedError("no key service to encrypt kept text with")
         rid = prepared.request_id
-        return (self.keys.encrypt(TEXT_KEYRING, f"{rid}/prompt", prepared.prompt_text.encode()),
-                self.keys.encrypt(TEXT_KEYRING, f"{rid}/answer", answer.encode()))
+        self.index.put_durable(dataclasses.replace(
+            row,
+            prompt_ciphertext=keys.encrypt(TEXT_KEYRING, f"{rid}/prompt",
+                                           prepared.prompt_text.encode()),
+            answer_ciphertext=keys.encrypt(TEXT_KEYRING, f"{rid}/answer", answer.encode())))
 
     # -- embeddings -----------------------------------------------------------------------
     async def embed(self, caller: Principal, model_id: str, inputs: Sequence[str]
@@ -465,24 +484,44 @@ class Gateway:
             return None
         return int(signed.checkpoint.size), str(signed.note)
 
-    async def trace(self, request_id: str) -> Trace:
-        """A request's lineage with inclusion proofs to a freshly signed checkpoint."""
+    async def trace(self, caller: Principal, request_id: str) -> Trace:
+        """A request's lineage with inclusion proofs to a freshly signed checkpoint, for
+        ``caller`` only if policy lets it read a trace of the request's classification."""
         await self.index.flush()
-        return await asyncio.to_thread(self.trace_sync, request_id, flush=False, sign=True)
+        return await asyncio.to_thread(self._trace, request_id, caller, flush=False,
+                                       sign=True)
 
     def trace_sync(self, request_id: str, *, flush: bool = True, sign: bool = False) -> Trace:
-        """``trace`` for synchronous callers (the CLI), outside any event loop."""
+        """``trace`` for the local operator (the CLI), outside any event loop. Not
+        decided by policy: whoever runs it holds the database and the unsealed keys."""
+        return self._trace(request_id, None, flush=flush, sign=sign)
+
+    def _authorizer(self, caller: Principal, request_id: str) -> Callable[[str], None]:
+        def authorize(level: str) -> None:
+            # The clearance rule of the documents the request touched (00-clearance.cedar),
+            # decided and recorded before any part of the trace is returned.
+            if self.policy is None:
+                raise PermissionDeniedError("no policy engine to decide who may read a trace",
+                                            ("no policy engine",))
+            self.policy.require(caller, "ai.trace", "Trace", request_id,
+                                {"classification": level})
+        return authorize
+
+    def _trace(self, request_id: str, caller: Principal | None, *, flush: bool, sign: bool
+               ) -> Trace:
         if flush:
             self.index.flush_sync()
         signed = self._checkpoint(sign=sign)
-        row = self.index.get(request_id)
+        row = self.index.find(request_id)
         last = max((s for s in (row.request_seq, row.outcome_seq) if s is not None), default=0
                    ) if row is not None else 0
         if signed is not None and signed[0] <= last:
             signed = None  # the last signed head predates this request: prove to the tip
         return trace_sync(self.index, self.ledger, self.keys, request_id,
                           keyring=TEXT_KEYRING,
-                          checkpoint=(lambda: signed) if signed is not None else None)
+                          checkpoint=(lambda: signed) if signed is not None else None,
+                          authorize=self._authorizer(caller, request_id)
+                          if caller is not None else None)
 
     def close(self) -> None:
         """Synchronous shutdown (the instance closing): write pending index rows."""

@@ -12,6 +12,12 @@ does sync, which on a serving instance is the ledger's next group commit, millis
 later: the write-ahead log is synced as a whole. Before, every batch was one more fsync
 holding SQLite's single write lock, which the ledger's commits (on the request path)
 then waited for.
+
+A batched row may still be lost (a SIGKILL before its batch, a full disk), so nothing
+relies on it (ADR 0608): ``find`` falls back to the ledger entries, which are durable
+before an answer is released, and writes the row back. Kept text is the exception that
+has no copy in the ledger: ``put_durable`` writes it on a syncing connection before the
+answer is released, never through the batch.
 """
 
 from __future__ import annotations
@@ -23,13 +29,19 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from sovra.errors import StorageError
+from sovra.ai.ledger_scan import find_in_ledger
+from sovra.errors import SovraError, StorageError
 from sovra.store.tables.ai import ai_requests
 
 log = logging.getLogger(__name__)
+
+# Rows kept for the next try when a batch cannot be written. Past this the oldest are
+# let go (logged): their requests are still found through the ledger (``find``).
+_RETRY_MAX = 100_000
 
 
 @dataclass(frozen=True)
@@ -86,13 +98,40 @@ class RequestIndex:
             try:
                 conn = self._writer_connection()
                 with conn.begin():
-                    conn.execute(insert(ai_requests), [row_values(r) for r in rows])
-            except SQLAlchemyError:
-                # The ledger already holds every one of these requests; losing index
-                # rows only makes them slower to find, so log loudly rather than fail
-                # requests.
+                    conn.execute(self._insert_new(), [row_values(r) for r in rows])
+            except (SQLAlchemyError, SovraError):
+                # Requests are not failed for this: the ledger holds every one of them
+                # and ``find`` falls back to it. The rows are kept for the next batch.
                 self._close_writer()
-                log.exception("could not write %d request index rows", len(rows))
+                kept = (rows + self._pending)[-_RETRY_MAX:]
+                self._pending = kept
+                log.exception("could not write %d request index rows; kept %d for the "
+                              "next try", len(rows), len(kept))
+
+    def _insert_new(self) -> Any:
+        """INSERT that leaves a row already there alone: a row written durably with its
+        kept text, or one ``find`` wrote back from the ledger, is the same request."""
+        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+        return dialect.insert(ai_requests).on_conflict_do_nothing(
+            index_elements=["request_id"])
+
+    def put_durable(self, row: IndexRow) -> None:
+        """Write ``row`` (with its kept text) now, on a connection whose commit waits
+        for the disk, as the ledger's do: durable when this returns (ADR 0608).
+
+        Raises ``StorageError``; the caller then does not release the answer.
+        """
+        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+        values = row_values(row)
+        statement = dialect.insert(ai_requests).values(**values)
+        statement = statement.on_conflict_do_update(
+            index_elements=["request_id"],
+            set_={k: statement.excluded[k] for k in values if k != "request_id"})
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(statement)
+        except SQLAlchemyError as exc:
+            raise StorageError(f"cannot keep the text of {row.request_id}: {exc}") from exc
 
     def _writer_connection(self) -> Connection:
         if self._writer is None:
@@ -121,6 +160,7 @@ class RequestIndex:
             self._close_writer()
 
     def get(self, request_id: str) -> IndexRow | None:
+        """The stored row, as written (see ``find`` for the one a trace uses)."""
         try:
             with self._engine.connect() as conn:
                 row: Any = conn.execute(select(ai_requests).where(
@@ -130,6 +170,70 @@ class RequestIndex:
         if row is None:
             return None
         return IndexRow(**{k: row._mapping[k] for k in IndexRow.__dataclass_fields__})
+
+    def find(self, request_id: str) -> IndexRow | None:
+        """The request's row, completed from the ledger where the index lacks it or its
+        outcome (ADR 0608); a row completed so is written back. None: no such request."""
+        row = self.get(request_id)
+        if row is not None and row.request_seq is not None and row.outcome_seq is not None:
+            return row
+        found = find_in_ledger(self._engine, request_id)
+        if found is None:
+            return row
+        if row is None:
+            row = IndexRow(request_id, found.request_seq, found.outcome_seq,
+                           found.principal_id, found.model_id, found.created_at)
+        elif row.request_seq == found.request_seq and found.outcome_seq == row.outcome_seq:
+            return row
+        else:
+            row = IndexRow(request_id, found.request_seq, found.outcome_seq,
+                           row.principal_id, row.model_id, row.created_at,
+                           row.prompt_ciphertext, row.answer_ciphertext)
+        self._write_back(row)
+        return row
+
+    def _write_back(self, row: IndexRow) -> None:
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(update(ai_requests).where(
+                    ai_requests.c.request_id == row.request_id).values(
+                    request_seq=row.request_seq, outcome_seq=row.outcome_seq))
+                conn.execute(self._insert_new(), [row_values(row)])
+        except (SQLAlchemyError, SovraError):
+            # The trace is answered from the ledger either way; the next one searches again.
+            log.exception("could not write back the index row of %s", row.request_id)
+
+    # -- kept text (erasure) ----------------------------------------------------------------
+    def kept(self) -> list[IndexRow]:
+        """Every row that holds kept (encrypted) text."""
+        try:
+            with self._engine.connect() as conn:
+                rows: Any = conn.execute(select(ai_requests).where(
+                    ai_requests.c.prompt_ciphertext.is_not(None)
+                    | ai_requests.c.answer_ciphertext.is_not(None))).all()
+        except SQLAlchemyError as exc:
+            raise StorageError(f"cannot read the request index: {exc}") from exc
+        return [IndexRow(**{k: r._mapping[k] for k in IndexRow.__dataclass_fields__})
+                for r in rows]
+
+    def erase_texts(self, request_ids: list[str]) -> int:
+        """Remove the kept text of these requests (the row and its ledger link stay);
+        the number of rows changed. Batched rows never carry text (``put_durable`` writes
+        it), so nothing in memory holds any."""
+        wanted = set(request_ids)
+        if not wanted:
+            return 0
+        try:
+            with self._engine.begin() as conn:
+                if conn.dialect.name == "sqlite":
+                    # Overwrite the freed bytes rather than leave them in free pages.
+                    conn.exec_driver_sql("PRAGMA secure_delete = ON")
+                result = conn.execute(update(ai_requests).where(
+                    ai_requests.c.request_id.in_(sorted(wanted))).values(
+                    prompt_ciphertext=None, answer_ciphertext=None))
+        except SQLAlchemyError as exc:
+            raise StorageError(f"cannot erase kept AI text: {exc}") from exc
+        return int(result.rowcount or 0)
 
     async def aclose(self) -> None:
         if self._task is not None and not self._task.done():

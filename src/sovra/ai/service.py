@@ -14,7 +14,8 @@ from sovra.ai.adapters import (
     PolicyAdapter,
 )
 from sovra.ai.builtin import smollm2_spec
-from sovra.ai.gateway import Gateway
+from sovra.ai.gateway import TEXT_KEYRING, Gateway
+from sovra.ai.kept_text import KeptTextEraser
 from sovra.ai.models import ModelRecord
 from sovra.ai.ports import ClassifierPort, EmbedderPort, KeysPort, LedgerPort, RetrieverPort
 from sovra.ai.registry import ModelRegistry
@@ -47,6 +48,11 @@ def open_gateway(engine: Engine, ledger: LedgerPort, policy: PolicyService, *,
                    classifier=classifier or DetectorClassifier(), retriever=retriever,
                    embedder=embedder, index=RequestIndex(engine),
                    text_policies=TextPolicies(engine, ledger))
+
+
+def kept_text_eraser(gateway: Gateway) -> KeptTextEraser:
+    """The eraser the data room's subject erasure calls for the gateway's kept text."""
+    return KeptTextEraser(gateway.index, gateway.ledger, gateway.keys, TEXT_KEYRING)
 
 
 def register_builtin_models(gateway: Gateway) -> list[ModelRecord]:

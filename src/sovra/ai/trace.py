@@ -5,6 +5,12 @@ before the model ran and the outcome entry written after), not from the index, s
 an auditor sees is exactly what was hashed into the log. Each entry comes with its RFC
 9162 §2.1.3 inclusion proof against the current tree head, which an offline verifier
 can check with the entry's bytes alone.
+
+The index row only says where the entries are; where it is missing (lost in a crash,
+ADR 0608) the index finds them in the ledger. A trace shows what the request touched, so
+it is classified like it: the highest of the request's recorded classifications (the
+retrieved documents' levels are floors of it), and ``authorize`` is asked with that level
+before any part of the trace is read back or decrypted.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sovra.ai.levels import LEVELS, highest
 from sovra.ai.ports import KeysPort, LedgerPort
 from sovra.ai.request_index import RequestIndex
 from sovra.errors import NotFoundError, ProofError
@@ -63,24 +70,34 @@ def _traced(ledger: LedgerPort, seq: int, size: int) -> TracedEntry:
 
 
 Checkpoint = Callable[[], tuple[int, str]]
+# Raises ``PermissionDeniedError`` unless the caller may see a trace of this level.
+Authorize = Callable[[str], None]
 
 
-async def trace(index: RequestIndex, ledger: LedgerPort, keys: KeysPort | None,
-                request_id: str, *, keyring: str, checkpoint: Checkpoint | None = None) -> Trace:
-    await index.flush()
-    return trace_sync(index, ledger, keys, request_id, keyring=keyring, checkpoint=checkpoint)
+def trace_level(request_entry: dict[str, Any]) -> str:
+    """The classification of what a trace shows: the highest the request entry records
+    (after and before redaction: kept prompt text is the unredacted one). An entry that
+    records none is taken as the highest level (fail closed)."""
+    details = request_entry.get("details", {})
+    levels = [details.get(k) for k in ("classification", "classification_before")]
+    known = [lv for lv in levels if isinstance(lv, str) and lv in LEVELS]
+    return highest(known) if known else LEVELS[-1]
 
 
 def trace_sync(index: RequestIndex, ledger: LedgerPort, keys: KeysPort | None,
-               request_id: str, *, keyring: str, checkpoint: Checkpoint | None = None) -> Trace:
-    """Look the request up; ``checkpoint`` signs (or returns) the tree head to prove to."""
-    row = index.get(request_id)
+               request_id: str, *, keyring: str, checkpoint: Checkpoint | None = None,
+               authorize: Authorize | None = None) -> Trace:
+    """Look the request up; ``checkpoint`` signs (or returns) the tree head to prove to;
+    ``authorize`` decides on the trace's level before anything is read back."""
+    row = index.find(request_id)
     if row is None or row.request_seq is None:
         raise NotFoundError(f"no request {request_id!r} is recorded on this instance")
     size, note = checkpoint() if checkpoint is not None else (ledger.size, None)
     request = _traced(ledger, row.request_seq, size)
     if request.body.get("details", {}).get("request_id") != request_id:
         raise NotFoundError(f"ledger entry {row.request_seq} is not request {request_id!r}")
+    if authorize is not None:
+        authorize(trace_level(request.body))
     outcome = None
     if row.outcome_seq is not None and row.outcome_seq < size:
         outcome = _traced(ledger, row.outcome_seq, size)

@@ -20,6 +20,10 @@ class ErasureRequest:
     subject: str  # as the requester gave it
     normalized: str  # the detector's canonical form, or the case-folded value
     document_ids: tuple[str, ...]
+    # Who asked, and the certificate that will count the result (for the eraser's own
+    # ledger entry: record, then act).
+    actor: str = "sovra.erasure"
+    certificate_id: str = ""
 
 
 Eraser = Callable[[ErasureRequest], int]

@@ -175,8 +175,10 @@ def list_models(_caller: ModelUser, request: Request) -> dict[str, object]:
 
 @router.get("/sovra/trace/{request_id}", responses=_ERRORS, tags=["sovra"],
             summary="A request's lineage with the ledger entries' inclusion proofs")
-async def get_trace(request_id: str, _caller: Tracer, request: Request) -> dict[str, Any]:
-    return (await _gateway(request).trace(request_id)).as_dict()
+async def get_trace(request_id: str, caller: Tracer, request: Request) -> dict[str, Any]:
+    # The dependency decides on the route; the gateway decides again with the request's
+    # classification, which only the ledger entry knows (the documents' clearance rule).
+    return (await _gateway(request).trace(caller, request_id)).as_dict()
 
 
 class RegisterModel(BaseModel):
