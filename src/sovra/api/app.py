@@ -16,6 +16,7 @@ from sovra.api.routers import identity as identity_routes
 from sovra.api.routers import keys as keys_routes
 from sovra.api.routers import lockbox as lockbox_routes
 from sovra.api.routers import openai as openai_routes
+from sovra.api.routers import placement as placement_routes
 from sovra.api.routers import policy as policy_routes
 from sovra.api.routers import transfer as transfer_routes
 from sovra.api.routers.openai_hot import ChatHotPath
@@ -60,5 +61,6 @@ def create_app(instance: Instance, *, close_instance_on_shutdown: bool = False) 
     app.include_router(transfer_routes.router)
     app.include_router(data_routes.router)
     app.include_router(lockbox_routes.router)
+    app.include_router(placement_routes.router)
     home.install(app)
     return app

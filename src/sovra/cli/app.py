@@ -15,6 +15,7 @@ from sovra.cli.commands import db, ledger, up
 from sovra.cli.commands import identity as identity_commands
 from sovra.cli.commands import keys as keys_commands
 from sovra.cli.commands import lockbox as lockbox_commands
+from sovra.cli.commands import placement as placement_commands
 from sovra.cli.commands import policy as policy_commands
 from sovra.cli.commands import transfer as transfer_commands
 from sovra.cli.context import GlobalOptions
@@ -68,6 +69,7 @@ app.add_typer(lockbox_commands.lockbox_app, name="lockbox")
 app.add_typer(continuity_commands.backup_app, name="backup")
 app.command("restore")(continuity_commands.restore_command)
 app.add_typer(continuity_commands.app, name="continuity")
+app.add_typer(placement_commands.app, name="placement")
 
 
 def main() -> None:

@@ -33,6 +33,8 @@ ACTIONS: MappingProxyType[str, frozenset[str]] = MappingProxyType({
     "bundles.approve": frozenset({"Bundle"}),
     "bundles.read": frozenset({"Bundle"}),
     "ai.trace": frozenset({"Trace"}),
+    "assessment.run": frozenset({"Assessment"}),
+    "placement.advise": frozenset({"Assessment"}),
     # The lockbox (sovra.lockbox, 60-lockbox.cedar): access requests and their grants.
     **dict.fromkeys(("lockbox.request", "lockbox.read", "lockbox.approve", "lockbox.deny",
                      "lockbox.revoke", "lockbox.breakglass", "lockbox.review",
