@@ -50,6 +50,10 @@ EXPECTED: dict[str, set[str]] = {
         "backup_root", "check_rollback", "create_backup", "list_backups", "prune_backups",
         "refuse_if_held", "restore", "run_drill", "status", "verify_backup",
     },
+    "sovra.assessment.placement": {
+        "Placement", "RuleSet", "Target", "Workload", "default_rules", "default_rules_text",
+        "load_inventory", "load_rules", "place", "place_all",
+    },
     "sovra.data.classify": {
         "DEFAULT_MAPPING", "SECRET_KINDS", "Classification", "ClassificationResult", "Finding",
         "Kind", "LevelMapping", "classify", "decide", "redact", "scan",

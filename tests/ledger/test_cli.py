@@ -3,6 +3,7 @@ checkpoint, consistency, the offline witness and cosign-import."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import tarfile
@@ -68,6 +69,34 @@ def test_export_then_verify_exit_codes(data_dir: Path, tmp_path: Path) -> None:
     garbage.write_bytes(b"this is not a tar archive" * 40)
     code, out = sovra(data_dir, "verify", str(garbage))
     assert code == 3, out
+
+
+def test_verify_pins_a_key_with_its_origin(data_dir: Path, tmp_path: Path) -> None:
+    # issue 13: a pinned key comes with its origin; the origin reported is the signed one
+    archive = tmp_path / "ledger.tar"
+    assert sovra(data_dir, "export", str(archive))[0] == 0
+    vkey = sovra(data_dir, "key")[1].strip()
+    origin, _key_id, blob = vkey.split("+", 2)
+    bare = base64.b64encode(base64.b64decode(blob)[1:]).decode()  # the 32-byte key alone
+    code, out = sovra(data_dir, "verify", str(archive), "--trusted-key", bare,
+                      "--origin", origin, "--json")
+    assert code == 0, out
+    report = json.loads(out)
+    assert report["origin"] == origin and report["log_key"] == vkey
+    assert report["processes"] == 1  # a small archive stays in one process, and says so
+    code, out = sovra(data_dir, "verify", str(archive), "--trusted-key", bare)
+    assert code == 2 and "must come with its origin" in " ".join(out.split())
+    code, out = sovra(data_dir, "verify", str(archive), "--log-key", vkey,
+                      "--origin", "sovra.local/ledger/another")
+    assert code == 2 and "is for origin" in " ".join(out.split())
+    code, out = sovra(data_dir, "verify", str(archive), "--trusted-key", bare,
+                      "--origin", "sovra.local/ledger/another")
+    assert code == 1, out  # the same key for another log: no checkpoint verifies
+    forged = _rewrite_member(archive, "manifest.json", f'"origin": "{origin}"'.encode(),
+                             b'"origin": "sovra.local/ledger/forged"')
+    code, out = sovra(data_dir, "verify", str(forged), "--log-key", vkey)
+    assert code == 1
+    assert f"origin: {origin}" in out and "manifest was altered" in " ".join(out.split())
 
 
 def test_verify_with_a_malformed_pinned_key_is_a_usage_error(data_dir: Path,
