@@ -36,6 +36,10 @@ EXEMPT_API_ROUTES = {
 EXEMPT_DOC_PATHS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/",
                     "/static/docs"}
 
+# The one door an operator without a grant has (40-operators.cedar): the lockbox, to ask
+# for access, read requests and give up its own; the lockbox service decides the rest.
+OPERATOR_DOOR = re.compile(r"^/lockbox/(requests|status)")
+
 
 @dataclass(frozen=True)
 class Endpoint:
@@ -140,10 +144,11 @@ def test_no_route_answers_a_role_that_must_not_pass(app: FastAPI,
     token = identity.create_api_key("test", "ops").token
     client = TestClient(app, headers={"Authorization": f"Bearer {token}"})
     wrong = {}
-    for method, path, _dependant in _routes(app):
+    refused = [(m, p) for m, p, _d in _routes(app) if not OPERATOR_DOOR.match(p)]
+    for method, path in refused:
         response = client.request(method, _concrete(path))
         if response.status_code != 403:
             wrong[f"{method} {path}"] = response.status_code
     assert wrong == {}
     # Each refusal was decided and recorded.
-    assert sqlite_instance.ledger.size > len(list(_routes(app)))
+    assert sqlite_instance.ledger.size > len(refused)

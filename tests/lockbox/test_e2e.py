@@ -1,0 +1,123 @@
+"""The lockbox end to end, through the real ``sovra up`` process and real HTTP.
+
+An operator asks for access to a secret collection, two approvers approve over HTTP,
+the operator reads a document, the grant expires, the next read is refused, and the
+ledger tells the whole story with the grant's id.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.server import Server, sovra_command, sovra_up
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with sovra_up(tmp_path_factory.mktemp("lockbox") / "data") as running:
+        yield running
+
+
+def cli_principal(server: Server, principal_id: str, role: str) -> dict[str, str]:
+    """A principal in the EU made with the CLI on the instance's machine, and its key.
+
+    The CLI, not the API: granting the approver role over the API needs a second
+    approver (segregation of duties), which a fresh instance does not have yet."""
+    env = {**os.environ, "SOVRA_API_KEY": server.admin_key, "COLUMNS": "200"}
+    base = [*sovra_command(), "--data-dir", str(server.data_dir)]
+    subprocess.run([*base, "principal", "create", principal_id, "--role", role,
+                    "--clearance", "secret", "--jurisdiction", "EU"],
+                   env=env, check=True, capture_output=True)
+    made = subprocess.run([*base, "apikey", "create", principal_id], env=env, check=True,
+                          capture_output=True, text=True)
+    key = next(line.strip() for line in made.stdout.splitlines()
+               if line.strip().startswith("sk-sovra-") and "_" in line)
+    return server.headers(key)
+
+
+def ledger_entries(http: httpx.Client, admin: dict[str, str], start: int) -> list[dict]:
+    checkpoint = http.get("/ledger/checkpoint", headers=admin)
+    checkpoint.raise_for_status()
+    size = int(checkpoint.text.splitlines()[1])
+    found = []
+    for seq in range(start, size):
+        got = http.get(f"/ledger/entries/{seq}", headers=admin)
+        got.raise_for_status()
+        assert got.json()["inclusion_proof"] is not None
+        found.append(got.json()["entry"])
+    return found
+
+
+def test_operator_reads_a_secret_document_only_while_two_approvers_grant_it(
+        server: Server) -> None:
+    admin = server.headers()
+    operator = cli_principal(server, "otto", "operator")
+    ann = cli_principal(server, "ann", "approver")
+    abe = cli_principal(server, "abe", "approver")
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        http.post("/data/collections", headers=admin, json={
+            "id": "vault", "owner": "Treasury", "purpose": "payments",
+            "subject_categories": ["clients"], "data_categories": ["bank details"],
+            "retention_days": 365, "jurisdiction": "EU", "ceiling": "secret",
+        }).raise_for_status()
+        ingested = http.post("/data/collections/vault/documents", headers=admin,
+                             data={"classification": "secret"},
+                             files={"file": ("batch.txt", b"Payment batch 7 was held.")})
+        ingested.raise_for_status()
+        document = f"/data/documents/{ingested.json()['document_id']}"
+        start = int(http.get("/ledger/checkpoint", headers=admin).text.splitlines()[1])
+
+        assert http.get(document, headers=operator).status_code == 403
+        asked = http.post("/lockbox/requests", headers=operator, json={
+            "scope": "collection:vault", "actions": ["documents.read"],
+            "reason": "INC-7: verify the held batch", "ticket": "INC-7", "duration_s": 6})
+        assert asked.status_code == 201, asked.text
+        grant = asked.json()
+        assert grant["state"] == "pending" and grant["required_approvals"] == 2
+        assert grant["jurisdiction"] == "EU" and grant["source"] == "127.0.0.1"
+        approve = f"/lockbox/requests/{grant['id']}/approve"
+        own = http.post(approve, headers=operator, json={})
+        assert own.status_code == 403
+        first = http.post(approve, headers=ann, json={"comment": "ok"})
+        assert first.status_code == 200 and first.json()["state"] == "pending"
+        again = http.post(approve, headers=ann, json={})
+        assert again.status_code == 403 and "lockbox.one-vote-per-approver" in again.text
+        second = http.post(approve, headers=abe, json={})
+        assert second.status_code == 200 and second.json()["state"] == "active"
+
+        read = http.get(document, headers=operator)
+        assert read.status_code == 200, read.text
+        assert "Payment batch 7" in read.text
+        time.sleep(max(0.0, second.json()["expires_at"] - time.time()) + 0.5)
+        assert http.get(document, headers=operator).status_code == 403
+        shown = http.get(f"/lockbox/requests/{grant['id']}", headers=ann).json()
+        assert shown["state"] == "expired" and len(shown["votes"]) == 2
+
+        story = [(e["action"], e["outcome"], e["actor"], e["details"].get("grant_id"))
+                 for e in ledger_entries(http, admin, start)
+                 if e["actor"] in ("otto", "ann", "abe")
+                 and e["action"] not in ("auth.success", "identity.authenticate")]
+    lockbox = [s for s in story if s[0].startswith("lockbox.")]
+    assert [(a, o, who) for a, o, who, _ in lockbox] == [
+        ("lockbox.request", "success", "otto"),
+        ("lockbox.approve", "denied", "otto"),
+        ("lockbox.approve", "success", "ann"),
+        ("lockbox.approve", "denied", "ann"),
+        ("lockbox.approve", "success", "abe"),
+    ]
+    reads = [(o, g) for a, o, who, g in story
+             if a == "policy.decision" and who == "otto" and g is not None]
+    assert ("allowed", grant["id"]) in reads
+    decisions = [o for a, o, who, _ in story if a == "policy.decision" and who == "otto"]
+    assert decisions[-1] == "denied"  # the read after expiry
+    assert json.dumps(story)  # the story is plain data
