@@ -43,8 +43,10 @@ def embedder() -> Embedder:
     return Embedder()
 
 
-def make_source(data_dir: Path, embedder: Embedder, *, documents: bool = True) -> Source:
-    settings = load_settings(data_dir=data_dir, checkpoint_interval_s=0.0)
+def make_source(data_dir: Path, embedder: Embedder, *, documents: bool = True,
+                database_url: str | None = None) -> Source:
+    settings = load_settings(data_dir=data_dir, database_url=database_url,
+                             checkpoint_interval_s=0.0)
     inst = open_instance(settings)
     dealt: list[Share] = []
     inst.keys.init(threshold=2, shares=3, deliver=dealt.extend, actor="test-operator")

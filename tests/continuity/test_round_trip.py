@@ -7,13 +7,17 @@ import stat
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from sovra.continuity import create_backup, list_backups, restore, verify_backup
 from sovra.continuity.manifest import MANIFEST, decode
 from sovra.continuity.restore import restored_settings
-from sovra.errors import SealedError
+from sovra.data.embed import Embedder
+from sovra.errors import ConflictError, InvalidInputError, SealedError
 from sovra.instance import open_instance
-from tests.continuity.conftest import ADMIN, DOCUMENTS, POLICY_PACK, Source
+from sovra.store import make_engine
+from sovra.store.local_postgres import LocalPostgres
+from tests.continuity.conftest import ADMIN, DOCUMENTS, POLICY_PACK, Source, make_source
 
 
 def _tables(db: Path) -> dict[str, list[tuple[object, ...]]]:
@@ -92,3 +96,58 @@ def test_a_sealed_instance_makes_no_backup_and_records_nothing(
         create_backup(inst, actor="test", dest=tmp_path / "b")
     assert inst.ledger.size == size
     assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.postgres
+def test_cluster_backup_restores_into_a_new_database_with_equal_rows_and_root(
+        tmp_path: Path, embedder: Embedder, postgres_server: LocalPostgres) -> None:
+    source = make_source(tmp_path / "data", embedder,
+                         database_url=postgres_server.create_database())
+    inst = source.instance
+    try:
+        made = create_backup(inst, actor="test", dest=tmp_path / "backups")
+        assert made.ledger.root == inst.ledger.root(made.ledger.size)
+        trusted = inst.ledger.checkpoints.verifier
+        target_db = postgres_server.create_database()
+        with pytest.raises(InvalidInputError, match="cluster profile"):
+            restore(made.path, tmp_path / "t0", trusted=trusted,
+                    shares=source.share_texts[:2], checkpoint=None, actor="test")
+        occupied = postgres_server.create_database()
+        second = open_instance(restored_settings(tmp_path / "occupied", occupied))
+        second.close()
+        with pytest.raises(ConflictError, match=r"holds \d+ tables"):
+            restore(made.path, tmp_path / "t1", trusted=trusted,
+                    shares=source.share_texts[:2], checkpoint=None, actor="test",
+                    database_url=occupied)
+        done = restore(made.path, tmp_path / "restored", trusted=trusted,
+                       shares=source.share_texts[:2], checkpoint=None, actor="test",
+                       database_url=target_db)
+        assert done.ledger_root == made.ledger.root
+        assert not (tmp_path / "restored" / "database.pgdump").exists()
+        assert _pg_tables(inst.settings.effective_database_url) == _pg_tables(target_db)
+        restored = open_instance(restored_settings(tmp_path / "restored", target_db))
+        try:
+            assert restored.ledger.root(made.ledger.size) == made.ledger.root
+            for share in source.share_texts[:2]:
+                restored.keys.submit_share(share)
+            docs = restored.data.list_documents(ADMIN, "hr")
+            texts = {restored.data.read_document(ADMIN, d.id)[2] for d in docs}
+            assert texts == {body.decode() for body in DOCUMENTS.values()}
+        finally:
+            restored.close()
+    finally:
+        inst.close()
+
+
+def _pg_tables(url: str) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table but the ledger's and Alembic's, in a stable order."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            names = [r[0] for r in conn.execute(text(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+                "'public' AND table_type = 'BASE TABLE' AND table_name NOT LIKE 'ledger_%'"))]
+            return {n: sorted((tuple(r) for r in conn.execute(text(f'SELECT * FROM "{n}"'))),
+                              key=repr) for n in names}
+    finally:
+        engine.dispose()

@@ -114,13 +114,8 @@ def approve_upstream_models(server: Server, port: int, models: tuple[str, ...], 
                             ceiling: str = "internal") -> None:
     """Register FakeUpstream models as the admin and approve them as a second person."""
     admin = server.headers()
+    approver = server.headers(first_approver_key(server))
     with httpx.Client(base_url=server.url, timeout=10) as http:
-        http.post("/identity/principals", headers=admin, json={
-            "principal_id": "approver", "roles": ["approver"], "clearance": "secret",
-        }).raise_for_status()
-        made = http.post("/identity/apikeys", headers=admin, json={"principal_id": "approver"})
-        made.raise_for_status()
-        approver = server.headers(made.json()["key"])
         for model in models:
             http.post("/v1/sovra/models", headers=admin, json={
                 "id": model, "locality": "on_premises", "sha256": "cd" * 32,

@@ -122,15 +122,20 @@ def test_identity_and_policy_routes_end_to_end(instance: Instance, admin_key: st
     admin = TestClient(create_app(instance),
                        headers={"Authorization": f"Bearer {admin_key}"})
     made = admin.post("/identity/principals", json={
-        "principal_id": "carol", "roles": ["approver"], "clearance": "secret"})
-    assert made.status_code == 201 and made.json()["roles"] == ["approver"]
-    key = admin.post("/identity/apikeys", json={"principal_id": "carol", "label": "l"})
+        "principal_id": "dana", "roles": ["analyst"], "clearance": "internal"})
+    assert made.status_code == 201 and made.json()["roles"] == ["analyst"]
+    # An approver and its key come from the machine owner (or a second approver, see
+    # test_second_person.py): an admin alone cannot mint them over the API.
+    instance.identity.create_principal("system", "carol", roles=["approver"],
+                                       clearance="secret")
+    key = admin.post("/identity/apikeys", json={"principal_id": "admin", "label": "l"})
     assert key.status_code == 201
-    carol_key = key.json()["key"]
-    assert carol_key.startswith(key.json()["prefix"] + "_")
-    listed = admin.get("/identity/apikeys", params={"principal_id": "carol"}).json()
-    assert [k["prefix"] for k in listed] == [key.json()["prefix"]]
-    assert "key" not in listed[0]
+    assert key.json()["key"].startswith(key.json()["prefix"] + "_")
+    listed = admin.get("/identity/apikeys", params={"principal_id": "admin"}).json()
+    assert key.json()["prefix"] in [k["prefix"] for k in listed]
+    assert all("key" not in k for k in listed)
+    carol_created = instance.identity.create_api_key("system", "carol", label="l")
+    carol_key = carol_created.token
 
     active = admin.get("/policy").json()
     extra = ('\n@id("x")\npermit(principal in Role::"auditor", action == '
@@ -146,6 +151,6 @@ def test_identity_and_policy_routes_end_to_end(instance: Instance, admin_key: st
     assert approved.status_code == 200 and approved.json()["status"] == "active"
     assert admin.get("/policy").json()["version"] == version
 
-    revoked = admin.delete(f"/identity/apikeys/{key.json()['key_id']}")
+    revoked = admin.delete(f"/identity/apikeys/{carol_created.info.key_id}")
     assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
     assert carol.get("/policy").status_code == 401

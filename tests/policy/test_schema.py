@@ -14,6 +14,10 @@ CONTRACT_ACTIONS = {
     "collections.create", "collections.read", "collections.ingest", "collections.erase",
     "collections.hold", "documents.read", "models.use", "models.register", "models.approve",
     "bundles.import", "bundles.approve", "bundles.read", "ai.trace",
+    # issue 13: second-person identity changes, a collection's AI text policy
+    "principals.approve", "collections.set_ai_policy",
+    # readiness assessment and workload placement (sovra.assessment)
+    "placement.advise", "assessment.run",
     # the lockbox (sovra.lockbox)
     "lockbox.request", "lockbox.read", "lockbox.approve", "lockbox.deny", "lockbox.revoke",
     "lockbox.breakglass", "lockbox.review", "lockbox.activate",

@@ -74,7 +74,7 @@ def test_the_proposer_cannot_approve_their_own_change(instance: Instance) -> Non
     proposal = instance.policy.propose(both, instance.policy.show().text + EXTRA)
     with pytest.raises(PermissionDeniedError) as raised:
         instance.policy.approve(both, proposal.version)
-    assert "segregation-of-duties" in raised.value.reasons
+    assert "segregation-of-duties (built in)" in raised.value.reasons
     assert instance.policy.active.version == 1
 
 

@@ -25,6 +25,7 @@ from sovra.errors import (
     ConflictError,
     InvalidInputError,
     ModelNotFoundError,
+    PermissionDeniedError,
     StorageError,
 )
 from sovra.store.tables.ai import ai_models
@@ -162,6 +163,14 @@ class ModelRegistry:
         current = self.get(model_id)
         spec = replace(current.spec, ceiling=level_name(ceiling or current.spec.ceiling))
         self._require(caller, "models.approve", spec, requester=current.registered_by)
+        if caller.principal_id == current.registered_by:
+            # Segregation of duties holds even if a policy pack without its rule is
+            # active and whatever policy port is wired (issue 13).
+            self._ledger.append(caller.principal_id, "models.approve", f"model/{model_id}",
+                                "denied", {"registered_by": current.registered_by})
+            raise PermissionDeniedError("the registrant of a model cannot approve it; "
+                                        "another approver must",
+                                        ("segregation-of-duties (built in)",))
         self._ledger.append(caller.principal_id, "models.approve", f"model/{model_id}",
                             "success", {"ceiling": spec.ceiling, "sha256": spec.sha256})
         try:

@@ -2,7 +2,8 @@
 
 The embedded database is copied with SQLite's online backup API (CPython's ``sqlite3``,
 the one SQLite library that touches the file), which reads one consistent snapshot
-while ``sovra up`` keeps writing. Every other file of the data directory (stored
+while ``sovra up`` keeps writing; the cluster profile's with ``pg_dump`` of one exported
+snapshot (``postgres``). Every other file of the data directory (stored
 objects, configuration, policy packs, secrets, the model registry's files) is taken as
 it is; model weights are listed by reference to the bundle that brought them unless
 asked for. Every file is encrypted (``crypto``), the manifest lists each file's SHA-256
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shutil
 import sqlite3
 import time
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sovra.config import Settings
-from sovra.continuity import crypto, manifest, retention, state
+from sovra.continuity import crypto, manifest, postgres, retention, state
 from sovra.errors import BackupIntegrityError, ConfigError, NotFoundError, SovraError
 from sovra.instance import Instance
 from sovra.keys.ceremony import Ceremony
@@ -34,7 +34,6 @@ from sovra.store.tables.ledger import ledger_entries
 DB_NAME = "sovra.db"
 _DB_SIDE_FILES = {DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", f"{DB_NAME}-journal"}
 _WEIGHTS_DIR = ("transfer", "models")
-_TAIL_TIME = re.compile(rb',"time":"([0-9T:.\-]+Z)"}\Z')
 _CHUNK = 1 << 20
 
 
@@ -88,14 +87,8 @@ def ledger_head(db: Path) -> manifest.LedgerHead:
         last = conn.execute(f"SELECT body FROM {table} ORDER BY seq DESC LIMIT 1").fetchone()  # noqa: S608
     finally:
         conn.close()
-    when = None if last is None else entry_time(bytes(last[0]))
+    when = None if last is None else manifest.entry_time(bytes(last[0]))
     return manifest.LedgerHead(len(leaves), merkle.root_of(leaves), when)
-
-
-def entry_time(body: bytes) -> str | None:
-    """The ``time`` an entry body ends with (``sovra.ledger.entry`` writes it last)."""
-    found = _TAIL_TIME.search(body)
-    return found.group(1).decode("ascii") if found else None
 
 
 def _instance_files(settings: Settings, include_weights: bool
@@ -144,9 +137,6 @@ def create(instance: Instance, *, actor: str, dest: Path | None = None,
            random: Callable[[int], bytes] = os.urandom) -> BackupInfo:
     """Back up the whole instance into ``dest`` (default: the configured backup dir)."""
     settings = instance.settings
-    if settings.profile != "embedded":
-        raise ConfigError("backups of the cluster profile (PostgreSQL) are not built yet: "
-                          "use pg_basebackup with WAL archiving, or pgBackRest, for now")
     root = instance.keys.custody.root()  # SealedError first: nothing is recorded or written
     ceremony = instance.keys.custody.ceremony
     if ceremony is None:
@@ -180,11 +170,14 @@ def _write(instance: Instance, root: crypto.Wrapper, ceremony: Ceremony, *, dest
     try:
         (staging / manifest.FILES_DIR).mkdir(parents=True, mode=0o700)
         scratch.mkdir(parents=True, mode=0o700)
-        snapshot = scratch / DB_NAME
-        _snapshot(settings.data_dir / DB_NAME, snapshot)
-        head = ledger_head(snapshot)
-        records = [_seal_one(key, 0, backup_id, rel=DB_NAME, src=snapshot,
-                             staging=staging)]
+        if settings.profile == "cluster":
+            rel = postgres.DUMP_NAME
+            head = postgres.dump(instance.engine, scratch / rel)
+        else:
+            rel = DB_NAME
+            _snapshot(settings.data_dir / DB_NAME, scratch / rel)
+            head = ledger_head(scratch / rel)
+        records = [_seal_one(key, 0, backup_id, rel=rel, src=scratch / rel, staging=staging)]
         references = []
         for rel, path, included in _instance_files(settings, include_weights):
             if included:

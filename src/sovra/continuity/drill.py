@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sovra.config import Settings
-from sovra.continuity import backup, state
+from sovra.continuity import backup, manifest, state
 from sovra.continuity.restore import restore, restored_settings
 from sovra.errors import SovraError
 from sovra.identity import Caller
@@ -78,7 +78,7 @@ def _live_last_time(instance: Instance) -> str | None:
     tail = instance.ledger.tail(1)
     if not tail:
         return None
-    return backup.entry_time(bytes(tail[0].body))
+    return manifest.entry_time(bytes(tail[0].body))
 
 
 def _dev_shares(instance: Instance) -> list[str]:

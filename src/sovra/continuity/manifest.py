@@ -28,6 +28,7 @@ SIGNATURE = "manifest.sig"
 FILES_DIR = "files"
 MAX_MANIFEST_BYTES = 64 * 2**20
 _BACKUP_ID = re.compile(r"\A[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}\Z")
+_TAIL_TIME = re.compile(rb',"time":"([0-9T:.\-]+Z)"}\Z')
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,12 @@ def _to_json(m: Manifest) -> dict[str, Any]:
         "files": [f.__dict__ for f in m.files],
         "references": [r.__dict__ for r in m.references],
     }
+
+
+def entry_time(body: bytes) -> str | None:
+    """The ``time`` a ledger entry body ends with (``sovra.ledger.entry`` writes it last)."""
+    found = _TAIL_TIME.search(body)
+    return found.group(1).decode("ascii") if found else None
 
 
 def safe_relative(path: str) -> str:

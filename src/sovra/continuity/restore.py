@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sovra.config import Settings
-from sovra.continuity import crypto, manifest, state
+from sovra.continuity import crypto, manifest, postgres, state
 from sovra.continuity._custody import rebuild_root
 from sovra.continuity.backup import verify
 from sovra.errors import (
@@ -106,14 +106,31 @@ def _check_target(target: Path) -> None:
         raise InvalidInputError(f"the parent of restore target {target} does not exist")
 
 
+def _check_database(found: manifest.Manifest, database_url: str | None) -> None:
+    if found.profile == "cluster":
+        if database_url is None:
+            raise InvalidInputError(f"backup {found.backup_id} is of the cluster profile "
+                                    "(PostgreSQL): give --database-url of a new, empty "
+                                    "database to restore it into")
+        postgres.require_empty(database_url)
+    elif database_url is not None:
+        raise InvalidInputError(f"backup {found.backup_id} is of the embedded profile: it "
+                                "restores into the data directory; drop --database-url")
+
+
 def restore(folder: Path, target: Path, *, trusted: notes.Verifier, shares: Sequence[str],
-            checkpoint: str | None, actor: str,
+            checkpoint: str | None, actor: str, database_url: str | None = None,
             clock: Callable[[], float] = time.monotonic) -> RestoreResult:
-    """Restore backup ``folder`` into ``target`` (new or empty), verified end to end."""
+    """Restore backup ``folder`` into ``target`` (new or empty), verified end to end.
+
+    A cluster-profile backup also needs ``database_url``, a new, empty PostgreSQL
+    database; a failure after loading it empties it again.
+    """
     started = clock()
     target = target.absolute()
     _check_target(target)
     found = verify(folder, trusted).raise_if_invalid()
+    _check_database(found, database_url)
     root = rebuild_root(found.ceremony, shares)
     try:
         key = crypto.open_backup_key(root, found.ceremony.ceremony_id, found.backup_id,
@@ -124,6 +141,7 @@ def restore(folder: Path, target: Path, *, trusted: notes.Verifier, shares: Sequ
     finally:
         root.close()
     staging = target.with_name(f".{target.name}.restore-{secrets.token_hex(4)}")
+    loaded = False
     try:
         staging.mkdir(mode=0o700)
         try:
@@ -132,7 +150,13 @@ def restore(folder: Path, target: Path, *, trusted: notes.Verifier, shares: Sequ
                           staging=staging)
         finally:
             crypto.forget(key)
-        verdict, ledger_root = _check_restored_log(staging, found, trusted, checkpoint, actor)
+        if database_url is not None:
+            loaded = True
+            postgres.load(database_url, staging / postgres.DUMP_NAME)
+            (staging / postgres.DUMP_NAME).unlink()  # plaintext: the database holds it now
+        verdict, ledger_root = _check_restored_log(
+            staging, found, trusted=trusted, checkpoint=checkpoint, actor=actor,
+            database_url=database_url)
         _check_target(target)
         if target.exists():
             target.rmdir()
@@ -140,6 +164,8 @@ def restore(folder: Path, target: Path, *, trusted: notes.Verifier, shares: Sequ
         state.fsync_dir(target.parent)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        if loaded and database_url is not None:
+            postgres.empty(database_url)
         raise
     missing = tuple(r.path for r in found.references if not (target / r.path).exists())
     return RestoreResult(found.backup_id, target, len(found.files),
@@ -161,15 +187,16 @@ def _open_one(key: bytearray, index: int, backup_id: str, *, folder: Path,
                                    f"says {record.size}: the backup is damaged")
 
 
-def restored_settings(data_dir: Path) -> Settings:
-    """Embedded settings for a restored directory, whatever the environment names."""
-    return Settings(data_dir=data_dir, database_url=None, checkpoint_interval_s=0.0)
+def restored_settings(data_dir: Path, database_url: str | None = None) -> Settings:
+    """Settings for a restored directory (and database), whatever the environment names."""
+    return Settings(data_dir=data_dir, database_url=database_url, checkpoint_interval_s=0.0)
 
 
-def _check_restored_log(staging: Path, found: manifest.Manifest, trusted: notes.Verifier,
-                        checkpoint: str | None, actor: str) -> tuple[RollbackVerdict, bytes]:
+def _check_restored_log(staging: Path, found: manifest.Manifest, *, trusted: notes.Verifier,
+                        checkpoint: str | None, actor: str, database_url: str | None
+                        ) -> tuple[RollbackVerdict, bytes]:
     """Open the restored log: it must be the backed-up one, then compare, then record."""
-    settings = restored_settings(staging)
+    settings = restored_settings(staging, database_url)
     engine = make_engine(settings.effective_database_url)
     try:
         ledger = Ledger.open(engine, settings)

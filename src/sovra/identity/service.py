@@ -24,6 +24,7 @@ from sovra.errors import (
 )
 from sovra.identity import apikeys
 from sovra.identity.caller import Caller
+from sovra.identity.changes import ChangeStore
 from sovra.identity.oidc import OidcVerifier, looks_like_jwt
 from sovra.identity.principals import (
     ApiKeyInfo,
@@ -36,6 +37,7 @@ from sovra.identity.principals import (
     check_scope,
 )
 from sovra.identity.ratelimit import FailureLimiter, credential_fingerprint
+from sovra.identity.second_person import SecondPerson
 from sovra.identity.sink import LedgerSink
 from sovra.identity.store import IdentityStore
 
@@ -63,7 +65,8 @@ def bearer_token(authorization: str | None) -> str:
 class IdentityService:
     def __init__(self, store: IdentityStore, ledger: LedgerSink, *,
                  oidc: OidcVerifier | None = None, limiter: FailureLimiter | None = None,
-                 clock: Callable[[], float] = time.time, cache_ttl_s: float = 5.0) -> None:
+                 clock: Callable[[], float] = time.time, cache_ttl_s: float = 5.0,
+                 changes: ChangeStore | None = None) -> None:
         self._store = store
         self._ledger = ledger
         self._oidc = oidc
@@ -75,6 +78,9 @@ class IdentityService:
         # revocation committed must not put its (now stale) result into the cache.
         self._generation = 0
         self._lock = threading.Lock()
+        # The API's path: changes that need a second person (issue 13).
+        self.changes = SecondPerson(self, changes or ChangeStore(store.engine), ledger,
+                                    clock=clock)
 
     # -- authentication -------------------------------------------------------------
 
@@ -204,14 +210,17 @@ class IdentityService:
                               display_name or principal_id, check_roles(roles),
                               check_clearance(clearance), org_unit, jurisdiction,
                               disabled=False, created_at=self._clock())
-        if self._store.principal(principal_id) is not None:
-            raise ConflictError(f"principal {principal_id!r} exists already")
+        self.require_absent(principal_id)
         self._recorded(actor, "identity.principal.create", f"principal:{principal_id}",
                        {"kind": principal.kind, "roles": sorted(principal.roles),
                         "clearance": principal.clearance, "org_unit": org_unit,
                         "jurisdiction": jurisdiction},
                        lambda: self._store.insert_principal(principal, actor))
         return principal
+
+    def require_absent(self, principal_id: str) -> None:
+        if self._store.principal(principal_id) is not None:
+            raise ConflictError(f"principal {principal_id!r} exists already")
 
     def list_principals(self, kind: str | None = None) -> list[Principal]:
         return self._store.principals(kind)
@@ -221,13 +230,16 @@ class IdentityService:
 
     def set_disabled(self, actor: str, principal_id: str, *, disabled: bool = True) -> Principal:
         self._store.require_principal(principal_id)
+        if disabled:
+            self._refuse_lockout(f"disable {principal_id!r}", disabled=principal_id)
         action = "identity.principal.disable" if disabled else "identity.principal.enable"
         self._recorded(actor, action, f"principal:{principal_id}", {},
                        lambda: self._store.set_disabled(principal_id, disabled))
         self._forget()
         return self._store.require_principal(principal_id)
 
-    def add_member(self, actor: str, group_id: str, member_id: str) -> None:
+    def check_member_request(self, group_id: str, member_id: str) -> Principal:
+        """The group, if ``member_id`` may be added to it; raises otherwise."""
         group = self._store.require_principal(group_id)
         if group.kind != "group":
             raise ConflictError(f"{group_id!r} is a {group.kind}, not a group")
@@ -236,6 +248,10 @@ class IdentityService:
             raise ConflictError("groups do not nest; add the members directly")
         if member_id in self._store.members(group_id):
             raise ConflictError(f"{member_id!r} is already in {group_id!r}")
+        return group
+
+    def add_member(self, actor: str, group_id: str, member_id: str) -> None:
+        self.check_member_request(group_id, member_id)
         self._recorded(actor, "identity.group.add_member", f"principal:{group_id}",
                        {"member": member_id},
                        lambda: self._store.add_member(group_id, member_id))
@@ -244,6 +260,8 @@ class IdentityService:
     def remove_member(self, actor: str, group_id: str, member_id: str) -> None:
         if member_id not in self._store.members(group_id):
             raise ConflictError(f"{member_id!r} is not in {group_id!r}")
+        self._refuse_lockout(f"remove {member_id!r} from {group_id!r}",
+                             removed=(group_id, member_id))
         self._recorded(actor, "identity.group.remove_member", f"principal:{group_id}",
                        {"member": member_id},
                        lambda: self._store.remove_member(group_id, member_id))
@@ -253,15 +271,20 @@ class IdentityService:
         self._store.require_principal(group_id)
         return self._store.members(group_id)
 
-    def create_api_key(self, actor: str, principal_id: str, *, label: str = "",
-                       expires_at: float | None = None,
-                       scope: Iterable[str] | None = None) -> CreatedKey:
+    def check_key_request(self, principal_id: str, expires_at: float | None) -> float:
+        """Now, if a key for ``principal_id`` expiring at ``expires_at`` may exist."""
         principal = self._store.require_principal(principal_id)
         if principal.kind == "group":
             raise ConflictError("groups cannot hold API keys; create one for a member")
         now = self._clock()
         if expires_at is not None and expires_at <= now:
             raise ConflictError("the expiry is in the past")
+        return now
+
+    def create_api_key(self, actor: str, principal_id: str, *, label: str = "",
+                       expires_at: float | None = None,
+                       scope: Iterable[str] | None = None) -> CreatedKey:
+        now = self.check_key_request(principal_id, expires_at)
         new = apikeys.generate()
         info = ApiKeyInfo(new.key_id, principal_id, label, check_scope(scope), now,
                           expires_at, None)
@@ -293,6 +316,35 @@ class IdentityService:
 
     def admin_exists(self) -> bool:
         return self._store.admin_exists()
+
+    def enabled_admins(self, *, disabled: str | None = None,
+                       removed: tuple[str, str] | None = None) -> frozenset[str]:
+        """Enabled users and service accounts holding ``admin`` (own or by an enabled
+        group), as they would be with ``disabled`` disabled and ``removed`` (group,
+        member) taken out of its group."""
+        principals = {p.principal_id: p for p in self._store.principals()}
+        off = {pid for pid, p in principals.items() if p.disabled} | {disabled or ""}
+        admins = set()
+        for pid, p in principals.items():
+            if p.kind == "group" or pid in off:
+                continue
+            roles = set(p.roles)
+            for group in self._store.groups_of(pid):
+                if group.principal_id not in off and (group.principal_id, pid) != removed:
+                    roles |= group.roles
+            if "admin" in roles:
+                admins.add(pid)
+        return frozenset(admins)
+
+    def _refuse_lockout(self, what: str, *, disabled: str | None = None,
+                        removed: tuple[str, str] | None = None) -> None:
+        """Refuse a change that would leave no enabled administrator: nobody could
+        manage principals or keys again (issue 13)."""
+        if self.enabled_admins() and not self.enabled_admins(disabled=disabled,
+                                                               removed=removed):
+            raise ConflictError(
+                f"cannot {what}: it would leave no enabled administrator and lock everyone "
+                "out; create or enable another administrator first")
 
 
 __all__ = ["IdentityService", "bearer_token"]

@@ -37,6 +37,10 @@ class IdentityStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
     def _read(self, stmt: object) -> list[Row[tuple[object, ...]]]:
         try:
             with self._engine.connect() as conn:

@@ -24,6 +24,7 @@ from sovra.identity.caller import Caller
 from sovra.identity.sink import LedgerSink
 from sovra.policy.decision import Decision, Resource
 from sovra.policy.engine import CompiledPolicies, default_policy_text
+from sovra.policy.segregation import BUILT_IN, refuse_self_approval
 from sovra.policy.versions import PolicyVersion, VersionStore
 
 SYSTEM = "system"
@@ -118,6 +119,10 @@ class PolicyService:
         if not caller.permits_action(action):
             why = f"credential {caller.via or '(unnamed)'} is not scoped for {action}"
             return Decision.refused(caller.principal_id, action, resource.uid, why)
+        # Before Cedar: no policy version can let a requester approve its own change.
+        refused = refuse_self_approval(caller, action, resource, context)
+        if refused is not None:
+            return refused
         grants = self._grants
         extra = None if grants is None else grants.context_for(caller, action, resource)
         if extra is None:
@@ -187,7 +192,7 @@ class PolicyService:
         if caller.principal_id == proposal.proposed_by:
             # Segregation of duties holds even if a policy change removed its rule.
             raise PermissionDeniedError("the proposer of a change cannot approve it",
-                                        ("segregation-of-duties (built in)",))
+                                        (BUILT_IN,))
         compiled = CompiledPolicies(proposal.text, version=version,
                                     source=f"policy version {version}")
         details: dict[str, object] = {"sha256": proposal.sha256,

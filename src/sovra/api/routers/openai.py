@@ -25,6 +25,7 @@ from sovra.ai.models import ModelSpec
 from sovra.api.auth import Caller, authorized, deferred_decision, record_deferred
 from sovra.api.errors import status_for
 from sovra.errors import SovraError
+from sovra.policy import Resource
 
 
 class _RecordedRoute(APIRoute):
@@ -201,14 +202,25 @@ class CollectionAIPolicy(BaseModel):
                             "requests that retrieve from this collection")
 
 
-CollectionManager = Annotated[Caller, Depends(authorized(
-    "collections.create", "Collection", resource_id_param="collection_id"))]
+# Anyone who may read the collection may ask; whether it may change the policy is
+# decided below with the collection's owner (issue 13: not ``collections.create``, which
+# any analyst holds).
+CollectionReader = Annotated[Caller, Depends(authorized(
+    "collections.read", "Collection", resource_id_param="collection_id"))]
 
 
 @router.put("/sovra/collections/{collection_id}/ai-policy", responses=_ERRORS, tags=["sovra"],
             summary="Whether AI requests over this collection keep their text (encrypted)")
 def set_collection_ai_policy(collection_id: str, body: CollectionAIPolicy,
-                             caller: CollectionManager, request: Request) -> dict[str, object]:
+                             caller: CollectionReader, request: Request) -> dict[str, object]:
+    instance = request.app.state.instance
+    collection = instance.data.get_collection(collection_id)  # 404 if there is none
+    # collections.set_ai_policy, granted to the collection's owner (its creator) by
+    # policy/default/50-users.cedar; decided and recorded before anything changes.
+    instance.policy.require(caller, "collections.set_ai_policy", Resource(
+        "Collection", collection.id, {"owner": collection.created_by,
+                                      "jurisdiction": collection.spec.jurisdiction,
+                                      "legal_hold": collection.legal_hold}))
     _gateway(request).set_text_policy(caller, collection_id, keep_text=body.keep_text)
     return {"collection_id": collection_id, "keep_text": body.keep_text}
 

@@ -146,7 +146,8 @@ def prune_command(ctx: typer.Context, dest: DestOpt = None,
 # -- sovra restore ------------------------------------------------------------------------
 
 
-def restore_command(
+def restore_command(  # noqa: PLR0917 (Typer maps each parameter to an option)
+    ctx: typer.Context,
     backup: Annotated[Path, typer.Argument(help="The backup folder.")],
     target: Annotated[Path, typer.Option("--target", help="A new, empty data directory.")],
     log_key: LogKey,
@@ -156,12 +157,17 @@ def restore_command(
         exists=True, dir_okay=False, show_default=False)] = None,
     share_file: ShareFiles = None,
 ) -> None:
-    """Restore a backup onto a new data directory: verified, all or nothing, unseal needed."""
+    """Restore a backup onto a new data directory: verified, all or nothing, unseal needed.
+
+    A cluster-profile backup restores into the (new, empty) PostgreSQL database named by
+    the global --database-url.
+    """
     trusted = run(lambda: _verifier(log_key))
     note = checkpoint.read_text(encoding="utf-8") if checkpoint else None
+    database_url = options(ctx).database_url
     done = run(lambda: continuity.restore(backup, target, trusted=trusted,
                                           shares=_texts(share_file), checkpoint=note,
-                                          actor=_actor()))
+                                          actor=_actor(), database_url=database_url))
     console.print(f"restored backup {done.backup_id} into {done.target}: {done.files} files, "
                   f"{done.size_bytes} bytes, ledger size {done.ledger_size} "
                   f"({done.elapsed_s:.1f} s)", highlight=False, soft_wrap=True)

@@ -54,4 +54,22 @@ identity_api_keys = Table(
     Column("revoked_at", Float, nullable=True),
 )
 
-__all__ = ["identity_api_keys", "identity_group_members", "identity_principals"]
+# Identity changes that need a second person (issue 13): an API key for someone else
+# (a credential hand-over), a principal created with the admin or approver role, a member
+# added to a group holding one. The request is kept until an approver decides it.
+identity_changes = Table(
+    "identity_changes",
+    metadata,
+    Column("change_id", String(32), primary_key=True),
+    Column("kind", String(32), nullable=False),  # apikey | principal | member
+    Column("target", String(128), nullable=False),  # the principal it is about
+    Column("request", Text, nullable=False),  # JSON: the parameters of the change
+    Column("status", String(16), nullable=False),  # pending | approved | rejected | failed
+    Column("requested_by", String(128), nullable=False),
+    Column("requested_at", Float, nullable=False),
+    Column("decided_by", String(128), nullable=True),
+    Column("decided_at", Float, nullable=True),
+)
+
+__all__ = ["identity_api_keys", "identity_changes", "identity_group_members",
+           "identity_principals"]
