@@ -23,12 +23,16 @@ ACKNOWLEDGED_BEFORE_KILL = 60
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+def database_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+                 ) -> Iterator[dict[str, str]]:
     if request.param == "sqlite":
         yield {}
         return
     server: LocalPostgres = request.getfixturevalue("postgres_server")
-    yield {"SOVRA_DATABASE_URL": server.create_database()}
+    env = {"SOVRA_DATABASE_URL": server.create_database()}
+    # Also for the CLI the helpers run beside the server (first_approver_key).
+    monkeypatch.setenv("SOVRA_DATABASE_URL", env["SOVRA_DATABASE_URL"])
+    yield env
 
 
 def _prepare(server: Server, upstream: FakeUpstream) -> None:
