@@ -24,7 +24,13 @@ from pathlib import Path
 
 from sovra.config import Settings
 from sovra.continuity import crypto, manifest, postgres, retention, state
-from sovra.errors import BackupIntegrityError, ConfigError, NotFoundError, SovraError
+from sovra.errors import (
+    BackupIntegrityError,
+    ConfigError,
+    NotFoundError,
+    SovraError,
+    StorageError,
+)
 from sovra.instance import Instance
 from sovra.keys.ceremony import Ceremony
 from sovra.ledger import merkle
@@ -155,7 +161,9 @@ def create(instance: Instance, *, actor: str, dest: Path | None = None,
         instance.ledger.append(actor, "continuity.backup", resource, "failure",
                                {**details, "error": f"{type(exc).__name__}: {exc}"})
         if isinstance(exc, OSError):
-            raise SovraError(f"backup {backup_id} failed and was removed: {exc}") from exc
+            raise StorageError(f"backup {backup_id} failed and nothing of it was kept: {exc}"
+                               f" (destination {dest}: free space, or check that it is "
+                               "writable, or choose another with --dest)") from exc
         raise
 
 

@@ -36,6 +36,7 @@ from sovra.errors import (
     DecryptionError,
     InvalidInputError,
     NoteError,
+    StorageError,
 )
 from sovra.ledger import Ledger
 from sovra.ledger import note as notes
@@ -162,15 +163,24 @@ def restore(folder: Path, target: Path, *, trusted: notes.Verifier, shares: Sequ
             target.rmdir()
         staging.rename(target)
         state.fsync_dir(target.parent)
+    except OSError as exc:
+        _undo(staging, loaded, database_url)
+        raise StorageError(f"the restore of backup {found.backup_id} failed and nothing of it "
+                           f"was kept: {exc} (free space on {target.parent}, or check that "
+                           "it is writable)") from exc
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        if loaded and database_url is not None:
-            postgres.empty(database_url)
+        _undo(staging, loaded, database_url)
         raise
     missing = tuple(r.path for r in found.references if not (target / r.path).exists())
     return RestoreResult(found.backup_id, target, len(found.files),
                          sum(r.size for r in found.files), found.ledger.size, ledger_root,
                          verdict, missing, clock() - started)
+
+
+def _undo(staging: Path, loaded: bool, database_url: str | None) -> None:
+    shutil.rmtree(staging, ignore_errors=True)
+    if loaded and database_url is not None:
+        postgres.empty(database_url)
 
 
 def _open_one(key: bytearray, index: int, backup_id: str, *, folder: Path,
