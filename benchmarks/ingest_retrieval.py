@@ -14,8 +14,8 @@
    (ADR 0404), RRF, decrypting the 5 hits, the ledger entry). Query vectors are computed
    once up front (model time reported separately). Baseline in the same run: a raw
    FTS5 BM25 query on the same table (no permission filter, no fusion, no decryption);
-   also timed alone: the filtered lexical query, the matrix dense search, and the same
-   dense search as a sqlite-vec KNN query.
+   also timed alone: the filtered lexical query and the matrix dense search (the
+   sqlite-vec comparison lives in ``dense_one_library.py`` since ADR 0405).
 
     .venv/bin/python benchmarks/ingest_retrieval.py                   # quick: 20k chunks
     .venv/bin/python benchmarks/ingest_retrieval.py --chunks 100000   # the recorded run
@@ -223,7 +223,7 @@ def query_phase(inst: Any, cached: CachedEmbedder, model: Embedder, rng: random.
         ours.append((time.perf_counter() - start) * 1000)
         cpu.append((time.process_time() - start_cpu) * 1000)
         assert hits, q
-    baseline, lexical, dense, knn = [], [], [], []
+    baseline, lexical, dense = [], [], []
     core = inst.data.core
     scope = inst.data.allowed_scope(CALLER, None)
     with core.engine.connect() as conn:
@@ -241,9 +241,6 @@ def query_phase(inst: Any, cached: CachedEmbedder, model: Embedder, rng: random.
             start = time.perf_counter()
             core.index.dense(conn, cached.cache[q], scope, 50)
             dense.append((time.perf_counter() - start) * 1000)
-            start = time.perf_counter()
-            core.index.dense_knn(conn, cached.cache[q], scope, 50)
-            knn.append((time.perf_counter() - start) * 1000)
     return {
         "queries": count, "k": 5, "load_average": os.getloadavg(),
         "retrieve_ms": {"p50": round(statistics.median(ours), 2),
@@ -259,8 +256,6 @@ def query_phase(inst: Any, cached: CachedEmbedder, model: Embedder, rng: random.
                                 "p95": round(percentile(lexical, 0.95), 2)},
         "dense_matrix_ms": {"p50": round(statistics.median(dense), 2),
                             "p95": round(percentile(dense, 0.95), 2)},
-        "dense_sqlite_vec_knn_ms": {"p50": round(statistics.median(knn), 2),
-                                    "p95": round(percentile(knn, 0.95), 2)},
         "query_embedding_ms": {"p50": round(statistics.median(model_ms), 2),
                                "p95": round(percentile(model_ms, 0.95), 2)},
         # "lexical" runs in a worker thread at the same time as "dense" (ADR 0404).

@@ -21,12 +21,12 @@ def live_document_keyrings(instance: Instance) -> set[str]:
 def test_failure_inside_the_document_transaction_leaves_nothing(data: Instance) -> None:
     svc = data.data
     svc.create_collection(ADMIN, spec())
-    # Break the last write of the transaction for real: the vector index refuses rows.
+    # Break the last write of the transaction for real: storing the vectors fails.
     with svc.core.engine.begin() as conn:
         if conn.dialect.name == "sqlite":
-            conn.execute(text("DROP TABLE data_chunks_vec"))
-            conn.execute(text("CREATE TABLE data_chunks_vec (chunk_id INTEGER, "
-                              "CHECK (chunk_id < 0))"))
+            conn.execute(text("CREATE TRIGGER no_vectors BEFORE UPDATE OF embedding ON "
+                              "data_chunk_content BEGIN SELECT RAISE(ABORT, 'no vectors'); "
+                              "END"))
         else:
             conn.execute(text("ALTER TABLE data_chunk_content ADD CONSTRAINT no_vectors "
                               "CHECK (embedding IS NULL)"))

@@ -1,55 +1,60 @@
-"""The data layer's database engine.
+"""The data layer's database engine: the instance database through the one SQLite
+library the process uses (ADR 0405).
 
-On the embedded profile the data layer needs two SQLite extensions that CPython's
-``sqlite3`` may not be able to load (pyenv and some distributions build it without
-``enable_load_extension``): FTS5 is built in everywhere, sqlite-vec is not. So the data
-service opens the same database file through ``pysqlite3`` (a wheel with a current SQLite
-that can load extensions) and loads sqlite-vec on every connection. Other rooms keep the
-instance engine; SQLite's file locking and WAL keep the two consistent. On PostgreSQL the
-instance engine is used as is.
+Exactly one SQLite library may open the database file in a process. A second copy
+(``pysqlite3``'s bundled SQLite beside CPython's ``sqlite3``, as before ADR 0405) keeps
+its own table of POSIX locks, so closing a file descriptor in one library silently drops
+the locks the other holds (sqlite.org, "How To Corrupt An SQLite Database File",
+§2.2.1): concurrent writers then interleave pages and the file corrupts. The data layer
+needs only FTS5, which CPython's SQLite builds in; vectors are plain BLOBs searched in
+process (``_dense``). So on SQLite this is a second engine of the same ``sqlite3``
+library on the same file, with the instance's durability settings (``make_engine``) and
+read tuning of its own. On PostgreSQL the instance engine is used as is.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, event
 
 from sovra.errors import ConfigError
+from sovra.store import make_engine
 
 
-def _configure(dbapi_connection: Any, _record: Any) -> None:
-    import sqlite_vec
-
-    dbapi_connection.enable_load_extension(True)  # noqa: FBT003 - DB-API signature
-    sqlite_vec.load(dbapi_connection)
-    dbapi_connection.enable_load_extension(False)  # noqa: FBT003
+def _tune_reads(dbapi_connection: Any, _record: Any) -> None:
+    # The index is read at random (FTS matches joined to chunk rows, vector BLOBs when a
+    # matrix is built): a larger page cache and memory-mapped reads keep those reads out
+    # of system calls. Per connection, read-only tuning: durability comes from
+    # make_engine's own settings, applied first.
     cursor = dbapi_connection.cursor()
-    # The same durability settings as sovra.store.engine (synchronous=FULL: a commit
-    # survives power loss), so data rows are as durable as the ledger entries about them.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    # The index is read at random (FTS matches joined to chunk rows): a larger page cache
-    # and memory-mapped reads keep those reads out of system calls.
     cursor.execute("PRAGMA cache_size=-65536")
     cursor.execute("PRAGMA mmap_size=268435456")
     cursor.close()
 
 
+def _require_fts5() -> None:
+    probe = sqlite3.connect(":memory:")
+    try:
+        options = {row[0] for row in probe.execute("PRAGMA compile_options")}
+    finally:
+        probe.close()
+    if "ENABLE_FTS5" not in options:
+        raise ConfigError(
+            f"the embedded profile needs FTS5 in Python's sqlite3 (SQLite "
+            f"{sqlite3.sqlite_version} here is built without it); use a Python built "
+            "against a system SQLite with FTS5 (Debian's libsqlite3-0 has it) or the "
+            "cluster profile (PostgreSQL)")
+
+
 def data_engine(main: Engine) -> Engine:
-    """An engine on the instance database that can run sqlite-vec (or ``main`` itself)."""
+    """An engine for the data tables: ``main``'s library and file (or ``main`` itself)."""
     if main.dialect.name != "sqlite":
         return main
-    try:
-        import pysqlite3.dbapi2 as sqlite_module
-    except ImportError as exc:
-        raise ConfigError("the embedded profile needs pysqlite3-binary and sqlite-vec "
-                          "(pip install pysqlite3-binary sqlite-vec)") from exc
-    engine = create_engine(main.url, module=sqlite_module,
-                           connect_args={"check_same_thread": False, "timeout": 30})
-    event.listen(engine, "connect", _configure)
+    _require_fts5()
+    engine = make_engine(main.url.render_as_string(hide_password=False))
+    event.listen(engine, "connect", _tune_reads)
     return engine
 
 

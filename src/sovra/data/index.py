@@ -5,15 +5,16 @@ clearance are SQL conditions of the lexical query, and the dense search only rea
 allowed collections' matrices and masks chunks above the clearance before ranking, so a
 chunk the caller may not see never takes a rank (ADR 0402).
 
+Vectors are little-endian float32 bytes in ``data_chunk_content.embedding`` on both
+profiles, written in the document's transaction, and searched exactly in process
+(``_dense.MatrixCache``). No SQLite extension is loaded: the process uses exactly one
+SQLite library, CPython's, which cannot load extensions here (ADR 0405 replaced the
+sqlite-vec table of ADR 0402).
+
 * Embedded (SQLite): FTS5 BM25 over ``data_chunk_content.terms`` (external content),
-  joined to the narrow ``data_chunks`` for the permission conditions; vectors
-  stored in a sqlite-vec ``vec0`` table (collection as partition key, classification as
-  metadata column) and searched exactly in process (``_dense.MatrixCache``), because
-  sqlite-vec's brute-force KNN takes ~4x longer at 100,000 chunks; ``dense_knn`` is the
-  same search as a sqlite-vec query.
+  joined to the narrow ``data_chunks`` for the permission conditions.
 * Cluster (PostgreSQL): full text over ``to_tsvector('simple', terms)`` (GIN) ranked with
-  ``ts_rank_cd``; vectors as bytes in ``data_chunk_content.embedding``, same matrix
-  search.
+  ``ts_rank_cd``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import numpy as np
 from sqlalchemy import Connection, bindparam, select, text
 
 from sovra.data._dense import MatrixCache
-from sovra.data.embed import DIMENSIONS, Vectors
+from sovra.data.embed import Vectors
 from sovra.store.tables.data import data_chunk_content
 
 
@@ -64,38 +65,43 @@ def _match_expression(terms: Sequence[str]) -> str:
     return " OR ".join(f'"{t}"' for t in terms)
 
 
+def _column_vectors(conn: Connection, ids: list[int]) -> dict[int, bytes]:
+    content = data_chunk_content
+    rows = conn.execute(select(content.c.id, content.c.embedding)
+                        .where(content.c.id.in_(ids), content.c.embedding.is_not(None)))
+    return {int(r[0]): bytes(r[1]) for r in rows}
+
+
+def _store_vectors(conn: Connection, batch: ChunkBatch) -> None:
+    conn.execute(data_chunk_content.update()
+                 .where(data_chunk_content.c.id == bindparam("chunk_id"))
+                 .values(embedding=bindparam("vector")),
+                 [{"chunk_id": i, "vector": np.asarray(v, dtype="<f4").tobytes()}
+                  for i, v in zip(batch.ids, batch.vectors, strict=True)])
+
+
 class SqliteIndex:
-    """FTS5 + sqlite-vec on the embedded profile."""
+    """FTS5 + vectors in ``data_chunk_content`` on the embedded profile."""
 
     def __init__(self) -> None:
-        self._matrices = MatrixCache(_sqlite_vectors)
+        self._matrices = MatrixCache(_column_vectors)
 
     def prepare(self, conn: Connection) -> None:
-        conn.execute(text(
-            "CREATE VIRTUAL TABLE IF NOT EXISTS data_chunks_vec USING vec0("
-            f"chunk_id integer primary key, embedding float[{DIMENSIONS}] "
-            "distance_metric=cosine, collection_id text partition key, "
-            "classification integer)"))
+        return None  # FTS5 is created by the migration; vectors need no index
 
     def add(self, conn: Connection, batch: ChunkBatch) -> None:
         conn.execute(text("INSERT INTO data_chunks_fts(rowid, terms) VALUES (:id, :terms)"),
                      [{"id": i, "terms": t} for i, t in zip(batch.ids, batch.terms, strict=True)])
-        conn.execute(text(
-            "INSERT INTO data_chunks_vec(chunk_id, embedding, collection_id, classification) "
-            "VALUES (:id, :embedding, :collection, :classification)"),
-            [{"id": i, "embedding": np.asarray(v, dtype=np.float32).tobytes(),
-              "collection": batch.collection_id, "classification": batch.classification}
-             for i, v in zip(batch.ids, batch.vectors, strict=True)])
+        _store_vectors(conn, batch)
 
     def remove(self, conn: Connection, rows: Sequence[tuple[int, str]]) -> None:
         if not rows:
             return
-        # External-content FTS5 forgets a row only when told its old terms.
+        # External-content FTS5 forgets a row only when told its old terms; the vector
+        # goes with its content row.
         conn.execute(text("INSERT INTO data_chunks_fts(data_chunks_fts, rowid, terms) "
                           "VALUES ('delete', :id, :terms)"),
                      [{"id": i, "terms": t} for i, t in rows])
-        conn.execute(text("DELETE FROM data_chunks_vec WHERE chunk_id = :id"),
-                     [{"id": i} for i, _ in rows])
 
     def lexical(self, conn: Connection, terms: Sequence[str], scope: Scope,
                 limit: int) -> list[int]:
@@ -121,52 +127,18 @@ class SqliteIndex:
               limit: int) -> list[int]:
         return self._matrices.search(conn, vector, scope.collections, scope.clearance, limit)
 
-    def dense_knn(self, conn: Connection, vector: Vectors, scope: Scope,
-                  limit: int) -> list[int]:
-        """The same search as a sqlite-vec KNN query (exact, but ~4x slower at 100k
-        chunks: see ADR 0402); the filters are conditions of the query itself."""
-        if not scope.collections:
-            return []
-        query = text(
-            "SELECT chunk_id, distance FROM data_chunks_vec WHERE embedding MATCH :vector "
-            "AND k = :limit AND collection_id IN :collections "
-            "AND classification <= :clearance ORDER BY distance"
-        ).bindparams(bindparam("collections", expanding=True))
-        rows = conn.execute(query, {
-            "vector": np.asarray(vector, dtype=np.float32).tobytes(), "limit": limit,
-            "collections": list(scope.collections), "clearance": scope.clearance}).all()
-        # k applies per partition: merge the collections' lists by distance.
-        return [row[0] for row in sorted(rows, key=lambda r: r[1])[:limit]]
-
-
-def _sqlite_vectors(conn: Connection, ids: list[int]) -> dict[int, bytes]:
-    query = text("SELECT chunk_id, embedding FROM data_chunks_vec WHERE chunk_id IN :ids"
-                 ).bindparams(bindparam("ids", expanding=True))
-    return {int(r[0]): bytes(r[1]) for r in conn.execute(query, {"ids": ids})}
-
-
-def _postgres_vectors(conn: Connection, ids: list[int]) -> dict[int, bytes]:
-    content = data_chunk_content
-    rows = conn.execute(select(content.c.id, content.c.embedding)
-                        .where(content.c.id.in_(ids), content.c.embedding.is_not(None)))
-    return {int(r[0]): bytes(r[1]) for r in rows}
-
 
 class PostgresIndex:
     """PostgreSQL full text + an in-process vector matrix per collection."""
 
     def __init__(self) -> None:
-        self._matrices = MatrixCache(_postgres_vectors)
+        self._matrices = MatrixCache(_column_vectors)
 
     def prepare(self, conn: Connection) -> None:
         return None
 
     def add(self, conn: Connection, batch: ChunkBatch) -> None:
-        conn.execute(data_chunk_content.update()
-                     .where(data_chunk_content.c.id == bindparam("chunk_id"))
-                     .values(embedding=bindparam("vector")),
-                     [{"chunk_id": i, "vector": np.asarray(v, dtype="<f4").tobytes()}
-                      for i, v in zip(batch.ids, batch.vectors, strict=True)])
+        _store_vectors(conn, batch)
 
     def remove(self, conn: Connection, rows: Sequence[tuple[int, str]]) -> None:
         return None  # the rows themselves carry terms and vectors; deleting them is enough
