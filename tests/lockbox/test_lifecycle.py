@@ -149,7 +149,7 @@ def test_bad_requests_name_the_rule_and_are_recorded(
 
 
 def test_unknown_scope_kind_names_the_rule() -> None:
-    with pytest.raises(InvalidInputError, match="lockbox.known-scope"):
+    with pytest.raises(InvalidInputError, match=r"lockbox\.known-scope"):
         Scope.parse("galaxy:andromeda")
 
 
@@ -254,7 +254,7 @@ def test_breakglass_opens_at_once_alerts_and_an_unreviewed_one_becomes_a_finding
     found = box.status()
     assert [r.id for r in found.overdue_reviews] == [grant.id]
     assert "lockbox.review-overdue" in found.findings[0]
-    with pytest.raises(PermissionDeniedError, match="lockbox.no-self-approval"):
+    with pytest.raises(PermissionDeniedError, match=r"lockbox\.no-self-approval"):
         box.review(bree, grant.id)
     box.review(APPROVER_1, grant.id)
     box.review(APPROVER_2, grant.id)
@@ -264,7 +264,7 @@ def test_breakglass_opens_at_once_alerts_and_an_unreviewed_one_becomes_a_finding
 def test_breakglass_needs_a_reason_and_the_role(unsealed: Instance,
                                                 box: LockboxService) -> None:
     no_reason = RequestSpec(scope=Scope.parse("instance"), actions=("keys.status",), reason="")
-    with pytest.raises(InvalidInputError, match="lockbox.reason-required"):
+    with pytest.raises(InvalidInputError, match=r"lockbox\.reason-required"):
         box.breakglass(BREAKER, no_reason)
     spec = RequestSpec(scope=Scope.parse("instance"), actions=("keys.status",), reason="P1")
     with pytest.raises(PermissionDeniedError):
@@ -275,11 +275,11 @@ def test_breakglass_needs_a_reason_and_the_role(unsealed: Instance,
 def test_a_normal_request_is_not_reviewed_and_a_breakglass_grant_not_approved(
         unsealed: Instance, box: LockboxService) -> None:
     request_id = ask(box)
-    with pytest.raises(ConflictError, match="lockbox.review-breakglass-only"):
+    with pytest.raises(ConflictError, match=r"lockbox\.review-breakglass-only"):
         box.review(APPROVER_1, request_id)
     spec = RequestSpec(scope=Scope.parse("instance"), actions=("keys.status",), reason="P1")
     grant = box.breakglass(BREAKER, spec)
-    with pytest.raises(ConflictError, match="lockbox.review-breakglass-only"):
+    with pytest.raises(ConflictError, match=r"lockbox\.review-breakglass-only"):
         box.approve(APPROVER_1, grant.id)
 
 
@@ -303,3 +303,27 @@ def test_every_step_is_in_the_ledger(unsealed: Instance, box: LockboxService,
         ("policy.decision", "allowed", request_id),
         ("policy.decision", "denied", None),
     ]
+
+
+def test_the_report_tells_each_grant_with_proofs(unsealed: Instance, box: LockboxService,
+                                                 clock: Clock) -> None:
+    from sovra.ledger.merkle import verify_inclusion
+    from sovra.lockbox.report import report_json
+
+    request_id = granted(box, duration_s=60)
+    unsealed.policy.require(OPERATOR, "collections.read", VAULT)
+    clock.advance(60)
+    report = report_json(box.report(unsealed.ledger, since=clock.now - 3600))
+    (story,) = report["grants"]  # type: ignore[misc]
+    assert story["id"] == request_id and story["state"] == "expired"
+    assert [v["voter"] for v in story["votes"]] == ["ann", "abe"]
+    assert [e["action"] for e in story["lifecycle"]] == [
+        "lockbox.request", "lockbox.approve", "lockbox.approve"]
+    (used,) = story["under_grant"]
+    assert used["action"] == "policy.decision" and used["outcome"] == "allowed"
+    root = bytes.fromhex(str(report["root_hash"]))
+    for entry in [*story["lifecycle"], used]:
+        # Raises ProofError unless the entry is in the tree under that root.
+        verify_inclusion(entry["seq"], int(report["tree_size"]),  # type: ignore[call-overload]
+                         bytes.fromhex(entry["leaf_hash"]),
+                         [bytes.fromhex(p) for p in entry["inclusion_proof"]], root)

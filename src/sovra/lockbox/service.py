@@ -27,6 +27,7 @@ from sovra.identity.caller import Caller
 from sovra.identity.sink import LedgerSink
 from sovra.lockbox import lifecycle
 from sovra.lockbox.grants import GrantIndex, grant_context
+from sovra.lockbox.report import LedgerReader, Report, build_report
 from sovra.lockbox.resolvers import DataLookups, KeyLookups, Resolvers, instance_resolvers
 from sovra.lockbox.store import RequestStore
 from sovra.lockbox.values import (
@@ -68,6 +69,12 @@ def request_resource(req: AccessRequest, approvals: int | None = None) -> Resour
         "requester": req.requester, "jurisdiction": req.jurisdiction, "tier": req.tier,
         "destructive": req.destructive, "breakglass": req.breakglass,
         "approvals": req.approvals if approvals is None else approvals, "voters": voters})
+
+
+def _seq(receipt: object) -> int | None:
+    """The sequence number of a ledger receipt (``sovra.ledger.Receipt``)."""
+    seq = getattr(receipt, "seq", None)
+    return seq if isinstance(seq, int) else None
 
 
 def _rule(exc: SovraError) -> str:
@@ -188,9 +195,10 @@ class LockboxService:
         with self._recorded_refusals(caller, "lockbox.request", "new"):
             self._require(caller, "lockbox.request", Resource("AccessRequest"))
             req = self._new(caller, spec, source, breakglass=False)
-        self._ledger.append(caller.principal_id, "lockbox.request", f"lockbox/{req.id}",
-                            "success", {**self._describe(req),
-                                        "request_expires_at": req.request_expires_at})
+        receipt = self._ledger.append(
+            caller.principal_id, "lockbox.request", f"lockbox/{req.id}", "success",
+            {**self._describe(req), "request_expires_at": req.request_expires_at})
+        req = dataclasses.replace(req, ledger_seq=_seq(receipt))
         self._store.insert(req)
         return req
 
@@ -259,8 +267,9 @@ class LockboxService:
                                   review_due=now + self.limits.review_window_s)
         details = {**self._describe(req), "expires_at": req.expires_at,
                    "review_due": req.review_due, "alert": True}
-        self._ledger.append(caller.principal_id, "lockbox.breakglass", f"lockbox/{req.id}",
-                            "success", details)
+        receipt = self._ledger.append(caller.principal_id, "lockbox.breakglass",
+                                      f"lockbox/{req.id}", "success", details)
+        req = dataclasses.replace(req, ledger_seq=_seq(receipt))
         self._store.insert(req)
         self.index.put(req)
         self._alert("lockbox.breakglass", details)
@@ -301,6 +310,11 @@ class LockboxService:
                 f"lockbox.review-overdue: break-glass grant {r.id} by {r.requester} has "
                 f"{len(r.votes_of(VoteKind.REVIEW))} of {self.limits.review_quorum} reviews, "
                 f"due {r.review_due:.0f}" for r in overdue))
+
+    def report(self, ledger: LedgerReader, *, since: float) -> Report:
+        """Evidence for every request since ``since``, with the ledger's proofs."""
+        requests = self._store.query(since=since, limit=100_000)
+        return build_report(requests, ledger, self.state, since)
 
     # -- decisions (the policy service's grant source) --------------------------------
 

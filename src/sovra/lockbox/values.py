@@ -177,6 +177,7 @@ class AccessRequest:
     first_used_at: float | None = None
     review_due: float | None = None
     votes: tuple[Vote, ...] = field(default=())
+    ledger_seq: int | None = None
 
     def votes_of(self, kind: VoteKind) -> tuple[Vote, ...]:
         return tuple(v for v in self.votes if v.kind is kind)

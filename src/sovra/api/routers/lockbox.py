@@ -18,6 +18,7 @@ from sovra.api.deps import get_instance
 from sovra.identity import Caller
 from sovra.instance import Instance
 from sovra.lockbox import AccessRequest, RequestSpec, Scope
+from sovra.lockbox.report import report_json
 
 router = APIRouter(prefix="/lockbox", tags=["lockbox"])
 
@@ -176,3 +177,10 @@ def status(caller: Reader, inst: InstanceDep) -> StatusOut:
     return StatusOut(pending=len(found.pending), active=len(found.active),
                      findings=list(found.findings),
                      overdue_reviews=[_out(inst, r) for r in found.overdue_reviews])
+
+
+@router.get("/report", summary="Evidence: each grant's story with ledger inclusion proofs")
+def report(caller: Reader, inst: InstanceDep,
+           since: Annotated[float, Query(description="Unix time")] = 0.0
+           ) -> dict[str, object]:
+    return report_json(inst.lockbox.report(inst.ledger, since=since))

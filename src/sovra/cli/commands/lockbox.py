@@ -21,6 +21,7 @@ from sovra.cli.errors import EXIT_INVALID, run
 from sovra.errors import InvalidInputError
 from sovra.instance import Instance
 from sovra.lockbox import AccessRequest, RequestSpec, Scope
+from sovra.lockbox.report import report_json
 from sovra.policy import Resource
 
 access_app = typer.Typer(help="Ask for, approve and end time-boxed privileged access.",
@@ -187,3 +188,25 @@ def status(ctx: typer.Context, api_key: ApiKey) -> None:
         console.print(f"[bold red]finding:[/] {finding}", highlight=False, soft_wrap=True)
     if found.findings:
         raise typer.Exit(EXIT_INVALID)
+
+
+def parse_since(text: str) -> float:
+    """A date (``2026-12-01``) or an ISO 8601 time; UTC unless it names an offset."""
+    try:
+        found = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise InvalidInputError(f"cannot read date {text!r}; write for example 2026-12-01"
+                                ) from exc
+    return (found if found.tzinfo else found.replace(tzinfo=UTC)).timestamp()
+
+
+@lockbox_app.command("report")
+def report(ctx: typer.Context, api_key: ApiKey,
+           since: Annotated[str, typer.Option("--since", help="A date: 2026-12-01.")]
+           = "1970-01-01") -> None:
+    """Each grant since DATE: who, what, why, approvals, use, end; with ledger proofs."""
+    start = run(lambda: parse_since(since))
+    with open_cli_instance(ctx) as inst:
+        run(lambda: acting(inst, api_key, "lockbox.read", _ANY))
+        found = run(lambda: inst.lockbox.report(inst.ledger, since=start))
+    typer.echo(json.dumps(report_json(found), indent=2))

@@ -47,6 +47,8 @@ lockbox_requests = Table(
     Column("end_reason", Text, nullable=False),
     Column("first_used_at", Float, nullable=True),
     Column("review_due", Float, nullable=True),
+    # The ledger entry that recorded the request: the report scans the ledger from here.
+    Column("ledger_seq", Integer, nullable=True),
 )
 
 lockbox_votes = Table(
