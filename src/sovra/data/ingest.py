@@ -41,6 +41,7 @@ from sovra.data.embed import Vectors
 from sovra.data.index import ChunkBatch
 from sovra.data.parsers import parse
 from sovra.data.tokens import content_mac, index_terms, source_key
+from sovra.data.uploads import Upload
 from sovra.data.values import Collection, CollectionSpec, IngestResult, IngestSummary
 from sovra.errors import (
     ConflictError,
@@ -88,6 +89,7 @@ class _Prepared:
 
 class CollectionsAndIngest:
     core: Core
+    upload_dir: Path | None
 
     # -- collections -------------------------------------------------------------------
 
@@ -170,7 +172,12 @@ class CollectionsAndIngest:
             raise InvalidInputError(
                 f"{name}: classified {level.label}, above the ceiling "
                 f"{collection.spec.ceiling.label} of collection {collection_id!r}")
-        if latest is not None and latest.content_mac == mac:
+        # Whether a document of this name exists, its version and its bytes are facts
+        # about documents; only a caller who may read every document the collection can
+        # hold learns them. Anyone else gets the same answer either way (a new version,
+        # its number withheld), so ingest is neither an existence nor a content oracle.
+        sees_all = self.sees_every_document(caller, collection)
+        if sees_all and latest is not None and latest.content_mac == mac:
             core.record(caller, "data.ingest", resource, "success", {
                 "document_id": latest.id, "version": latest.version, "unchanged": True})
             return IngestResult(name, "unchanged", latest.id, latest.version, level,
@@ -180,11 +187,40 @@ class CollectionsAndIngest:
         vectors = core.embedder.embed([c.text for c in prepared.chunks])
         receipt = core.record(caller, "data.ingest", resource, "success", {
             "document_id": document_id, "version": version, "kind": prepared.kind,
-            "size_bytes": len(data), "chunks": len(prepared.chunks), "level": level.label})
+            "size_bytes": len(data), "chunks": len(prepared.chunks), "level": level.label,
+            "version_withheld": not sees_all})
         self._store(caller, _Target(collection_id, document_id, version, src, mac, key,
                                     receipt.seq), prepared, vectors)
-        return IngestResult(name, "ingested", document_id, version, level,
-                            len(prepared.chunks), len(data), prepared.result.counts())
+        return IngestResult(name, "ingested", document_id, version if sees_all else None,
+                            level, len(prepared.chunks), len(data), prepared.result.counts())
+
+    def sees_every_document(self, caller: Caller, collection: Collection) -> bool:
+        """Whether ``caller`` may read any document ``collection`` can hold.
+
+        ``collections.read`` on the collection and ``documents.read`` at its ceiling
+        (the clearance rule compares with the classification). Decided from the caller
+        and the collection's record alone, never from the documents stored, so the
+        answer itself says nothing about them.
+        """
+        core = self.core
+        any_document = Resource("Document", attributes={
+            "classification": int(collection.spec.ceiling)})
+        return (core.decide(caller, "collections.read", collection_resource(collection))
+                and core.decide(caller, "documents.read", any_document))
+
+    def spool_dir(self) -> Path:
+        """Where uploads are spooled, encrypted, while they arrive (ADR 0406)."""
+        if self.upload_dir is None:
+            raise StorageError("no upload directory: this data service was opened without "
+                               "a data directory (open it with sovra.instance.open_instance)")
+        return self.upload_dir
+
+    def ingest_upload(self, caller: Caller, collection_id: str, upload: Upload,
+                      declared: Classification = Classification.PUBLIC) -> IngestResult:
+        """Ingest a file received by ``receive_upload``; its spool is removed either way."""
+        data = upload.read()  # closes the spool, which removes it
+        return self.ingest(caller, collection_id, upload.filename or "upload.txt", data,
+                           declared)
 
     def _prepare(self, name: str, data: bytes, declared: Classification) -> _Prepared:
         config = self.core.config

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -32,7 +33,9 @@ class DataService(CollectionsAndIngest, Retrieval, Lifecycle):
     def __init__(self, engine: Engine, ledger: Ledger, keys: KeyService, policy: PolicyService,
                  *, config: DataConfig | None = None,
                  embedder: Callable[[], Embedder] = Embedder,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 upload_dir: Path | None = None) -> None:
+        self.upload_dir = upload_dir
         self._data_engine = data_engine(engine)
         self.core = Core(engine, data_engine=self._data_engine, ledger=ledger, keys=keys,
                          policy=policy, config=config or DataConfig(), embedder=embedder,
@@ -64,7 +67,9 @@ def open_data(engine: Engine, settings: Settings, ledger: Ledger, keys: KeyServi
     """The data service configured from ``settings``."""
     config = DataConfig(limits=ParseLimits(max_bytes=settings.data_max_file_bytes),
                         mapping=LevelMapping.from_config(settings.data_classification_mapping))
-    return DataService(engine, ledger, keys, policy, config=config)
+    # Uploads are spooled, encrypted, inside the data directory and nowhere else (ADR 0406).
+    return DataService(engine, ledger, keys, policy, config=config,
+                       upload_dir=settings.data_dir / "uploads")
 
 
 __all__ = ["DataService", "open_data"]

@@ -2,7 +2,9 @@
 
 Thin: each route is authorized by ``authorized(...)`` (decision recorded in the ledger),
 calls one ``instance.data`` method, and renders the result. Plain ``def`` routes: the
-service blocks on durable ledger appends, so FastAPI runs them in its thread pool.
+service blocks on durable ledger appends, so FastAPI runs them in its thread pool. Ingest
+is the exception: it reads the multipart body itself, after the caller is authorized,
+into an encrypted spool in the data directory (ADR 0406), then ingests in a thread.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from sovra.api.auth import authorized
 from sovra.api.deps import get_instance
@@ -24,7 +27,8 @@ from sovra.data import (
     RetentionReport,
     RetrievedChunk,
 )
-from sovra.errors import FileTooLargeError
+from sovra.data.uploads import FRAMING_ALLOWANCE, receive_upload
+from sovra.errors import FileTooLargeError, InvalidInputError
 from sovra.identity import Caller
 from sovra.instance import Instance
 from sovra.policy import Classification
@@ -99,7 +103,7 @@ class IngestOut(BaseModel):
     @classmethod
     def of(cls, r: IngestResult) -> IngestOut:
         return cls(name=r.name, status=r.status, document_id=r.document_id, version=r.version,
-                   classification=r.classification.label if r.classification else None,
+                   classification=None if r.classification is None else r.classification.label,
                    chunks=r.chunks, size_bytes=r.size_bytes, findings=r.findings,
                    error=r.error, error_type=r.error_type)
 
@@ -203,17 +207,46 @@ def list_documents(collection_id: str, caller: CollectionReader,
     return [DocumentOut.of(d) for d in inst.data.list_documents(caller, collection_id)]
 
 
-@router.post("/collections/{collection_id}/documents", status_code=201)
-def ingest(collection_id: str, caller: Ingester, inst: InstanceDep,
-           file: Annotated[UploadFile, File()],
-           classification: Annotated[str, Form()] = "public") -> IngestOut:
+# The body is read by the route (below), so FastAPI cannot describe it; this does.
+_UPLOAD_BODY: dict[str, object] = {"requestBody": {"required": True, "content": {
+    "multipart/form-data": {"schema": {
+        "type": "object", "required": ["file"], "properties": {
+            "file": {"type": "string", "format": "binary"},
+            "classification": {"type": "string", "default": "public",
+                               "enum": [c.label for c in Classification]}}}}}}}
+
+
+@router.post("/collections/{collection_id}/documents", status_code=201,
+             openapi_extra=_UPLOAD_BODY)
+async def ingest(collection_id: str, request: Request, caller: Ingester,
+                 inst: InstanceDep) -> IngestOut:
+    # Not FastAPI's UploadFile: Starlette would spool the file, in plaintext, to the
+    # system temporary directory, and before the caller was even authorized (ADR 0406).
     limit = inst.data.core.config.limits.max_bytes
-    data = file.file.read(limit + 1)  # never more than the limit in memory
-    name = file.filename or "upload.txt"
-    if len(data) > limit:
-        raise FileTooLargeError(f"{name}: above the limit of {limit} bytes")
-    return IngestOut.of(inst.data.ingest(caller, collection_id, name, data,
-                                         Classification.parse(classification)))
+    _refuse_declared_oversize(request, limit)
+    upload = await receive_upload(request.stream(), request.headers.get("content-type"),
+                                  inst.data.spool_dir(), max_file_bytes=limit)
+    try:
+        declared = Classification.parse(upload.fields.get("classification", "public"))
+    except BaseException:
+        upload.close()
+        raise
+    return IngestOut.of(await run_in_threadpool(inst.data.ingest_upload, caller,
+                                                collection_id, upload, declared))
+
+
+def _refuse_declared_oversize(request: Request, limit: int) -> None:
+    """A body that says it is larger than any acceptable upload is refused unread."""
+    declared = request.headers.get("content-length")
+    if declared is None:
+        return
+    try:
+        length = int(declared)
+    except ValueError as exc:
+        raise InvalidInputError("Content-Length is not a number") from exc
+    if length > limit + FRAMING_ALLOWANCE:
+        raise FileTooLargeError(f"upload of {length} bytes: above the limit of {limit} bytes "
+                                "(setting data_max_file_bytes)")
 
 
 @router.post("/search")

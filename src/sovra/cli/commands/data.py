@@ -109,8 +109,9 @@ def _print_summary(summary: IngestSummary) -> None:
     for r in summary.results:
         detail = r.error or ", ".join(f"{k}: {v}" for k, v in r.findings.items())
         style = "red" if r.status == "failed" else None
-        table.add_row(r.name, r.status, str(r.version or ""),
-                      r.classification.label if r.classification else "", str(r.chunks),
+        table.add_row(r.name, r.status, "" if r.version is None else str(r.version),
+                      "" if r.classification is None else r.classification.label,
+                      str(r.chunks),
                       detail, style=style)
     console.print(table)
     console.print(f"{summary.count('ingested')} ingested, {summary.count('unchanged')} "
