@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     database_url: str | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8470, ge=1, le=65535)
+    # How long a statement waits for a lock another session holds before the request
+    # answers 503 (SQLite's busy timeout; PostgreSQL's lock_timeout, see sovra.store).
+    db_busy_timeout_s: float = Field(default=30.0, gt=0.0, le=3600.0)
 
     # Ledger group commit: appends arriving together share one transaction and one sync.
     ledger_batch_max: int = Field(default=1024, ge=1, le=100_000)

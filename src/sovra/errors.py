@@ -10,7 +10,8 @@ codes and status codes in exactly one place each (``sovra.cli.errors`` and
     SovraError
     ├── ConfigError                 bad settings, data directory, database URL
     ├── StorageError                the database could not do what was asked
-    │   └── MigrationError
+    │   ├── MigrationError
+    │   └── StorageBusyError        a lock or statement wait ran out: retry (HTTP 503)
     ├── LedgerError
     │   ├── LedgerUnavailableError  cannot record durably: the action must not happen
     │   ├── ProofError              malformed or out-of-range proof request / proof
@@ -68,6 +69,15 @@ class StorageError(SovraError):
 
 class MigrationError(StorageError):
     """Schema migrations could not be applied."""
+
+
+class StorageBusyError(StorageError):
+    """Another session held a lock (or a statement ran) past the bounded wait; nothing
+    was changed, and the same request may succeed after ``retry_after_s``."""
+
+    def __init__(self, message: str, retry_after_s: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class LedgerError(SovraError):

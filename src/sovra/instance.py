@@ -51,7 +51,8 @@ class Instance:
 def open_instance(settings: Settings, *, migrate: bool = True) -> Instance:
     """Open (and by default migrate) the database and start every room's service."""
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    engine = make_engine(settings.effective_database_url)
+    engine = make_engine(settings.effective_database_url,
+                         busy_timeout_s=settings.db_busy_timeout_s)
     if migrate:
         upgrade(engine)
     ledger = Ledger.open(engine, settings)
@@ -62,9 +63,9 @@ def open_instance(settings: Settings, *, migrate: bool = True) -> Instance:
     data = open_data(engine, settings, ledger, keys, policy)
     ai = open_gateway(engine, ledger, policy, keys=keys, data=data,
                       bundled=transfer.activated_models)
-    # Every decision from here on sees live lockbox grants (policy.use_grants).
     # Subject erasure reaches the prompts and answers the gateway kept (docs/data.md).
     data.erasers.register(AI_KEPT_TEXT, kept_text_eraser(ai))
+    # Every decision from here on sees live lockbox grants (policy.use_grants).
     lockbox = open_lockbox(engine, settings, ledger, policy, data=data, keys=keys)
     return Instance(settings=settings, engine=engine, ledger=ledger, identity=identity,
                     policy=policy, keys=keys, ai=ai, transfer=transfer, data=data,

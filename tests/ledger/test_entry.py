@@ -44,7 +44,11 @@ def test_prepared_entry_equals_rfc8785_of_the_whole_entry(details: dict[str, Any
         return
     try:
         prefix = entries.prepare(actor, "data.ingest", resource, "success", given_details)
-    except InvalidInputError as exc:  # only the size cap may refuse a canonical entry
+    except InvalidInputError as exc:  # only the size cap may refuse a canonical entry,
+        # and NUL in the text-column fields, which PostgreSQL cannot store (issue 13)
+        if "\x00" in actor + resource:
+            assert "NUL" in str(exc)
+            return
         assert "cap" in str(exc)
         assert len(expected) - len(b',"seq":42,"time":"2026-11-22T12:00:00.000000Z"') > (
             entries.MAX_DETAILS_BYTES)

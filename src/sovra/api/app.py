@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 import sovra
 from sovra.ai.admission import AdmissionMiddleware
+from sovra.api.deps import RefuseHostileInput
 from sovra.api.errors import install_error_handlers
 from sovra.api.routers import data as data_routes
 from sovra.api.routers import health, home, ledger
@@ -45,6 +46,9 @@ def create_app(instance: Instance, *, close_instance_on_shutdown: bool = False) 
         # Sovra exports no OpenTelemetry (the ledger is its record; air-gapped sites have
         # no collector); left on, FastAPI looks up the global providers on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # Before every route's own dependencies (authorization included): hostile values
+        # (NUL, lone surrogates, integers beyond 64 bits) never reach storage (issue 13).
+        dependencies=[Depends(RefuseHostileInput())],
     )
     app.state.instance = instance
     install_error_handlers(app)

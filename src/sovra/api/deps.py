@@ -2,11 +2,129 @@
 
 from __future__ import annotations
 
-from fastapi import Request
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any
 
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from starlette.datastructures import UploadFile
+
+from sovra.api.validation import Problem, json_problems, parameter_problems, text_problem
 from sovra.instance import Instance
 
 
 def get_instance(request: Request) -> Instance:
     instance: Instance = request.app.state.instance
     return instance
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What the guard needs to know of a route: its integer parameters, whether it
+    reads a body."""
+
+    path_integers: frozenset[str]
+    query_integers: frozenset[str]
+    has_body: bool
+
+
+_NO_ROUTE = _Shape(frozenset(), frozenset(), has_body=False)
+
+
+class RefuseHostileInput:
+    """The app-wide dependency that refuses hostile values before anything else runs.
+
+    Applied to every route (``FastAPI(dependencies=...)``), so it runs before the
+    ``authorized`` dependency records anything: a path, query parameter or JSON/form
+    value carrying NUL or a lone surrogate, or an integer parameter beyond 64 bits, is
+    answered 422 (400 on ``/v1``) naming the parameter, and never reaches a database
+    statement or the ledger (issue 13; the checks are ``sovra.api.validation``).
+    """
+
+    def __init__(self) -> None:
+        # Route shapes, computed once per route; keyed by identity (routes compare by
+        # value and are not hashable) and holding the route so its id stays its own.
+        self._shapes: dict[int, tuple[APIRoute, _Shape]] = {}
+
+    async def __call__(self, request: Request) -> None:
+        shape = self._shape(request.scope.get("route"))
+        problems = parameter_problems(
+            "path", ((name, str(value)) for name, value in request.path_params.items()),
+            shape.path_integers)
+        if request.scope.get("query_string"):
+            problems += parameter_problems("query", request.query_params.multi_items(),
+                                           shape.query_integers)
+        if shape.has_body:
+            problems += await _body_problems(request)
+        if problems:
+            raise RequestValidationError([
+                {"type": "value_error", "loc": p.loc, "msg": p.message, "input": None}
+                for p in problems])
+
+    def _shape(self, route: object) -> _Shape:
+        if not isinstance(route, APIRoute):
+            return _NO_ROUTE
+        found = self._shapes.get(id(route))
+        if found is None or found[0] is not route:
+            shape = _Shape(_integer_names(route.dependant.path_params),
+                           _integer_names(route.dependant.query_params),
+                           has_body=route.body_field is not None)
+            self._shapes[id(route)] = (route, shape)
+            return shape
+        return found[1]
+
+
+def _integer_names(fields: typing.Sequence[Any]) -> frozenset[str]:
+    names = set()
+    for field in fields:
+        if _mentions_int(getattr(field.field_info, "annotation", None)):
+            names.add(field.alias or field.name)
+    return frozenset(names)
+
+
+def _mentions_int(annotation: object) -> bool:
+    if annotation is int:
+        return True
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType, typing.Annotated, list, tuple, set):
+        return any(_mentions_int(arg) for arg in typing.get_args(annotation))
+    return False
+
+
+async def _body_problems(request: Request) -> list[Problem]:
+    """Problems in the body the route will read, parsed as FastAPI parses it (the parse
+    is cached on the request, so this reads nothing twice)."""
+    content_type = request.headers.get("content-type", "")
+    mime = content_type.partition(";")[0].strip().lower()
+    if mime in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        return _form_problems(await request.form())
+    if mime and not (mime == "application/json" or mime.endswith("+json")):
+        return []
+    if not await request.body():
+        return []
+    try:
+        parsed = await request.json()
+    except ValueError:  # not JSON: the route's own validation answers that
+        return []
+    return json_problems(parsed)
+
+
+def _form_problems(form: Any) -> list[Problem]:
+    problems: list[Problem] = []
+    for name, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            message = text_problem(value.filename or "")
+            if message is not None:
+                problems.append(Problem(("body", name, "filename"), message))
+        else:
+            problems.extend(json_problems(value, ("body", name)))
+        message = text_problem(name)
+        if message is not None:
+            problems.append(Problem(("body", name), f"the field name {message}"))
+    return problems
+
+
+__all__ = ["RefuseHostileInput", "get_instance"]

@@ -19,6 +19,7 @@ _STATUS: tuple[tuple[type[errors.SovraError], int], ...] = (
     (errors.HsmError, 503),
     (errors.LedgerUnavailableError, 503),
     (errors.OverloadedError, 503),
+    (errors.StorageBusyError, 503),
     (errors.AuthenticationError, 401),
     (errors.RateLimitedError, 429),
     (errors.QuotaExceededError, 429),
@@ -42,6 +43,8 @@ _STATUS: tuple[tuple[type[errors.SovraError], int], ...] = (
     (errors.BundleVerificationError, 422),
     (errors.UnsafeArchiveError, 422),
 )
+
+_DEFAULT_RETRY_AFTER_S = 1.0
 
 _OPENAI_TYPES = {
     400: "invalid_request_error",
@@ -80,6 +83,9 @@ async def _sovra_error(request: Request, exc: Exception) -> JSONResponse:
     status = status_for(exc)
     headers: dict[str, str] = {}
     retry_after = getattr(exc, "retry_after_s", None)
+    if retry_after is None and status == 503:
+        # Every 503 is temporary by definition (RFC 9110 §15.6.4): say when to retry.
+        retry_after = _DEFAULT_RETRY_AFTER_S
     if retry_after is not None:
         headers["Retry-After"] = str(max(1, round(retry_after)))
     message = str(exc) if status != 500 else "internal error; see the server log"

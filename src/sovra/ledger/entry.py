@@ -249,3 +249,11 @@ def _check_text(name: str, value: str, limit: int) -> None:
         raise InvalidInputError(f"ledger {name} must be a non-empty string")
     if len(value) > limit:
         raise InvalidInputError(f"ledger {name} is longer than {limit} characters")
+    # Actor and resource are also stored in text columns, and PostgreSQL's text cannot
+    # hold NUL: one such entry would fail the INSERT of its whole batch, every other
+    # caller's entry with it (issue 13). Refused here, in the caller's thread, so only
+    # that caller fails. (Details live only in the body, where JSON escapes NUL; lone
+    # surrogates fail the canonical encoding below, also in the caller's thread.)
+    if "\x00" in value:
+        raise InvalidInputError(f"ledger {name} {value!r} contains a NUL character, which "
+                                "the database cannot store; remove it")
