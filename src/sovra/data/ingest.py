@@ -165,13 +165,7 @@ class CollectionsAndIngest:
             "level": level.label, "declared": declared.label,
             "raised_by": [k.value for k in prepared.result.raised_by],
             "findings": prepared.result.counts(), "source": src[:16]})
-        if level > collection.spec.ceiling:
-            core.record(caller, "data.ingest", resource, "denied", {
-                "reason": "above the collection's classification ceiling",
-                "level": level.label, "ceiling": collection.spec.ceiling.label})
-            raise InvalidInputError(
-                f"{name}: classified {level.label}, above the ceiling "
-                f"{collection.spec.ceiling.label} of collection {collection_id!r}")
+        self._refuse_above_ceiling(caller, collection, name, level)
         # Whether a document of this name exists, its version and its bytes are facts
         # about documents; only a caller who may read every document the collection can
         # hold learns them. Anyone else gets the same answer either way (a new version,
@@ -193,6 +187,16 @@ class CollectionsAndIngest:
                                     receipt.seq), prepared, vectors)
         return IngestResult(name, "ingested", document_id, version if sees_all else None,
                             level, len(prepared.chunks), len(data), prepared.result.counts())
+
+    def _refuse_above_ceiling(self, caller: Caller, collection: Collection, name: str,
+                              level: Classification) -> None:
+        ceiling = collection.spec.ceiling
+        if level > ceiling:
+            self.core.record(caller, "data.ingest", f"collection/{collection.id}", "denied", {
+                "reason": "above the collection's classification ceiling",
+                "level": level.label, "ceiling": ceiling.label})
+            raise InvalidInputError(f"{name}: classified {level.label}, above the ceiling "
+                                    f"{ceiling.label} of collection {collection.id!r}")
 
     def sees_every_document(self, caller: Caller, collection: Collection) -> bool:
         """Whether ``caller`` may read any document ``collection`` can hold.
