@@ -26,8 +26,9 @@ import pytest
 
 from tests.e2e.server import Server, sovra_up
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
-                                reason="reads the server's open files from /proc (Linux)")
+pytestmark = [pytest.mark.e2e, pytest.mark.skipif(
+    not sys.platform.startswith("linux"),
+    reason="reads the server's open files from /proc (Linux)")]
 
 MARKER = b"SOVRA-PLAINTEXT-MARKER"
 LINE = MARKER + b" the quarterly figures, line by line, not for the temporary folder.\n"
