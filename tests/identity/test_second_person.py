@@ -193,3 +193,19 @@ def test_leaving_the_only_admin_group_cannot_lock_everyone_out(
     with pytest.raises(ConflictError, match="no enabled administrator"):
         identity.set_disabled("system", "admins")
     assert identity.members("admins") == ["ivy"]
+
+
+def test_enabling_a_disabled_approver_needs_a_second_approver(
+        instance: Instance, admin: TestClient) -> None:
+    dave = _approver(instance, "dave")
+    _approver(instance, "carol")
+    instance.identity.set_disabled("system", "carol")
+    asked = admin.post("/identity/principals/carol/enable")
+    assert asked.status_code == 202, asked.text
+    assert instance.identity.get_principal("carol").disabled
+    done = dave.post(f"/identity/changes/{asked.json()['change_id']}/approve")
+    assert done.status_code == 200 and done.json()["principal"]["disabled"] is False
+    instance.identity.create_principal("system", "kim", roles=["analyst"])
+    instance.identity.set_disabled("system", "kim")
+    plain = admin.post("/identity/principals/kim/enable")
+    assert plain.status_code == 200 and plain.json()["disabled"] is False

@@ -9,6 +9,7 @@ approves them:
   it to its holder.
 * ``principal``: a principal created with the ``admin`` or ``approver`` role.
 * ``member``: a member added to a group holding the ``admin`` or ``approver`` role.
+* ``enable``: enabling a disabled principal or group that holds one (a grant again).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from sovra.store.tables.identity import identity_changes
 
 # Roles that approve changes or manage who may: granting one is itself a change.
 PRIVILEGED_ROLES = frozenset({"admin", "approver"})
-KINDS = frozenset({"apikey", "principal", "member"})
+KINDS = frozenset({"apikey", "principal", "member", "enable"})
 STATUSES = frozenset({"pending", "approved", "rejected", "failed"})
 
 

@@ -6,8 +6,9 @@ approver role and minting its key. So, for a caller over the API:
 
 * a principal mints API keys only for itself, at once; a key for anyone else is a
   *credential hand-over* that waits for a second person;
-* a principal created with the ``admin`` or ``approver`` role, or a member added to a
-  group holding one, waits for a second person too;
+* a principal created with the ``admin`` or ``approver`` role, a member added to a
+  group holding one, or such a principal or group enabled again, waits for a second
+  person too;
 * the second person holds the ``approver`` role (``principals.approve``, decided by
   policy with the requester in the context) and is never the requester (checked here
   and in ``sovra.policy.segregation``, whatever the active policy pack says).
@@ -153,6 +154,15 @@ class SecondPerson:
             return None
         return self._request(caller, "member", group_id, {"member": member_id})
 
+    def enable(self, caller: Caller, principal_id: str) -> Principal | PendingChange:
+        """Enable now, or wait for an approver if it holds a privileged role."""
+        target = self._identity.get_principal(principal_id)
+        if not target.disabled or not target.roles & PRIVILEGED_ROLES:
+            return self._identity.set_disabled(caller.principal_id, principal_id,
+                                               disabled=False)
+        return self._request(caller, "enable", principal_id,
+                             {"roles": sorted(target.roles)})
+
     # -- decisions ------------------------------------------------------------------
 
     def list_changes(self, status: str | None = None) -> list[PendingChange]:
@@ -221,6 +231,9 @@ class SecondPerson:
         if change.kind == "member":
             self._identity.add_member(actor, change.target, str(r["member"]))
             return Approved(change)
+        if change.kind == "enable":
+            enabled = self._identity.set_disabled(actor, change.target, disabled=False)
+            return Approved(change, principal=enabled)
         raise InvalidInputError(f"unknown identity change kind {change.kind!r}")
 
     def reject(self, caller: Caller, change_id: str, policy: Authorizer,

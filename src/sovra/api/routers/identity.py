@@ -154,11 +154,12 @@ def disable_principal(principal_id: str, caller: PrincipalManager,
     return PrincipalOut.of(instance.identity.set_disabled(caller.principal_id, principal_id))
 
 
-@router.post("/principals/{principal_id}/enable")
-def enable_principal(principal_id: str, caller: PrincipalManager,
-                     instance: InstanceDep) -> PrincipalOut:
-    return PrincipalOut.of(instance.identity.set_disabled(
-        caller.principal_id, principal_id, disabled=False))
+@router.post("/principals/{principal_id}/enable", responses={202: {"model": ChangeOut}})
+def enable_principal(principal_id: str, caller: PrincipalManager, instance: InstanceDep,
+                     response: Response) -> PrincipalOut | ChangeOut:
+    """Enable; one holding the admin or approver role waits for an approver (202)."""
+    made = instance.identity.changes.enable(caller, principal_id)
+    return PrincipalOut.of(made) if isinstance(made, Principal) else _pending(response, made)
 
 
 @router.get("/groups/{group_id}/members")

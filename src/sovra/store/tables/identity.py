@@ -61,7 +61,7 @@ identity_changes = Table(
     "identity_changes",
     metadata,
     Column("change_id", String(32), primary_key=True),
-    Column("kind", String(32), nullable=False),  # apikey | principal | member
+    Column("kind", String(32), nullable=False),  # apikey | principal | member | enable
     Column("target", String(128), nullable=False),  # the principal it is about
     Column("request", Text, nullable=False),  # JSON: the parameters of the change
     Column("status", String(16), nullable=False),  # pending | approved | rejected | failed
