@@ -209,3 +209,12 @@ def test_enabling_a_disabled_approver_needs_a_second_approver(
     instance.identity.set_disabled("system", "kim")
     plain = admin.post("/identity/principals/kim/enable")
     assert plain.status_code == 200 and plain.json()["disabled"] is False
+
+
+def test_the_holder_may_approve_the_hand_over_of_its_own_key(
+        instance: Instance, admin: TestClient) -> None:
+    carol = _approver(instance, "carol")
+    asked = admin.post("/identity/apikeys", json={"principal_id": "carol", "label": "new"})
+    done = carol.post(f"/identity/changes/{asked.json()['change_id']}/approve")
+    assert done.status_code == 200, done.text
+    assert instance.identity.verify_api_key(done.json()["key"]["key"]).principal_id == "carol"
