@@ -86,9 +86,12 @@ class EncryptedSpool:
     def flush(self) -> None:
         """Seal and write the complete segments, keeping one back unless finished."""
         seg = self._segment
-        while len(self._pending) > seg:
-            self._seal(bytes(self._pending[:seg]), last=False)
-            del self._pending[:seg]
+        done = 0
+        with memoryview(self._pending) as view:  # no copy of each segment
+            while len(view) - done > seg:
+                self._seal(view[done:done + seg], last=False)
+                done += seg
+        del self._pending[:done]
 
     def finish(self) -> None:
         self.flush()
@@ -102,24 +105,30 @@ class EncryptedSpool:
         if not self._finished:
             raise InvalidInputError("the upload is not complete")
         self._file.seek(0)
-        out = bytearray()
+        out = bytearray(self._size)
+        done = 0
         for index in range(self._index):
             last = index == self._index - 1
             sealed = self._file.read(self._segment + _TAG_BYTES)
+            size = len(sealed) - _TAG_BYTES
+            if size < 0 or done + size > self._size:
+                raise DecryptionError(f"upload spool segment {index} has the wrong length")
             try:
-                out += self._aead.decrypt(self._nonce(index, last=last), sealed, None)
+                self._aead.decrypt_into(self._nonce(index, last=last), sealed, None,
+                                        memoryview(out)[done:done + size])
+                done += size
             except InvalidTag as exc:
                 raise DecryptionError(f"upload spool segment {index} failed authentication: "
                                       "the spool file was changed while it was written") from exc
-        if self._file.read(1):
-            raise DecryptionError("upload spool has bytes after its final segment")
+        if self._file.read(1) or done != self._size:
+            raise DecryptionError("upload spool does not end where its final segment does")
         return bytes(out)
 
     def close(self) -> None:
         self._pending.clear()
         self._file.close()
 
-    def _seal(self, plaintext: bytes, *, last: bool) -> None:
+    def _seal(self, plaintext: bytes | memoryview, *, last: bool) -> None:
         self._file.write(self._aead.encrypt(self._nonce(self._index, last=last), plaintext,
                                             None))
         self._index += 1
