@@ -161,3 +161,13 @@ def test_upload_arrives_whole_across_segments(client: TestClient,
     assert response.status_code == 400, response.text
     assert "classified confidential, above the ceiling public" in response.json()[
         "error"]["message"]
+
+
+def test_openapi_still_describes_the_upload(client: TestClient) -> None:
+    """The route reads its own body; the schema must still say what to send."""
+    schema = client.get("/openapi.json").json()
+    body = schema["paths"]["/data/collections/{collection_id}/documents"]["post"][
+        "requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert body["required"] == ["file"]
+    assert body["properties"]["file"]["format"] == "binary"
+    assert "public" in body["properties"]["classification"]["enum"]
