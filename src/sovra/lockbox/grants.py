@@ -63,6 +63,14 @@ class GrantIndex:
                            if g.id != req.id)
             self._by_principal = {**self._by_principal, req.requester: (*others, req)}
 
+    def known(self, grant_id: str) -> AccessRequest | None:
+        """The grant as this process last saw it (None: not in the snapshot)."""
+        for grants in self._by_principal.values():
+            for grant in grants:
+                if grant.id == grant_id:
+                    return grant
+        return None
+
     def holds_grant(self, principal_id: str) -> bool:
         """Whether the principal may hold a live grant (then decisions are not memoised)."""
         now = self._clock()
@@ -92,12 +100,17 @@ class GrantIndex:
                 return grant
         return None
 
-    def confirm(self, grant_id: str, action: str, resource: Resource
+    def confirm(self, grant: AccessRequest, action: str, resource: Resource
                 ) -> tuple[AccessRequest, str | None]:
-        """The grant as stored now, and why it cannot be used (None: it can)."""
-        fresh = self._store.get(grant_id)
-        self.put(fresh)
-        return fresh, why_unusable(fresh, action, resource.type, resource.id,
+        """The grant as stored now, and why it cannot be used (None: it can).
+
+        One primary-key read of what can change under a live grant (its status, end and
+        first use); the whole request is re-read only when one of them changed."""
+        stored = self._store.current(grant.id)
+        if stored != (grant.status.value, grant.expires_at, grant.first_used_at):
+            grant = self._store.get(grant.id)
+            self.put(grant)
+        return grant, why_unusable(grant, action, resource.type, resource.id,
                                    now=self._clock(), limits=self._limits,
                                    collection_of=self.collection_of)
 

@@ -327,13 +327,16 @@ class LockboxService:
         found = self.index.candidate(caller, action, resource)
         if found is None:
             return None
-        fresh, why = self.index.confirm(found.id, action, resource)
+        fresh, why = self.index.confirm(found, action, resource)
         if why is not None:
             return None
         return grant_context(fresh)
 
     def used(self, grant_id: str) -> None:
         """A decision allowed something under the grant: a single-use grant is now spent."""
+        known = self.index.known(grant_id)
+        if known is not None and (not known.single_use or known.first_used_at is not None):
+            return  # nothing to record: the common case costs no database read
         grant = self._store.get(grant_id)
         if not grant.single_use or grant.first_used_at is not None:
             return

@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, and_, insert, select, update
+from sqlalchemy import Connection, Engine, Row, and_, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sovra.errors import ConflictError, NotFoundError
@@ -20,6 +20,8 @@ from sovra.lockbox.values import AccessRequest, Scope, Status, Vote, VoteKind
 from sovra.store.tables.lockbox import lockbox_requests, lockbox_votes
 
 _R = lockbox_requests.c
+# Built once: building a select per decision cost more than running it.
+_CURRENT = select(_R.status, _R.expires_at, _R.first_used_at).where(_R.id == bindparam("id"))
 
 
 def _row_values(req: AccessRequest) -> dict[str, Any]:
@@ -94,6 +96,13 @@ class RequestStore:
             raise NotFoundError(f"no access request {request_id!r}; "
                                 "list them with sovra access list")
         return found[0]
+
+    def current(self, request_id: str) -> tuple[str, float | None, float | None] | None:
+        """(status, expires_at, first_used_at) as stored now: one primary-key read, for
+        the decision path (revocation, termination and use by any process)."""
+        with self._engine.connect() as conn:
+            row = conn.execute(_CURRENT, {"id": request_id}).first()
+        return None if row is None else (row.status, row.expires_at, row.first_used_at)
 
     def replace(self, before: AccessRequest, after: AccessRequest,
                 vote: Vote | None = None) -> None:

@@ -62,8 +62,9 @@ class PolicyService:
         self._checked_at = time.monotonic()
         self._grants: GrantSource | None = None
 
-    def use_grants(self, grants: GrantSource) -> None:
-        """Let every decision see a live lockbox grant covering it (``sovra.lockbox``)."""
+    def use_grants(self, grants: GrantSource | None) -> None:
+        """Let every decision see a live lockbox grant covering it (``sovra.lockbox``);
+        None: no lockbox (the benchmark's baseline)."""
         self._grants = grants
 
     def grant_holder(self, principal_id: str) -> bool:
