@@ -30,6 +30,8 @@ _IDLE_IN_TRANSACTION_FACTOR = 4
 # SQLSTATEs of a bounded wait that ran out: lock_not_available (lock_timeout, NOWAIT),
 # query_canceled (statement_timeout), idle_in_transaction_session_timeout.
 _BUSY_SQLSTATES = frozenset({"55P03", "57014", "25P03"})
+# numeric_value_out_of_range: a parameter too large for the column's type.
+_OUT_OF_RANGE = "22003"
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any, *, busy_ms: int) -> None:
@@ -105,6 +107,14 @@ def _translate_error(context: ExceptionContext, *, retry_after_s: float) -> None
         raise InvalidInputError(
             "a value contains a NUL character (U+0000), which the database cannot "
             "store; remove it") from original
+    if getattr(original, "sqlstate", None) == _OUT_OF_RANGE or isinstance(
+            original, OverflowError):  # SQLite's driver: beyond 64 bits
+        # PostgreSQL's integer columns are 32-bit where SQLite's are 64: a number that
+        # passed the API's 64-bit check can still be too large for the column; and a
+        # caller other than the API may send one beyond 64 bits.
+        raise InvalidInputError(
+            "a number in the request is out of range for the database column it is "
+            "compared with or stored in; send a smaller number") from original
 
 
 def _is_busy(exc: BaseException) -> bool:
