@@ -85,15 +85,22 @@ class RequestIndex:
     async def flush(self) -> None:
         async with self._lock:
             rows, self._pending = self._pending, []
-            if rows:
-                await asyncio.to_thread(self._write, rows)
+            if rows and not await asyncio.to_thread(self._write, rows):
+                self._requeue(rows)  # on the loop, where ``add`` appends: no lost append
 
     def flush_sync(self) -> None:
         rows, self._pending = self._pending, []
-        if rows:
-            self._write(rows)
+        if rows and not self._write(rows):
+            self._requeue(rows)
 
-    def _write(self, rows: list[IndexRow]) -> None:
+    def _requeue(self, rows: list[IndexRow]) -> None:
+        """Keep a batch that failed for the next try, before the rows added since."""
+        self._pending[:0] = rows
+        if len(self._pending) > _RETRY_MAX:
+            del self._pending[:len(self._pending) - _RETRY_MAX]
+
+    def _write(self, rows: list[IndexRow]) -> bool:
+        """Write one batch; False if it could not be written (logged)."""
         with self._writer_lock:
             try:
                 conn = self._writer_connection()
@@ -101,12 +108,12 @@ class RequestIndex:
                     conn.execute(self._insert_new(), [row_values(r) for r in rows])
             except (SQLAlchemyError, SovraError):
                 # Requests are not failed for this: the ledger holds every one of them
-                # and ``find`` falls back to it. The rows are kept for the next batch.
+                # and ``find`` falls back to it. The caller keeps the rows for the next try.
                 self._close_writer()
-                kept = (rows + self._pending)[-_RETRY_MAX:]
-                self._pending = kept
-                log.exception("could not write %d request index rows; kept %d for the "
-                              "next try", len(rows), len(kept))
+                log.exception("could not write %d request index rows; kept for the next "
+                              "try", len(rows))
+                return False
+        return True
 
     def _insert_new(self) -> Any:
         """INSERT that leaves a row already there alone: a row written durably with its
