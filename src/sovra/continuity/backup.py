@@ -16,14 +16,14 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from sovra.config import Settings
-from sovra.continuity import crypto, manifest, postgres, retention, state
+from sovra.continuity import crypto, manifest, postgres, retention, sqlite_copy, state
 from sovra.errors import (
     BackupIntegrityError,
     ConfigError,
@@ -33,9 +33,7 @@ from sovra.errors import (
 )
 from sovra.instance import Instance
 from sovra.keys.ceremony import Ceremony
-from sovra.ledger import merkle
 from sovra.ledger import note as notes
-from sovra.store.tables.ledger import ledger_entries
 
 DB_NAME = "sovra.db"
 _DB_SIDE_FILES = {DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", f"{DB_NAME}-journal"}
@@ -53,6 +51,7 @@ class BackupInfo:
     stored_bytes: int
     ledger: manifest.LedgerHead
     references: int
+    database_copy: str  # "pinned-file", "online-backup" or "pg_dump"
 
 
 def backup_root(settings: Settings) -> Path:
@@ -61,40 +60,6 @@ def backup_root(settings: Settings) -> Path:
 
 def _new_id(now: float, random: Callable[[int], bytes]) -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now)) + "-" + random(4).hex()
-
-
-def _snapshot(db: Path, target: Path) -> None:
-    """One consistent copy of the live database (SQLite online backup, all pages at once)."""
-    try:
-        source = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
-        try:
-            copy = sqlite3.connect(target)
-            try:
-                # A scratch copy, encrypted and fsynced next: its own journal and syncs
-                # would only cost time (a third of the snapshot's, measured).
-                copy.execute("PRAGMA journal_mode=OFF")
-                copy.execute("PRAGMA synchronous=OFF")
-                source.backup(copy)
-            finally:
-                copy.close()
-        finally:
-            source.close()
-    except sqlite3.Error as exc:
-        raise SovraError(f"cannot take a consistent copy of {db}: {exc}") from exc
-
-
-def ledger_head(db: Path) -> manifest.LedgerHead:
-    """Size, RFC 9162 root and last entry time of the log inside a database copy."""
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        table = ledger_entries.name
-        leaves = [bytes(row[0]) for row in conn.execute(
-            f"SELECT leaf_hash FROM {table} ORDER BY seq")]  # noqa: S608 - our table name
-        last = conn.execute(f"SELECT body FROM {table} ORDER BY seq DESC LIMIT 1").fetchone()  # noqa: S608
-    finally:
-        conn.close()
-    when = None if last is None else manifest.entry_time(bytes(last[0]))
-    return manifest.LedgerHead(len(leaves), merkle.root_of(leaves), when)
 
 
 def _instance_files(settings: Settings, include_weights: bool
@@ -129,8 +94,14 @@ def _sha256_of(path: Path) -> tuple[int, str]:
 
 def _seal_one(key: bytearray, index: int, backup_id: str, *, rel: str, src: Path,
               staging: Path) -> manifest.FileRecord:
+    with src.open("rb") as plain:
+        return _seal_reader(key, index, backup_id, rel=rel, plain=plain, staging=staging)
+
+
+def _seal_reader(key: bytearray, index: int, backup_id: str, *, rel: str, plain: BinaryIO,
+                 staging: Path) -> manifest.FileRecord:
     stored = f"{manifest.FILES_DIR}/{index:06d}.enc"
-    with src.open("rb") as plain, (staging / stored).open("xb") as out:
+    with (staging / stored).open("xb") as out:
         sealed = crypto.seal_file(key, index, backup_id, rel, src=plain, dst=out)
         out.flush()
         os.fsync(out.fileno())
@@ -179,13 +150,15 @@ def _write(instance: Instance, root: crypto.Wrapper, ceremony: Ceremony, *, dest
         (staging / manifest.FILES_DIR).mkdir(parents=True, mode=0o700)
         scratch.mkdir(parents=True, mode=0o700)
         if settings.profile == "cluster":
-            rel = postgres.DUMP_NAME
-            head = postgres.dump(instance.engine, scratch / rel)
+            head = postgres.dump(instance.engine, scratch / postgres.DUMP_NAME)
+            method = "pg_dump"
+            records = [_seal_one(key, 0, backup_id, rel=postgres.DUMP_NAME,
+                                 src=scratch / postgres.DUMP_NAME, staging=staging)]
         else:
-            rel = DB_NAME
-            _snapshot(settings.data_dir / DB_NAME, scratch / rel)
-            head = ledger_head(scratch / rel)
-        records = [_seal_one(key, 0, backup_id, rel=rel, src=scratch / rel, staging=staging)]
+            record, head, method = sqlite_copy.seal_database(
+                settings.data_dir / DB_NAME, scratch, lambda plain: _seal_reader(
+                    key, 0, backup_id, rel=DB_NAME, plain=plain, staging=staging))
+            records = [record]
         references = []
         for rel, path, included in _instance_files(settings, include_weights):
             if included:
@@ -215,7 +188,7 @@ def _write(instance: Instance, root: crypto.Wrapper, ceremony: Ceremony, *, dest
         crypto.forget(key)
         shutil.rmtree(scratch, ignore_errors=True)
     info = BackupInfo(backup_id, final, now, len(records), sum(r.size for r in records),
-                      sum(r.stored_size for r in records), head, len(references))
+                      sum(r.stored_size for r in records), head, len(references), method)
     state.update_state(settings.data_dir, last_backup={
         "backup_id": backup_id, "path": str(final), "created_at": now,
         "ledger_size": head.size, "last_entry_time": head.last_entry_time})
