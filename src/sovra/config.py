@@ -87,6 +87,14 @@ class Settings(BaseSettings):
     lockbox_grant_cap_s: float = Field(default=8 * 3600.0, gt=0.0, le=8 * 3600.0)
     lockbox_denial_ends: bool = True
     lockbox_review_quorum: int = Field(default=2, ge=1, le=9)
+    # Where approvers hear of requests and break-glass, all on site: a syslog collector
+    # (udp://HOST:PORT or tcp://HOST:PORT, RFC 5424), a webhook URL, an SMTP relay
+    # (HOST:PORT) with its sender and recipients. Unset: not used.
+    lockbox_syslog: str | None = None
+    lockbox_webhook_url: str | None = None
+    lockbox_smtp_relay: str | None = None
+    lockbox_mail_from: str = "sovra-lockbox@localhost"
+    lockbox_mail_to: list[str] = Field(default_factory=list)
 
     @field_validator("data_dir")
     @classmethod

@@ -19,7 +19,8 @@ from sovra.data.service import DataService, open_data
 from sovra.identity import IdentityService, open_identity
 from sovra.keys import KeyService
 from sovra.ledger import Ledger
-from sovra.lockbox.service import LockboxService, open_lockbox
+from sovra.lockbox.service import LockboxService
+from sovra.lockbox.setup import open_lockbox
 from sovra.policy import PolicyService, open_policy
 from sovra.store import make_engine, upgrade
 from sovra.transfer import TransferService

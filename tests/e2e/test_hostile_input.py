@@ -84,6 +84,14 @@ HOSTILE: list[tuple[str, str, bytes | None, str]] = [
     ("POST", "/identity/principals", b'{"principal_id": "a\\ud800b"}', "body.principal_id"),
     ("POST", "/identity/principals", b'{"principal_id": "p", "roles": ["\\u0000"]}',
      "body.roles.0"),
+    # The OpenAI surface: the chat hot path (served before FastAPI's router) and the rest.
+    ("POST", "/v1/chat/completions",
+     b'{"model": "\\u0000", "messages": [{"role": "user", "content": "hi"}]}', "body.model"),
+    ("POST", "/v1/chat/completions",
+     b'{"model": "m", "messages": [{"role": "user", "content": "a\\u0000"}]}',
+     "body.messages.0.content"),
+    ("POST", "/v1/embeddings", b'{"model": "m", "input": ["\\u0000"]}', "body.input.0"),
+    ("GET", "/v1/sovra/trace/%00", None, "path.request_id"),
     ("POST", "/keys/keyrings/k/min-version", b'{"version": 99999999999999999999999}',
      "body.version"),
 ]

@@ -240,7 +240,7 @@ def test_a_clock_that_jumps_back_is_refused(unsealed: Instance, box: LockboxServ
 def test_breakglass_opens_at_once_alerts_and_an_unreviewed_one_becomes_a_finding(
         unsealed: Instance, box: LockboxService, clock: Clock) -> None:
     alerts: list[str] = []
-    box.alerts.append(lambda event, _details: alerts.append(event))
+    box.notifiers.append(lambda notice: alerts.append(notice.event))
     bree = Caller("bree", "user", frozenset({"breakglass"}), "secret", jurisdiction="EU")
     spec = RequestSpec(scope=Scope.parse("collection:vault"), actions=("collections.read",),
                        reason="payments down, P1")

@@ -17,6 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from sovra.ai.ports import EntryFields
+from sovra.api.deps import body_problems, reads_body, refusal
 from sovra.errors import ConfigError, PermissionDeniedError, SovraError
 from sovra.identity import Caller
 from sovra.instance import Instance
@@ -32,7 +33,16 @@ _MEMO_MAX = 4096
 
 
 class Authorized:
-    """A FastAPI dependency deciding one action on one resource type; yields the caller."""
+    """A FastAPI dependency deciding one action on one resource type; yields the caller.
+
+    After an allow it also refuses a hostile request body (NUL, lone surrogates,
+    integers beyond 64 bits: ``sovra.api.deps.body_problems``), with the decision
+    recorded first, as FastAPI answers any invalid body after its dependencies ran
+    (issue 13). Path and query values were checked before it, by ``RefuseHostileInput``.
+    """
+
+    # Tells RefuseHostileInput that routes depending on this need no body check there.
+    checks_body = True
 
     def __init__(self, action: str, resource_type: str, resource_id_param: str | None,
                  *, defer_allowed_record: bool = False) -> None:
@@ -131,6 +141,11 @@ class Authorized:
             details["credential"] = caller.via
         fields: EntryFields = (caller.principal_id, "policy.decision", resource.uid,
                                decision.outcome, details)
+        if decision.allowed and reads_body(request):
+            problems = await body_problems(request)
+            if problems:
+                await instance.ledger.append_async(*fields)
+                raise refusal(problems)
         if decision.allowed and self.defer_allowed_record:
             # The route commits it in one batch with its own first entry, and before
             # anything else happens or any answer leaves (``record_deferred``).

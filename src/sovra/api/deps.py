@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.datastructures import UploadFile
@@ -23,25 +24,31 @@ def get_instance(request: Request) -> Instance:
 
 @dataclass(frozen=True)
 class _Shape:
-    """What the guard needs to know of a route: its integer parameters, whether it
-    reads a body."""
+    """What the guard needs to know of a route: its integer parameters, whether the
+    guard checks its body (it reads one, and no dependency checks it later)."""
 
     path_integers: frozenset[str]
     query_integers: frozenset[str]
-    has_body: bool
+    checks_body: bool
 
 
-_NO_ROUTE = _Shape(frozenset(), frozenset(), has_body=False)
+_NO_ROUTE = _Shape(frozenset(), frozenset(), checks_body=False)
 
 
 class RefuseHostileInput:
     """The app-wide dependency that refuses hostile values before anything else runs.
 
     Applied to every route (``FastAPI(dependencies=...)``), so it runs before the
-    ``authorized`` dependency records anything: a path, query parameter or JSON/form
-    value carrying NUL or a lone surrogate, or an integer parameter beyond 64 bits, is
-    answered 422 (400 on ``/v1``) naming the parameter, and never reaches a database
-    statement or the ledger (issue 13; the checks are ``sovra.api.validation``).
+    ``authorized`` dependency records anything: a path or query parameter carrying NUL
+    or a lone surrogate, or an integer parameter beyond 64 bits, is answered 422 (400 on
+    ``/v1``) naming the parameter, and never reaches a database statement or the ledger
+    (issue 13; the checks are ``sovra.api.validation``). Resource ids come from the path
+    and the query, so these must be refused before a decision names them.
+
+    The body is checked here only on a route without a dependency that checks it
+    itself (``checks_body``): ``authorized`` checks it after recording its decision, in
+    the order FastAPI validates bodies (after dependencies), so a hostile body is
+    answered like any invalid one, the same way on the chat hot path and its route.
     """
 
     def __init__(self) -> None:
@@ -57,12 +64,10 @@ class RefuseHostileInput:
         if request.scope.get("query_string"):
             problems += parameter_problems("query", request.query_params.multi_items(),
                                            shape.query_integers)
-        if shape.has_body:
-            problems += await _body_problems(request)
+        if shape.checks_body:
+            problems += await body_problems(request)
         if problems:
-            raise RequestValidationError([
-                {"type": "value_error", "loc": p.loc, "msg": p.message, "input": None}
-                for p in problems])
+            raise refusal(problems)
 
     def _shape(self, route: object) -> _Shape:
         if not isinstance(route, APIRoute):
@@ -71,10 +76,24 @@ class RefuseHostileInput:
         if found is None or found[0] is not route:
             shape = _Shape(_integer_names(route.dependant.path_params),
                            _integer_names(route.dependant.query_params),
-                           has_body=route.body_field is not None)
+                           checks_body=(route.body_field is not None
+                                        and not _checked_later(route.dependant)))
             self._shapes[id(route)] = (route, shape)
             return shape
         return found[1]
+
+
+def refusal(problems: list[Problem]) -> RequestValidationError:
+    """The error that answers ``problems``: rendered like any invalid request."""
+    return RequestValidationError([
+        {"type": "value_error", "loc": p.loc, "msg": p.message, "input": None}
+        for p in problems])
+
+
+def _checked_later(dependant: Dependant) -> bool:
+    """Whether a dependency of the route checks the body itself (``checks_body``)."""
+    return any(getattr(sub.call, "checks_body", False) or _checked_later(sub)
+               for sub in dependant.dependencies)
 
 
 def _integer_names(fields: typing.Sequence[Any]) -> frozenset[str]:
@@ -94,9 +113,16 @@ def _mentions_int(annotation: object) -> bool:
     return False
 
 
-async def _body_problems(request: Request) -> list[Problem]:
-    """Problems in the body the route will read, parsed as FastAPI parses it (the parse
-    is cached on the request, so this reads nothing twice)."""
+def reads_body(request: Request) -> bool:
+    """Whether the request was routed to a route that reads a body (FastAPI has then
+    read and parsed it already; the chat hot path, served before routing, has not)."""
+    route = request.scope.get("route")
+    return isinstance(route, APIRoute) and route.body_field is not None
+
+
+async def body_problems(request: Request) -> list[Problem]:
+    """Problems in the body the route reads, parsed as FastAPI parses it (the parse is
+    cached on the request, so this reads nothing twice)."""
     content_type = request.headers.get("content-type", "")
     mime = content_type.partition(";")[0].strip().lower()
     if mime in ("multipart/form-data", "application/x-www-form-urlencoded"):
@@ -127,4 +153,4 @@ def _form_problems(form: Any) -> list[Problem]:
     return problems
 
 
-__all__ = ["RefuseHostileInput", "get_instance"]
+__all__ = ["RefuseHostileInput", "body_problems", "get_instance", "reads_body", "refusal"]

@@ -19,19 +19,16 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
-
-from sovra.config import Settings
 from sovra.errors import InvalidInputError, PermissionDeniedError, SovraError
 from sovra.identity.caller import Caller
 from sovra.identity.sink import LedgerSink
 from sovra.lockbox import lifecycle
 from sovra.lockbox.grants import GrantIndex, grant_context
+from sovra.lockbox.notify import ALERT, NOTICE, Notice
 from sovra.lockbox.report import LedgerReader, Report, build_report
-from sovra.lockbox.resolvers import DataLookups, KeyLookups, Resolvers, instance_resolvers
+from sovra.lockbox.resolvers import Resolvers
 from sovra.lockbox.store import RequestStore
 from sovra.lockbox.values import (
-    HOUR,
     AccessRequest,
     Limits,
     RequestSpec,
@@ -95,7 +92,8 @@ class LockboxService:
         self.limits = limits or Limits()
         self._clock = clock
         self._new_id = new_id
-        self.alerts: list[Callable[[str, Mapping[str, object]], None]] = []
+        # Called with every notice after its event is recorded and stored (notify.Notifier).
+        self.notifiers: list[Callable[[Notice], None]] = []
         self.index = GrantIndex(store, clock, self.limits, self._document_collection,
                                 refresh_s=refresh_s)
 
@@ -200,6 +198,10 @@ class LockboxService:
             {**self._describe(req), "request_expires_at": req.request_expires_at})
         req = dataclasses.replace(req, ledger_seq=_seq(receipt))
         self._store.insert(req)
+        self._notify("lockbox.request", req,
+                     f"{req.requester} ({req.jurisdiction or 'no jurisdiction'}) asks for "
+                     f"{', '.join(req.actions)} on {req.scope} for {req.duration_s:g} s: "
+                     f"{req.reason}; {req.required} approval(s) needed")
         return req
 
     def _vote(self, caller: Caller, request_id: str, kind: VoteKind, source: str,
@@ -229,7 +231,12 @@ class LockboxService:
                 details.update(granted_at=after.granted_at, expires_at=after.expires_at)
         if kind is VoteKind.REVIEW:
             details["reviews"] = len(after.votes_of(VoteKind.REVIEW))
-        return self._store_change(caller.principal_id, action, req, after, details, vote=vote)
+        done = self._store_change(caller.principal_id, action, req, after, details, vote=vote)
+        if done.status is not req.status or kind is VoteKind.REVIEW:
+            self._notify(f"{action}", done, f"{caller.principal_id} {kind.value}d {done.id}: "
+                         f"now {done.status.value}" + (f" until {done.expires_at:.0f}"
+                                                       if done.status is Status.ACTIVE else ""))
+        return done
 
     def approve(self, caller: Caller, request_id: str, *, source: str = "",
                 comment: str = "") -> AccessRequest:
@@ -252,8 +259,11 @@ class LockboxService:
             self._require(caller, "lockbox.revoke", request_resource(req))
             after = lifecycle.revoke(req, caller.principal_id, reason, self._clock(),
                                      self.limits)
-        return self._store_change(caller.principal_id, "lockbox.revoke", req, after,
+        done = self._store_change(caller.principal_id, "lockbox.revoke", req, after,
                                   {"reason": after.end_reason})
+        self._notify("lockbox.revoke", done,
+                     f"{caller.principal_id} revoked {done.id}: {done.end_reason}")
+        return done
 
     def breakglass(self, caller: Caller, spec: RequestSpec, *, source: str = ""
                    ) -> AccessRequest:
@@ -272,15 +282,23 @@ class LockboxService:
         req = dataclasses.replace(req, ledger_seq=_seq(receipt))
         self._store.insert(req)
         self.index.put(req)
-        self._alert("lockbox.breakglass", details)
+        self._notify("lockbox.breakglass", req,
+                     f"BREAK-GLASS: {req.requester} opened {', '.join(req.actions)} on "
+                     f"{req.scope} until {req.expires_at:.0f} without approval: {req.reason}; "
+                     f"review due {req.review_due:.0f}", severity=ALERT)
         return req
 
-    def _alert(self, event: str, details: Mapping[str, object]) -> None:
-        log.warning("ALERT %s %s", event, dict(details))
-        for notify in self.alerts:
+    def _notify(self, event: str, req: AccessRequest, text: str, *,
+                severity: int = NOTICE) -> None:
+        """Tell people (after the record): a notifier failing never undoes the event."""
+        if severity <= ALERT:
+            log.warning("ALERT %s %s: %s", event, req.id, text)
+        notice = Notice(event, req.id, req.requester, str(req.scope), text, severity,
+                        {"actions": list(req.actions), "ticket": req.ticket})
+        for notify in self.notifiers:
             try:
-                notify(event, details)
-            except Exception:  # a notifier failing must not undo the recorded grant
+                notify(notice)
+            except Exception:  # the event is recorded and stored; only the notice is lost
                 log.exception("lockbox notifier failed for %s", event)
 
     # -- reading --------------------------------------------------------------------
@@ -345,25 +363,4 @@ class LockboxService:
                            {"single_use": True, "first_used_at": after.first_used_at})
 
 
-def limits_from(settings: Settings) -> Limits:
-    return Limits(request_ttl_s=settings.lockbox_request_ttl_s,
-                  grant_default_s=min(settings.lockbox_grant_default_s,
-                                      settings.lockbox_grant_cap_s),
-                  grant_cap_s=settings.lockbox_grant_cap_s,
-                  breakglass_s=min(HOUR, settings.lockbox_grant_cap_s),
-                  denial_ends=settings.lockbox_denial_ends,
-                  review_quorum=settings.lockbox_review_quorum)
-
-
-def open_lockbox(engine: Engine, settings: Settings, ledger: LedgerSink,
-                 policy: PolicyService, *, data: DataLookups, keys: KeyLookups
-                 ) -> LockboxService:
-    """The lockbox service, installed as the policy service's grant source."""
-    service = LockboxService(RequestStore(engine), ledger, policy,
-                             instance_resolvers(data, keys), limits=limits_from(settings))
-    policy.use_grants(service)
-    return service
-
-
-__all__ = ["LOCKBOX", "LockboxService", "LockboxStatus", "limits_from", "open_lockbox",
-           "request_resource"]
+__all__ = ["LOCKBOX", "LockboxService", "LockboxStatus", "request_resource"]

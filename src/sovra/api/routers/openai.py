@@ -24,6 +24,7 @@ from sovra.ai.gateway import Gateway, PreparedChat
 from sovra.ai.models import ModelSpec
 from sovra.api.auth import Caller, authorized, deferred_decision, record_deferred
 from sovra.api.errors import status_for
+from sovra.api.validation import text_problem
 from sovra.errors import SovraError
 from sovra.policy import Resource
 
@@ -64,7 +65,12 @@ async def _record_invalid(request: Request, exc: RequestValidationError) -> None
                                          request.headers.get("authorization"), client)
     except SovraError:
         return
-    await instance.ai.record_invalid(caller, request.url.path, invalid_problems(exc))
+    path = request.url.path
+    if text_problem(path) is not None:
+        # Recorded as sent (percent-encoded): the decoded path holds what the edge
+        # refused (NUL), which the ledger cannot store either (issue 13).
+        path = bytes(request.scope.get("raw_path") or b"?").decode("latin-1")
+    await instance.ai.record_invalid(caller, path, invalid_problems(exc))
 
 
 def invalid_problems(exc: RequestValidationError) -> list[str]:

@@ -26,6 +26,7 @@ compares status, body shape and ledger entries.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi.exceptions import RequestValidationError
@@ -38,6 +39,7 @@ from sovra.ai import wire
 from sovra.api.auth import record_deferred
 from sovra.api.errors import render_error
 from sovra.api.routers.openai import CHAT_AUTH, CompletedChat, chat_answer, invalid_problems
+from sovra.api.validation import json_problems
 from sovra.errors import SovraError
 
 CHAT_PATH = "/v1/chat/completions"
@@ -117,11 +119,23 @@ async def _parsed(request: Request, receive: Receive, caller: Any
                   ) -> wire.ChatCompletionRequest:
     raw = await read_body(receive)
     try:
-        return wire.ChatCompletionRequest.model_validate_json(raw)
+        parsed = wire.ChatCompletionRequest.model_validate_json(raw)
     except ValidationError as exc:
         # FastAPI locates body errors under "body"; so do we, for the same messages.
         problem = RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)])
+    else:
+        # The app-wide edge check (RefuseHostileInput) does not run on this path: the
+        # parser already refuses lone surrogates, and NUL can only arrive escaped, so
+        # a byte search decides whether the body needs the walk (issue 13).
+        if b"\\u0000" not in raw:
+            return parsed
+        hostile = json_problems(json.loads(raw))
+        if not hostile:
+            return parsed
+        problem = RequestValidationError([
+            {"type": "value_error", "loc": p.loc, "msg": p.message, "input": None}
+            for p in hostile])
     await record_deferred(request)
     await request.app.state.instance.ai.record_invalid(caller, request.url.path,
                                                        invalid_problems(problem))
