@@ -39,7 +39,7 @@ def test_restoring_an_older_log_than_a_witnessed_checkpoint_is_a_rollback(
         assert b'"continuity.rollback.hold"' in tail
         restored.identity.create_principal("test", "olga", roles=["operator"])
         restored.identity.create_principal("test", "appr", roles=["approver"])
-        with pytest.raises(PermissionDeniedError, match="approver"):
+        with pytest.raises(PermissionDeniedError):
             accept_rollback(restored, restored.identity.caller_for("olga"), "go")
         with pytest.raises(RollbackHoldError):
             refuse_if_held(target)

@@ -21,6 +21,8 @@ CONTRACT_ACTIONS = {
     # the lockbox (sovra.lockbox)
     "lockbox.request", "lockbox.read", "lockbox.approve", "lockbox.deny", "lockbox.revoke",
     "lockbox.breakglass", "lockbox.review", "lockbox.activate",
+    # backups, restores and drills (sovra.continuity)
+    "continuity.backup", "continuity.status", "continuity.rollback.accept",
 }
 
 

@@ -2,7 +2,8 @@
 
 A restore that finds its log older than (or forking from) a checkpoint known outside the
 backup leaves a hold; ``sovra up`` refuses to serve while it stands. Only a principal
-with the approver role can lift it, with a reason; the acceptance is recorded in the
+the policy permits ``continuity.rollback.accept`` (the approver role, in the default
+pack) can lift it, with a reason; the acceptance is recorded in the
 ledger before the hold is lifted, and the hold file is kept beside it as evidence.
 """
 
@@ -13,11 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sovra.continuity import state
-from sovra.errors import NotFoundError, PermissionDeniedError
+from sovra.errors import InvalidInputError, NotFoundError
 from sovra.identity import Caller
 from sovra.instance import Instance
-
-APPROVER_ROLE = "approver"
+from sovra.policy import Resource
 
 
 @dataclass(frozen=True)
@@ -34,14 +34,11 @@ def accept_rollback(instance: Instance, caller: Caller, reason: str, *,
     hold = state.read_hold(data_dir)
     if hold is None:
         raise NotFoundError("this instance is not held: there is no rollback to accept")
-    if APPROVER_ROLE not in caller.roles:
-        instance.ledger.append(caller.principal_id, "continuity.rollback.accept",
-                               f"continuity/backup/{hold.get('backup_id')}", "failure",
-                               {"reason": "the caller is not an approver"})
-        raise PermissionDeniedError("accepting a rollback needs the approver role",
-                                    (f"{caller.principal_id} lacks role {APPROVER_ROLE}",))
     if not reason.strip():
-        raise PermissionDeniedError("an approver must give a reason for accepting a rollback")
+        raise InvalidInputError("an approver must give a reason for accepting a rollback")
+    # The decision is recorded whatever it is; the default pack permits the approver role
+    # only (70-continuity.cedar).
+    instance.policy.require(caller, "continuity.rollback.accept", Resource("Continuity"))
     instance.ledger.append(caller.principal_id, "continuity.rollback.accept",
                            f"continuity/backup/{hold.get('backup_id')}", "success",
                            {**hold, "accepted_reason": reason, "via": caller.via})

@@ -35,6 +35,10 @@ ACTIONS: MappingProxyType[str, frozenset[str]] = MappingProxyType({
     "bundles.approve": frozenset({"Bundle"}),
     "bundles.read": frozenset({"Bundle"}),
     "ai.trace": frozenset({"Trace"}),
+    # Continuity (sovra.continuity, 70-continuity.cedar): backups, the status, and an
+    # approver's acceptance of a restore that rolled the log back.
+    **dict.fromkeys(("continuity.backup", "continuity.status", "continuity.rollback.accept"),
+                    frozenset({"Continuity"})),
     "assessment.run": frozenset({"Assessment"}),
     "placement.advise": frozenset({"Assessment"}),
     # The lockbox (sovra.lockbox, 60-lockbox.cedar): access requests and their grants.
