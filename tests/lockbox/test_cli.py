@@ -28,7 +28,8 @@ def keys(data_dir: Path) -> dict[str, str]:
     made = {}
     try:
         for principal, role in [("otto", "operator"), ("ann", "approver"),
-                                ("abe", "approver"), ("bree", "breakglass")]:
+                                ("abe", "approver"), ("bree", "breakglass"),
+                                ("aud", "auditor")]:
             instance.identity.create_principal("test", principal, roles=[role],
                                                clearance="secret", jurisdiction="EU")
             made[principal] = instance.identity.create_api_key("test", principal).token
@@ -75,7 +76,9 @@ def test_request_approve_revoke_breakglass_status_and_report(data_dir: Path,
     code, out = sovra(data_dir, keys["ann"], "lockbox", "status")
     assert code == 0 and "live grants: 1" in out
 
-    code, out = sovra(data_dir, keys["ann"], "lockbox", "report", "--since", "2000-01-01")
+    # The report is ledger evidence: auditors (and admins) read it, approvers do not.
+    assert sovra(data_dir, keys["ann"], "lockbox", "report")[0] == 5
+    code, out = sovra(data_dir, keys["aud"], "lockbox", "report", "--since", "2000-01-01")
     assert code == 0, out
     report = json.loads(out)
     assert report["grants"][0]["id"] == request_id

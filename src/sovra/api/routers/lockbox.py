@@ -26,6 +26,8 @@ InstanceDep = Annotated[Instance, Depends(get_instance)]
 Requester = Annotated[Caller, Depends(authorized("lockbox.request", "AccessRequest"))]
 Reader = Annotated[Caller, Depends(authorized("lockbox.read", "AccessRequest"))]
 Breaker = Annotated[Caller, Depends(authorized("lockbox.breakglass", "AccessRequest"))]
+# The report is ledger evidence (entries and proofs): for those who read the ledger.
+LedgerReader = Annotated[Caller, Depends(authorized("ledger.read", "Ledger"))]
 
 
 class RequestIn(BaseModel):
@@ -180,7 +182,7 @@ def status(caller: Reader, inst: InstanceDep) -> StatusOut:
 
 
 @router.get("/report", summary="Evidence: each grant's story with ledger inclusion proofs")
-def report(caller: Reader, inst: InstanceDep,
+def report(caller: LedgerReader, inst: InstanceDep,
            since: Annotated[float, Query(description="Unix time")] = 0.0
            ) -> dict[str, object]:
     return report_json(inst.lockbox.report(inst.ledger, since=since))

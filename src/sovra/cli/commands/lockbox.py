@@ -207,6 +207,6 @@ def report(ctx: typer.Context, api_key: ApiKey,
     """Each grant since DATE: who, what, why, approvals, use, end; with ledger proofs."""
     start = run(lambda: parse_since(since))
     with open_cli_instance(ctx) as inst:
-        run(lambda: acting(inst, api_key, "lockbox.read", _ANY))
+        run(lambda: acting(inst, api_key, "ledger.read", Resource("Ledger")))
         found = run(lambda: inst.lockbox.report(inst.ledger, since=start))
     typer.echo(json.dumps(report_json(found), indent=2))
