@@ -11,6 +11,7 @@ import sovra
 from sovra.ai.admission import AdmissionMiddleware
 from sovra.api.deps import RefuseHostileInput
 from sovra.api.errors import install_error_handlers
+from sovra.api.routers import continuity as continuity_routes
 from sovra.api.routers import data as data_routes
 from sovra.api.routers import health, home, ledger
 from sovra.api.routers import identity as identity_routes
@@ -64,6 +65,7 @@ def create_app(instance: Instance, *, close_instance_on_shutdown: bool = False) 
     app.include_router(policy_routes.router)
     app.include_router(transfer_routes.router)
     app.include_router(data_routes.router)
+    app.include_router(continuity_routes.router)
     app.include_router(lockbox_routes.router)
     app.include_router(placement_routes.router)
     home.install(app)
