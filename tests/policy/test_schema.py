@@ -20,9 +20,14 @@ CONTRACT_ACTIONS = {
     "placement.advise", "assessment.run",
     # the lockbox (sovra.lockbox)
     "lockbox.request", "lockbox.read", "lockbox.approve", "lockbox.deny", "lockbox.revoke",
-    "lockbox.breakglass", "lockbox.review", "lockbox.activate",
+    "lockbox.breakglass", "lockbox.review", "lockbox.activate", "lockbox.watch",
     # backups, restores and drills (sovra.continuity)
     "continuity.backup", "continuity.status", "continuity.rollback.accept",
+    # compliance evidence and the incident register (sovra.compliance)
+    "compliance.report", "compliance.read", "compliance.incident",
+    # governed SQL and the outbound diode (sovra.analytics)
+    "analytics.query", "analytics.column", "export.create", "export.read", "export.review",
+    "export.approve", "export.release",
 }
 
 

@@ -41,10 +41,21 @@ ACTIONS: MappingProxyType[str, frozenset[str]] = MappingProxyType({
                     frozenset({"Continuity"})),
     "assessment.run": frozenset({"Assessment"}),
     "placement.advise": frozenset({"Assessment"}),
+    # Compliance evidence and incidents (sovra.compliance, 95-compliance.cedar).
+    **dict.fromkeys(("compliance.report", "compliance.read", "compliance.incident"),
+                    frozenset({"Compliance"})),
+    # Governed SQL (sovra.analytics, 85-analytics.cedar): tables per collection, columns.
+    "analytics.query": frozenset({"Collection"}),
+    "analytics.column": frozenset({"Column"}),
+    # The outbound diode (sovra.analytics.export, 85-analytics.cedar).
+    **dict.fromkeys(("export.create", "export.read", "export.review", "export.approve",
+                     "export.release"), frozenset({"Export"})),
     # The lockbox (sovra.lockbox, 60-lockbox.cedar): access requests and their grants.
     **dict.fromkeys(("lockbox.request", "lockbox.read", "lockbox.approve", "lockbox.deny",
                      "lockbox.revoke", "lockbox.breakglass", "lockbox.review",
-                     "lockbox.activate"), frozenset({"AccessRequest"})),
+                     "lockbox.activate", "lockbox.watch"), frozenset({"AccessRequest"})),
+    # Threat detection (sovra.threat, 90-threat.cedar): alerts, hunts, pack status.
+    **dict.fromkeys(("threat.read", "threat.triage", "threat.hunt"), frozenset({"Threat"})),
 })
 
 RESOURCE_TYPES: frozenset[str] = frozenset().union(*ACTIONS.values())
