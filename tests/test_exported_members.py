@@ -50,13 +50,26 @@ EXPECTED: dict[str, set[str]] = {
         "backup_root", "check_rollback", "create_backup", "list_backups", "prune_backups",
         "refuse_if_held", "restore", "run_drill", "status", "verify_backup",
     },
+    "sovra.compliance": {
+        "CONTROLS", "REGIMES", "CheckResult", "Claim", "ClockState", "Control",
+        "ControlResult", "Deadline", "Finding", "Match", "Status", "check_report",
+        "deadlines", "read_report",
+    },
     "sovra.assessment.placement": {
         "Placement", "RuleSet", "Target", "Workload", "default_rules", "default_rules_text",
         "load_inventory", "load_rules", "place", "place_all",
     },
+    "sovra.threat": {
+        "FIELDS", "CompiledPack", "CorrelationRule", "IndicatorSet", "RuleProblem",
+        "SingleRule", "compile_pack", "parse_misp", "parse_stix", "project",
+    },
     "sovra.data.classify": {
         "DEFAULT_MAPPING", "SECRET_KINDS", "Classification", "ClassificationResult", "Finding",
         "Kind", "LevelMapping", "classify", "decide", "redact", "scan",
+    },
+    "sovra.analytics": {
+        "AnalyticsService", "CheckedQuery", "QueryResult", "TableInfo", "TableRef",
+        "check_sql", "open_analytics",
     },
 }
 
