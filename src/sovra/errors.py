@@ -9,6 +9,7 @@ codes and status codes in exactly one place each (``sovra.cli.errors`` and
 
     SovraError
     ├── ConfigError                 bad settings, data directory, database URL
+    ├── ServerUnreachableError      no Sovra server answers at the URL (CLI to server)
     ├── StorageError                the database could not do what was asked
     │   ├── MigrationError
     │   └── StorageBusyError        a lock or statement wait ran out: retry (HTTP 503)
@@ -36,7 +37,9 @@ codes and status codes in exactly one place each (``sovra.cli.errors`` and
     ├── DataError
     │   ├── ParseError              one file could not be parsed (per-file, ingest goes on)
     │   ├── FileTooLargeError
-    │   └── LegalHoldError          deletion blocked by a legal hold
+    │   ├── LegalHoldError          deletion blocked by a legal hold
+    │   ├── QuarantinedError        matched a YARA rule or indicator: held, not indexed
+    │   └── ErasureCertificateError erasure certificate's key or signature does not verify
     ├── TransferError
     │   ├── BundleVerificationError signatures, threshold, expiry, rollback, hashes
     │   └── UnsafeArchiveError      traversal, links, bombs, duplicates, truncation
@@ -61,6 +64,11 @@ class SovraError(Exception):
 
 class ConfigError(SovraError):
     """Settings are missing or invalid; the message names the setting and the fix."""
+
+
+class ServerUnreachableError(SovraError):
+    """No Sovra server answers at the URL a CLI command talks to; the message names the
+    URL and how to start the server or point at another one."""
 
 
 class StorageError(SovraError):
@@ -186,6 +194,16 @@ class FileTooLargeError(DataError):
 
 class LegalHoldError(DataError):
     """Deletion is blocked by a legal hold."""
+
+
+class QuarantinedError(DataError):
+    """Content matched a threat rule (YARA) or indicator (a known-bad SHA-256): it was
+    quarantined, so it is neither indexed nor activated, and an alert was raised."""
+
+
+class ErasureCertificateError(DataError):
+    """An erasure certificate was signed by another key than the pinned one, or its
+    signature does not verify: the certificate proves nothing."""
 
 
 class TransferError(SovraError):

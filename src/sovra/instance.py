@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sovra.ai import Gateway
 from sovra.ai.kept_text import ERASER_NAME as AI_KEPT_TEXT
 from sovra.ai.service import kept_text_eraser, open_gateway
+from sovra.analytics import AnalyticsService, open_analytics
 from sovra.config import Settings
 from sovra.data.service import DataService, open_data
 from sovra.identity import IdentityService, open_identity
@@ -23,6 +24,7 @@ from sovra.lockbox.service import LockboxService
 from sovra.lockbox.setup import open_lockbox
 from sovra.policy import PolicyService, open_policy
 from sovra.store import make_engine, upgrade
+from sovra.threat.service import ThreatService
 from sovra.transfer import TransferService
 
 
@@ -40,6 +42,8 @@ class Instance:
     transfer: TransferService
     data: DataService
     lockbox: LockboxService
+    threat: ThreatService
+    analytics: AnalyticsService
 
     def close(self) -> None:
         self.data.close()
@@ -49,8 +53,12 @@ class Instance:
         self.engine.dispose()
 
 
-def open_instance(settings: Settings, *, migrate: bool = True) -> Instance:
-    """Open (and by default migrate) the database and start every room's service."""
+def open_instance(settings: Settings, *, migrate: bool = True,
+                  record_dev_unseal: bool = True) -> Instance:
+    """Open (and by default migrate) the database and start every room's service.
+
+    ``record_dev_unseal=False`` for CLI commands: see ``sovra.keys.devmode.auto_unseal``.
+    """
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     engine = make_engine(settings.effective_database_url,
                          busy_timeout_s=settings.db_busy_timeout_s)
@@ -59,7 +67,7 @@ def open_instance(settings: Settings, *, migrate: bool = True) -> Instance:
     ledger = Ledger.open(engine, settings)
     identity = open_identity(engine, settings, ledger)
     policy = open_policy(engine, ledger)
-    keys = KeyService.open(engine, settings, ledger)
+    keys = KeyService.open(engine, settings, ledger, record_dev_unseal=record_dev_unseal)
     transfer = TransferService(engine, settings, ledger, policy)
     data = open_data(engine, settings, ledger, keys, policy)
     ai = open_gateway(engine, ledger, policy, keys=keys, data=data,
@@ -68,6 +76,10 @@ def open_instance(settings: Settings, *, migrate: bool = True) -> Instance:
     data.erasers.register(AI_KEPT_TEXT, kept_text_eraser(ai))
     # Every decision from here on sees live lockbox grants (policy.use_grants).
     lockbox = open_lockbox(engine, settings, ledger, policy, data=data, keys=keys)
+    # Every ingested file is scanned (YARA, hash indicators) before it is indexed.
+    threat = ThreatService(engine, ledger, policy)
+    data.use_screen(threat.screen)
     return Instance(settings=settings, engine=engine, ledger=ledger, identity=identity,
                     policy=policy, keys=keys, ai=ai, transfer=transfer, data=data,
-                    lockbox=lockbox)
+                    lockbox=lockbox, threat=threat,
+                    analytics=open_analytics(data, policy, ledger, data.core.config.mapping))

@@ -28,6 +28,8 @@ CONTRACT_ACTIONS = {
     # governed SQL and the outbound diode (sovra.analytics)
     "analytics.query", "analytics.column", "export.create", "export.read", "export.review",
     "export.approve", "export.release",
+    # threat detection: alerts, hunts, pack status (sovra.threat)
+    "threat.read", "threat.triage", "threat.hunt",
 }
 
 

@@ -21,6 +21,7 @@ from sovra.api.routers import lockbox as lockbox_routes
 from sovra.api.routers import openai as openai_routes
 from sovra.api.routers import placement as placement_routes
 from sovra.api.routers import policy as policy_routes
+from sovra.api.routers import threat as threat_routes
 from sovra.api.routers import transfer as transfer_routes
 from sovra.api.routers.openai_hot import ChatHotPath
 from sovra.instance import Instance
@@ -70,5 +71,6 @@ def create_app(instance: Instance, *, close_instance_on_shutdown: bool = False) 
     app.include_router(lockbox_routes.router)
     app.include_router(placement_routes.router)
     app.include_router(compliance_routes.router)
+    app.include_router(threat_routes.router)
     home.install(app)
     return app

@@ -40,7 +40,9 @@ _STATUS: tuple[tuple[type[errors.SovraError], int], ...] = (
     (errors.PolicyValidationError, 422),
     (errors.InvalidInputError, 400),
     (errors.ParseError, 422),
+    (errors.QuarantinedError, 422),
     (errors.BundleVerificationError, 422),
+    (errors.ErasureCertificateError, 422),
     (errors.UnsafeArchiveError, 422),
 )
 

@@ -66,6 +66,10 @@ class Core:
         self.clock = clock
         self.index: SearchIndex = index_for(data_engine.dialect.name)
         self.erasers = EraserRegistry()
+        # Called with (actor, resource, file name, bytes) before a file is parsed or
+        # indexed; raises QuarantinedError to refuse it (sovra.threat's YARA and hash
+        # indicators, wired by sovra.instance). None: no screening.
+        self.screen: Callable[[str, str, str, bytes], None] | None = None
         self._embedder_factory = embedder
         self._embedder: Embedder | None = None
         self._lock = threading.Lock()

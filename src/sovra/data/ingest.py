@@ -148,6 +148,8 @@ class CollectionsAndIngest:
         core = self.core
         core.require_unsealed()
         collection = self.get_collection(collection_id)
+        if core.screen is not None:  # before parsing: the raw bytes, as they arrived
+            core.screen(caller.principal_id, f"collection/{collection_id}", name, data)
         prepared = self._prepare(name, data, declared)
         level = prepared.result.level
         with core.engine.connect() as conn:

@@ -56,6 +56,10 @@ class DataService(CollectionsAndIngest, Retrieval, Lifecycle):
         """Register callbacks that erase cached answers mentioning an erased subject."""
         return self.core.erasers
 
+    def use_screen(self, screen: Callable[[str, str, str, bytes], None] | None) -> None:
+        """Scan every file before it is parsed or indexed (``sovra.threat``)."""
+        self.core.screen = screen
+
     def close(self) -> None:
         self.core.close()
         if self._data_engine is not self.core.main_engine:

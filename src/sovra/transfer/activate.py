@@ -23,7 +23,9 @@ from sovra.transfer.verify import VerifiedTarget
 # What each kind becomes once activated (issue 6: a model appears in the registry, a
 # policy pack awaits approval, a wheel is kept for the upgrade command).
 STATES: Mapping[str, str] = {"model": "registered", "policy": "awaiting_approval",
-                             "threat-intel": "stored", "wheel": "kept", "sbom": "stored"}
+                             "threat-intel": "stored", "wheel": "kept", "sbom": "stored",
+                             # Threat packs: sovra.threat loads the newest of each.
+                             **dict.fromkeys(("sigma", "stix", "misp", "yara"), "stored")}
 
 
 @dataclass(frozen=True)

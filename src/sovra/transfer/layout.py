@@ -22,13 +22,19 @@ METADATA_DIR: Final = "metadata"
 TARGETS_DIR: Final = "targets"
 TOP_LEVEL_ROLES: Final = ("root", "timestamp", "snapshot", "targets")
 
-Kind = Literal["model", "policy", "threat-intel", "wheel", "sbom"]
+# sigma, stix, misp and yara are threat packs (sovra.threat reads them once activated).
+Kind = Literal["model", "policy", "threat-intel", "wheel", "sbom", "sigma", "stix", "misp",
+               "yara"]
 KIND_DIRS: Final[dict[str, str]] = {
     "model": "models",
     "policy": "policies",
     "threat-intel": "threat-intel",
     "wheel": "wheels",
     "sbom": "sboms",
+    "sigma": "sigma",
+    "stix": "stix",
+    "misp": "misp",
+    "yara": "yara",
 }
 # Fields every model manifest must carry (issue 6: source, licence, intended use).
 MODEL_MANIFEST_FIELDS: Final = ("source", "licence", "intended_use")

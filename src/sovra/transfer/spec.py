@@ -52,7 +52,7 @@ class SbomComponent(BaseModel):
 
 class TargetSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    kind: Literal["model", "policy", "threat-intel", "wheel"]
+    kind: Literal["model", "policy", "threat-intel", "wheel", "sigma", "stix", "misp", "yara"]
     path: Path
     name: str | None = None
     component: str = Field(min_length=1, max_length=256)

@@ -1,0 +1,240 @@
+"""The threat service (``instance.threat``): hunts, screening, alerts, pack status.
+
+One use case, one method: the API route, the CLI command and the scheduler in
+``sovra up`` call the same function. Every state change is recorded in the ledger
+before it is made (alerts, triage, quarantine); a scheduled pass that finds nothing
+records nothing, so detection does not fill the ledger with its own heartbeat.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import yara_x
+from sqlalchemy import Engine, insert, select, text
+
+from sovra.errors import QuarantinedError
+from sovra.identity.caller import Caller
+from sovra.identity.sink import LedgerSink
+from sovra.policy import PolicyService, Resource
+from sovra.store.tables.threat import threat_quarantine
+from sovra.threat.alerts import Alert, AlertStore
+from sovra.threat.feed import EventFeed, read_cursor, write_cursor
+from sovra.threat.hunt import Match, run_correlations, run_singles
+from sovra.threat.packs import (
+    DEFAULT_STALE_AFTER_S,
+    LoadedPacks,
+    PackStatus,
+    active_packs,
+    load_packs,
+    pack_status,
+)
+from sovra.threat.sigma import RuleProblem
+
+HUNT_CURSOR = "hunt"
+ACTOR = "sovra.threat"
+
+
+@dataclass(frozen=True)
+class HuntResult:
+    events_projected: int
+    evaluated_from: int
+    evaluated_to: int
+    alerts: tuple[str, ...]
+    problems: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"events_projected": self.events_projected,
+                "evaluated": [self.evaluated_from, self.evaluated_to],
+                "alerts": list(self.alerts), "problems": list(self.problems)}
+
+
+@dataclass(frozen=True)
+class ThreatStatus:
+    packs: tuple[PackStatus, ...]
+    problems: tuple[str, ...]
+    events: int
+    open_alerts: int
+    rules: int
+    indicators: int
+    yara_files: int
+    warnings: tuple[str, ...] = field(default=())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"packs": [p.as_dict() for p in self.packs], "problems": list(self.problems),
+                "events": self.events, "open_alerts": self.open_alerts, "rules": self.rules,
+                "indicators": self.indicators, "yara_files": self.yara_files,
+                "warnings": list(self.warnings)}
+
+
+class ThreatService:
+    def __init__(self, engine: Engine, ledger: LedgerSink, policy: PolicyService, *,
+                 clock: Callable[[], float] = time.time,
+                 stale_after_s: float = DEFAULT_STALE_AFTER_S) -> None:
+        self._engine = engine
+        self._ledger = ledger
+        self._policy = policy
+        self._clock = clock
+        self._stale_after_s = stale_after_s
+        self.feed = EventFeed(engine)
+        self.alerts = AlertStore(engine, ledger, clock)
+        self._loaded = LoadedPacks()
+        self._packs_lock = threading.Lock()
+        self._hunt_lock = threading.Lock()
+
+    # -- packs ---------------------------------------------------------------------
+
+    def packs(self) -> LoadedPacks:
+        """The active packs, reloaded when a bundle activated a new version."""
+        current = active_packs(self._engine)
+        fingerprint = tuple(sorted(p.target_id for p in current))
+        with self._packs_lock:
+            if fingerprint != self._loaded.fingerprint:
+                loaded = load_packs(current, self._engine.dialect.name)
+                self._ledger.append(ACTOR, "threat.pack.load", "threat:packs", "success", {
+                    "packs": [p.label for p in current],
+                    "rules": len(loaded.sigma.singles) + len(loaded.sigma.correlations),
+                    "problems": loaded.problems[:50]})
+                self._loaded = loaded
+            return self._loaded
+
+    def status(self, caller: Caller) -> ThreatStatus:
+        self._policy.require(caller, "threat.read", Resource("Threat", "status"))
+        loaded = self.packs()
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        packs = tuple(pack_status(active_packs(self._engine), now, self._stale_after_s))
+        warnings = tuple(f"{p.kind} pack {p.component} is {p.age_s / 86400:.0f} days old "
+                         f"(over {self._stale_after_s / 86400:.0f}); import a newer bundle"
+                         for p in packs if p.stale)
+        if not packs:
+            warnings += (("no threat pack is active: import a bundle with sigma, stix, "
+                          "misp or yara targets"),)
+        with self._engine.connect() as conn:
+            events = int(conn.execute(text("SELECT COUNT(*) FROM threat_events")).scalar_one())
+        return ThreatStatus(packs, tuple(loaded.problems), events,
+                            len(self.alerts.list("open")),
+                            len(loaded.sigma.singles) + len(loaded.sigma.correlations),
+                            len(loaded.indicators), len(loaded.yara.sources), warnings)
+
+    # -- hunting -------------------------------------------------------------------
+
+    def hunt(self, caller: Caller | None = None) -> HuntResult:
+        """Project new ledger entries, run every rule over the new events, raise alerts.
+
+        ``caller`` None is the scheduler inside ``sovra up``; an on-demand hunt is
+        authorised and recorded.
+        """
+        if caller is not None:
+            self._policy.require(caller, "threat.hunt", Resource("Threat", "hunt"))
+        with self._hunt_lock:
+            loaded = self.packs()
+            projected = self.feed.catch_up()
+            hi = self.feed.position()
+            problems: list[RuleProblem] = []
+            with self._engine.connect() as conn:
+                lo = read_cursor(conn, HUNT_CURSOR)
+                matches = run_singles(conn, loaded.sigma.singles, lo, hi, problems)
+                matches += run_correlations(conn, loaded.sigma.correlations, lo, hi, problems)
+                matches += _indicator_matches(conn, loaded, lo, hi)
+            alerts = self.alerts.raise_matches(matches)
+            with self._engine.begin() as conn:
+                write_cursor(conn, HUNT_CURSOR, hi)
+        result = HuntResult(projected, lo, hi, tuple(dict.fromkeys(alerts)),
+                            tuple(str(p) for p in problems))
+        if caller is not None:
+            self._ledger.append(caller.principal_id, "threat.hunt", "threat:hunt", "success",
+                                {"from": lo, "to": hi, "alerts": list(result.alerts)[:50],
+                                 "problems": list(result.problems)[:20]})
+        return result
+
+    # -- screening -----------------------------------------------------------------
+
+    def screen(self, actor: str, origin: str, name: str, data: bytes) -> None:
+        """Refuse ``data`` if a YARA rule or a hash indicator matches: quarantined."""
+        loaded = self.packs()
+        digest = hashlib.sha256(data).hexdigest()
+        found: list[str] = []
+        indicator = loaded.indicators.sha256.get(digest)
+        if indicator is not None:
+            found.append(f"indicator {indicator}")
+        try:
+            found += [f"yara {m.namespace}.{m.rule}" for m in loaded.yara.scan(data)]
+        except yara_x.TimeoutError:
+            found.append("yara scan timed out (fail closed)")
+        if found:
+            self._quarantine(actor, origin, name, digest, found)
+
+    def _quarantine(self, actor: str, origin: str, name: str, digest: str,
+                    found: list[str]) -> None:
+        receipt = self._ledger.append(actor, "threat.quarantine", origin[:512], "denied", {
+            "sha256": digest, "name": name[:200], "matches": found[:20]})
+        now = self._clock()
+        with self._engine.begin() as conn:
+            conn.execute(insert(threat_quarantine).values(
+                sha256=digest, name=name, origin=origin[:512], principal=actor,
+                matches_json=json.dumps(found), created_at=now))
+        seq = int(getattr(receipt, "seq", -1))
+        alert_ids = self.alerts.raise_matches([Match(
+            f"quarantine:{found[0]}", f"Quarantined {name}: {found[0]}", "high",
+            (("sha256", digest),), (seq,) if seq >= 0 else (), now, now)])
+        raise QuarantinedError(
+            f"{name}: quarantined, not indexed: matched {'; '.join(found)} "
+            f"(alert {alert_ids[0]}); see `sovra alerts show {alert_ids[0]}`")
+
+    def quarantined(self) -> list[dict[str, Any]]:
+        with self._engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(
+                select(threat_quarantine).order_by(threat_quarantine.c.id))]
+
+    # -- alerts --------------------------------------------------------------------
+
+    def list_alerts(self, caller: Caller, status: str | None = None) -> list[Alert]:
+        self._policy.require(caller, "threat.read", Resource("Threat", "alerts"))
+        return self.alerts.list(status)
+
+    def show_alert(self, caller: Caller, alert_id: str) -> Alert:
+        self._policy.require(caller, "threat.read", Resource("Threat", alert_id))
+        return self.alerts.get(alert_id)
+
+    def ack(self, caller: Caller, alert_id: str) -> Alert:
+        self._policy.require(caller, "threat.triage", Resource("Threat", alert_id))
+        return self.alerts.ack(caller.principal_id, alert_id)
+
+    def assign(self, caller: Caller, alert_id: str, assignee: str) -> Alert:
+        self._policy.require(caller, "threat.triage", Resource("Threat", alert_id))
+        return self.alerts.assign(caller.principal_id, alert_id, assignee)
+
+    def close(self, caller: Caller, alert_id: str, reason: str) -> Alert:
+        self._policy.require(caller, "threat.triage", Resource("Threat", alert_id))
+        return self.alerts.close(caller.principal_id, alert_id, reason)
+
+    def open_incident(self, caller: Caller, alert_id: str) -> Alert:
+        self._policy.require(caller, "threat.triage", Resource("Threat", alert_id))
+        return self.alerts.open_incident(caller.principal_id, alert_id)
+
+
+def _indicator_matches(conn: Any, loaded: LoadedPacks, lo: int, hi: int) -> list[Match]:
+    """Request metadata (source addresses) of new events against IP indicators."""
+    ips = loaded.indicators.ip
+    if not ips:
+        return []
+    rows = conn.execute(text("SELECT seq, ts, source_ip FROM threat_events WHERE seq >= :lo "
+                             "AND seq < :hi AND source_ip IS NOT NULL"),
+                        {"lo": lo, "hi": hi}).all()
+    hits: dict[str, list[tuple[int, float]]] = {}
+    for seq, ts, ip in rows:
+        if ip in ips:
+            hits.setdefault(ip, []).append((int(seq), float(ts)))
+    return [Match(f"indicator:ip:{ip}", f"Request from listed address {ip} ({ips[ip]})",
+                  "high", (("source_ip", ip),), tuple(s for s, _ in ev),
+                  min(t for _, t in ev), max(t for _, t in ev)) for ip, ev in hits.items()]
+
+
+__all__ = ["HuntResult", "ThreatService", "ThreatStatus"]
