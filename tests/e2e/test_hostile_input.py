@@ -199,3 +199,22 @@ def _holding_lock(served: ProfileServer, table: str) -> Iterator[None]:
             pg.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
             yield
             pg.rollback()
+
+
+def test_upload_with_nul_in_its_file_name_is_never_a_5xx(http: httpx.Client) -> None:
+    """The upload route parses its own multipart body (ADR 0406), so the edge check does
+    not see its fields: the storage boundary answers for it (NUL that PostgreSQL cannot
+    store is the caller's InvalidInputError), and the server goes on serving."""
+    created = http.post("/data/collections", json={
+        "id": "nul-upload", "owner": "t", "purpose": "t", "subject_categories": ["t"],
+        "data_categories": ["t"], "retention_days": 1, "jurisdiction": "EU"})
+    assert created.status_code in (201, 409), created.text
+    boundary = "sovra-test-boundary"
+    body = (f"--{boundary}\r\n"
+            'Content-Disposition: form-data; name="file"; filename="a\x00b.txt"\r\n'
+            "Content-Type: text/plain\r\n\r\nhello\r\n"
+            f"--{boundary}--\r\n").encode()
+    response = http.post("/data/collections/nul-upload/documents", content=body,
+                         headers={"content-type": f"multipart/form-data; boundary={boundary}"})
+    assert response.status_code < 500, response.text
+    assert http.get("/data/collections/nul-upload/documents").status_code == 200
