@@ -9,7 +9,7 @@ from sqlalchemy import func, select, text
 
 from sovra.data.certificates import verify_certificate
 from sovra.data.hooks import ErasureRequest
-from sovra.errors import BundleVerificationError, LegalHoldError
+from sovra.errors import ErasureCertificateError, LegalHoldError
 from sovra.instance import Instance
 from sovra.store.tables.data import data_chunk_content, data_chunks, data_documents
 from tests.data.conftest import ADMIN, spec
@@ -82,7 +82,7 @@ def test_tampered_certificate_fails_verification(data: Instance) -> None:
     svc.ingest(ADMIN, "hr", "anna.txt", ANNA)
     document = json.loads(svc.erase_subject(ADMIN, "anna.keller@example.com"))
     document["erased"] = []
-    with pytest.raises(BundleVerificationError):
+    with pytest.raises(ErasureCertificateError):
         verify_certificate(json.dumps(document))
 
 

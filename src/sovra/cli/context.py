@@ -6,11 +6,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from sovra.config import Settings, load_settings
-from sovra.instance import Instance, open_instance
+if TYPE_CHECKING:
+    # Imported where used: the settings pull in pydantic and the instance every room,
+    # which `sovra --help` and `sovra --version` must not pay for (issue 15).
+    from sovra.config import Settings
+    from sovra.instance import Instance
 
 
 @dataclass(frozen=True)
@@ -19,6 +23,8 @@ class GlobalOptions:
     database_url: str | None
 
     def settings(self, **overrides: object) -> Settings:
+        from sovra.config import load_settings
+
         return load_settings(data_dir=self.data_dir, database_url=self.database_url, **overrides)
 
 
@@ -31,7 +37,11 @@ def options(ctx: typer.Context) -> GlobalOptions:
 
 @contextmanager
 def instance(ctx: typer.Context, *, migrate: bool = True) -> Iterator[Instance]:
-    opened = open_instance(options(ctx).settings(), migrate=migrate)
+    from sovra.instance import open_instance
+
+    # A command is not a server start: dev mode's kept-share unseal is not recorded, so
+    # a read-only command appends nothing to the ledger (issue 15).
+    opened = open_instance(options(ctx).settings(), migrate=migrate, record_dev_unseal=False)
     try:
         yield opened
     finally:

@@ -26,6 +26,7 @@ _EXIT: tuple[tuple[type[errors.SovraError], int], ...] = (
     (errors.HsmError, EXIT_UNAVAILABLE),
     (errors.LedgerUnavailableError, EXIT_UNAVAILABLE),
     (errors.StorageError, EXIT_UNAVAILABLE),
+    (errors.ServerUnreachableError, EXIT_UNAVAILABLE),
     (errors.AuthError, EXIT_DENIED),
     (errors.ConfigError, EXIT_USAGE),
     (errors.InvalidInputError, EXIT_USAGE),

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from sovra.errors import BundleVerificationError, InvalidInputError, NotFoundError
+from sovra.errors import ErasureCertificateError, InvalidInputError, NotFoundError
 from sovra.keys import KeyService
 from sovra.store.tables.data import data_signing_keys
 
@@ -89,8 +89,8 @@ class CertificateSigner:
 def verify_certificate(certificate: str, public_key: bytes | None = None) -> dict[str, object]:
     """The certificate's body if the signature verifies (against ``public_key`` if pinned).
 
-    Raises BundleVerificationError on any mismatch (the signed-artifact verification error
-    of the error tree), InvalidInputError on text that is not a certificate.
+    Raises ErasureCertificateError on any mismatch, InvalidInputError on text that is not a
+    certificate.
     """
     try:
         document = json.loads(certificate)
@@ -99,11 +99,11 @@ def verify_certificate(certificate: str, public_key: bytes | None = None) -> dic
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InvalidInputError(f"not an erasure certificate: {exc}") from exc
     if public_key is not None and embedded != public_key:
-        raise BundleVerificationError("certificate signed by another key than the pinned one")
+        raise ErasureCertificateError("certificate signed by another key than the pinned one")
     try:
         Ed25519PublicKey.from_public_bytes(embedded).verify(signature, rfc8785.dumps(document))
     except (InvalidSignature, ValueError) as exc:
-        raise BundleVerificationError("erasure certificate signature does not verify") from exc
+        raise ErasureCertificateError("erasure certificate signature does not verify") from exc
     body: dict[str, object] = document
     return body
 

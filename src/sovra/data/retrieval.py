@@ -23,7 +23,7 @@ from sovra.data.index import Scope
 from sovra.data.ingest import collection_resource
 from sovra.data.tokens import query_terms
 from sovra.data.values import DocumentInfo, RetrievedChunk
-from sovra.errors import InvalidInputError, PermissionDeniedError
+from sovra.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from sovra.identity import Caller
 from sovra.policy import Classification, Resource
 from sovra.store.tables.data import (
@@ -68,6 +68,8 @@ class Retrieval:
         embedding = core.searches.submit(self._embed, query)
         try:
             scope = self.allowed_scope(caller, collections)
+            if collections is not None:
+                self._require_named(caller, collections, scope)
             with core.engine.connect() as conn:
                 terms = [t for c in scope.collections
                          for t in query_terms(query, core.index_key(conn, c))]
@@ -97,6 +99,31 @@ class Retrieval:
                         "clearance": caller.clearance,
                         "chunks": [f"{r.document_id}#{r.chunk_index}" for r in results]})
         return results
+
+    def _require_named(self, caller: Caller, collections: Sequence[str], scope: Scope
+                       ) -> None:
+        """Every collection named must exist and be readable: ignoring one silently made
+        a question over a mistyped or forbidden collection an uncited, invented answer
+        (issue 15). The refusal is recorded, naming the collections but not the query."""
+        missing = sorted(set(collections) - set(scope.collections))
+        if not missing:
+            return
+        with self.core.engine.connect() as conn:
+            existing = set(conn.execute(select(data_collections.c.id).where(
+                data_collections.c.id.in_(missing))).scalars())
+        unknown = [c for c in missing if c not in existing]
+        forbidden = [c for c in missing if c in existing]
+        self.core.record(caller, "data.retrieve", "collections/" + ",".join(missing),
+                         "failure" if unknown else "denied",
+                         {"unknown": unknown, "forbidden": forbidden})
+        if unknown:
+            raise NotFoundError(
+                f"no collection {', '.join(map(repr, unknown))}: list the collections with "
+                "GET /data/collections (or `sovra data collection list`), or load the sample "
+                "one with `sovra demo`")
+        raise PermissionDeniedError(
+            f"{caller.principal_id} may not read collection "
+            f"{', '.join(map(repr, forbidden))}: ask its owner or an admin for read access")
 
     def _embed(self, query: str) -> Vectors:
         return self.core.embedder.embed_one(query)

@@ -204,8 +204,14 @@ class Custody:
 
     # -- unsealing ---------------------------------------------------------------------
 
-    def submit_share(self, text: str, *, actor: str) -> SealStatus:
-        """Take one custodian's share; unseal when the threshold is met."""
+    def submit_share(self, text: str, *, actor: str, record_success: bool = True
+                     ) -> SealStatus:
+        """Take one custodian's share; unseal when the threshold is met.
+
+        ``record_success=False`` only for development mode's kept share in a process that
+        does not serve (a CLI command): there the unseal changes no state anyone else
+        sees, and recording it made every read-only command append two entries (issue
+        15). Failures are recorded either way."""
         with self._lock:
             ceremony, progress = self._expect_shares()
             if self._root is not None:
@@ -219,10 +225,12 @@ class Custody:
                 raise
             step = {"index": share.index, "fingerprint": share.fingerprint,
                     "progress": progress.received + 1, "threshold": ceremony.threshold}
-            self._ledger.append(actor, "keys.unseal.share", self._resource(), "success", step)
+            if record_success:
+                self._ledger.append(actor, "keys.unseal.share", self._resource(), "success",
+                                    step)
             rebuilt = progress.add(share)
             if rebuilt is not None:
-                self._finish_unseal(ceremony, rebuilt, actor)
+                self._finish_unseal(ceremony, rebuilt, actor, record_success=record_success)
             return self.status()
 
     def _expect_shares(self) -> tuple[Ceremony, UnsealProgress]:
@@ -236,7 +244,8 @@ class Custody:
                                 "not with shares")
         return self._ceremony, self._progress
 
-    def _finish_unseal(self, ceremony: Ceremony, rebuilt: bytearray, actor: str) -> None:
+    def _finish_unseal(self, ceremony: Ceremony, rebuilt: bytearray, actor: str, *,
+                       record_success: bool = True) -> None:
         root = SoftwareRoot(rebuilt, ceremony.ceremony_id)
         rebuilt[:] = bytes(len(rebuilt))
         try:
@@ -248,8 +257,9 @@ class Custody:
             raise ShareError("the shares do not rebuild this instance's root key; progress "
                              "was discarded, start again") from exc
         try:
-            self._ledger.append(actor, "keys.unseal", self._resource(), "success",
-                                {"mode": ceremony.mode})
+            if record_success:
+                self._ledger.append(actor, "keys.unseal", self._resource(), "success",
+                                    {"mode": ceremony.mode})
         except LedgerUnavailableError:
             root.close()
             raise

@@ -56,11 +56,14 @@ def _write_dev_share(path: Path, shares: Sequence[Share]) -> None:
     write_private_file(path, text.encode("ascii"))
 
 
-def auto_unseal(service: KeyService) -> None:
+def auto_unseal(service: KeyService, *, record_dev_unseal: bool = True) -> None:
     """At open: HSM mode opens the token, dev mode reads its kept share; others stay sealed.
 
     A failure does not stop the instance from opening (health and unseal must answer);
-    it is recorded, logged and shown in the seal status.
+    it is recorded, logged and shown in the seal status. ``record_dev_unseal=False``
+    (CLI commands): dev mode's kept-share unseal in a process that serves nobody is not
+    recorded, so a read-only command appends nothing (issue 15); the server's start,
+    every custodian share and every failure still are.
     """
     ceremony = service.custody.ceremony
     if ceremony is None:
@@ -75,7 +78,8 @@ def auto_unseal(service: KeyService) -> None:
                 text = path.read_text(encoding="ascii")
             except OSError as exc:
                 raise ShareError(f"dev-mode share {path} cannot be read: {exc}") from exc
-            service.submit_share(text, actor="system")
+            service.custody.submit_share(text, actor="system",
+                                         record_success=record_dev_unseal)
     except (HsmError, ShareError, LedgerUnavailableError) as exc:
         service.custody.note_error(str(exc))
         log.warning("key custody: automatic unseal failed: %s", exc)

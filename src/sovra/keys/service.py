@@ -62,13 +62,14 @@ class KeyService:
 
     @classmethod
     def open(cls, engine: Engine, settings: Settings, ledger: Recorder, *,
-             auto_unseal: bool = True) -> KeyService:
-        """Load the ceremony; unseal at once in HSM mode (PIN) and dev mode (kept share)."""
+             auto_unseal: bool = True, record_dev_unseal: bool = True) -> KeyService:
+        """Load the ceremony; unseal at once in HSM mode (PIN) and dev mode (kept share;
+        recorded unless ``record_dev_unseal`` is False, see ``devmode.auto_unseal``)."""
         service = cls(engine, settings, ledger)
         if auto_unseal:
             from sovra.keys.devmode import auto_unseal as _auto
 
-            _auto(service)
+            _auto(service, record_dev_unseal=record_dev_unseal)
         return service
 
     # -- custody (thin delegation, so callers need only ``instance.keys``) --------------

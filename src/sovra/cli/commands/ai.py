@@ -94,21 +94,27 @@ def list_models(ctx: typer.Context) -> None:
                       f"{r.spec.source}  licence {r.spec.licence}", highlight=False)
 
 
-def demo(ctx: typer.Context) -> None:
+def demo(
+    ctx: typer.Context,
+    url: Annotated[str | None, typer.Option(
+        "--url", show_default=False, help="The server's URL for the example (default: "
+        "where `sovra up` on this data directory serves).")] = None,
+) -> None:
     """Load the sample collection "demo" (a staff handbook, an incident report, a
     retention schedule) so you can ask questions over documents right away."""
     from sovra.ai.demo import EXAMPLE, demo_caller, load_demo
+    from sovra.cli.server import server_url
     from sovra.keys import start_for_up
 
     with instance(ctx) as opened:
         run(lambda: start_for_up(opened.keys))
         caller = run(lambda: demo_caller(opened))
         summary = run(lambda: load_demo(opened.data, caller))
-        url = f"http://{opened.settings.host}:{opened.settings.port}"
     for result in summary.results:
         console.print(f"{result.status:9} {result.name}  ({result.chunks} chunks, "
                       f"{result.classification.label if result.classification else '-'})",
                       highlight=False)
-    console.print("\nCollection [bold]demo[/] is ready. With `sovra up` running, ask:\n",
-                  highlight=False)
-    console.print(EXAMPLE.format(url=url), highlight=False, markup=False)
+    typer.echo("\nCollection demo is ready. With `sovra up` running, ask:\n")
+    # Plain echo, not Rich: Rich wraps long lines at the terminal's width, inside the
+    # string literals, and the example no longer ran when pasted (issue 15).
+    typer.echo(EXAMPLE.format(url=server_url(ctx, url)))

@@ -15,14 +15,13 @@ from functools import partial
 from pathlib import Path
 from typing import Annotated
 
-import httpx
 import typer
 from rich.console import Console
 
-from sovra import errors
 from sovra.cli.commands.identity import announce_first_admin
-from sovra.cli.context import instance, options
+from sovra.cli.context import instance
 from sovra.cli.errors import run
+from sovra.cli.server import call, server_url
 from sovra.instance import Instance
 from sovra.keys import HsmConfig, SealStatus, Share, share_file_text, write_share_files
 
@@ -41,35 +40,8 @@ def _actor() -> str:
     return f"cli:{getpass.getuser()}"
 
 
-def _url(ctx: typer.Context, url: str | None) -> str:
-    if url:
-        return url.rstrip("/")
-    settings = run(options(ctx).settings)
-    return f"http://{settings.host}:{settings.port}"
-
-
-def _call(method: str, url: str, *, json: object = None, token: str | None = None
-          ) -> dict[str, object]:
-    """One request to the server; its error body becomes the same typed error here."""
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    try:
-        response = httpx.request(method, url, json=json, headers=headers, timeout=30.0)
-    except httpx.HTTPError as exc:
-        raise errors.StorageError(f"no Sovra server answers at {url}: {exc}; start it with "
-                                  "`sovra up` or pass --url") from exc
-    body = response.json() if response.content else {}
-    if response.is_error:
-        problem = body.get("error", {}) if isinstance(body, dict) else {}
-        kind = getattr(errors, str(problem.get("type")), None)
-        message = str(problem.get("message", response.text))
-        if isinstance(kind, type) and issubclass(kind, errors.SovraError) and kind not in (
-                errors.RateLimitedError, errors.QuotaExceededError, errors.OverloadedError,
-                errors.PermissionDeniedError):
-            raise kind(message)
-        raise errors.SovraError(f"HTTP {response.status_code}: {message}")
-    if not isinstance(body, dict):
-        raise errors.SovraError(f"unexpected answer from {url}")
-    return body
+_url = server_url
+_call = call
 
 
 def _show(status: dict[str, object] | SealStatus) -> None:
@@ -210,24 +182,33 @@ def _unseal_here(opened: Instance, share_files: Sequence[Path]) -> None:
 
 
 @app.command("status")
-def status_command(ctx: typer.Context, url: UrlOpt = None) -> None:
-    """The ceremony and keyrings (from the database), and the server's seal state."""
-    with instance(ctx) as opened:
-        local = opened.keys.seal_status()
-        _show(local)
-        if not local.sealed:
-            for ring in run(opened.keys.status).keyrings:
-                console.print(f"  keyring {ring.keyring_id}: version {ring.current_version}, "
-                              f"min {ring.min_version}"
-                              + (", ERASED" if ring.destroyed else ""), highlight=False)
+def status_command(
+    ctx: typer.Context,
+    url: UrlOpt = None,
+    api_key: Annotated[str | None, typer.Option(
+        "--api-key", envvar="SOVRA_API_KEY", help="API key allowed keys.status, to list "
+        "the keyrings too.", show_default=False)] = None,
+) -> None:
+    """The running server's seal state and, with an API key, its keyrings.
+
+    Asked of the server: this command's own process is not the one that holds (or lacks)
+    the keys, so its seal state would say nothing (issue 15).
+    """
     base = _url(ctx, url)
-    try:
-        remote = _call("GET", f"{base}/sys/seal-status")
-    except errors.SovraError as exc:
-        console.print(f"server: {exc}", highlight=False)
-        return
+    remote = run(lambda: _call("GET", f"{base}/sys/seal-status"))
     console.print(f"server at {base}:", highlight=False)
     _show(remote)
+    if api_key is None:
+        console.print("keyrings: give --api-key (or SOVRA_API_KEY) allowed keys.status to "
+                      "list them", highlight=False)
+        return
+    if remote.get("sealed"):
+        return
+    found = run(lambda: _call("GET", f"{base}/keys/status", token=api_key))
+    for ring in found.get("keyrings", []):
+        console.print(f"  keyring {ring['keyring_id']}: version {ring['current_version']}, "
+                      f"min {ring['min_version']}"
+                      + (", ERASED" if ring["destroyed"] else ""), highlight=False)
 
 
 @app.command("rotate")

@@ -41,7 +41,7 @@ OriginOpt = Annotated[str | None, typer.Option(
 
 @contextmanager
 def _opened(ctx: typer.Context) -> Iterator[Instance]:
-    opened = run(lambda: open_instance(options(ctx).settings()))
+    opened = run(lambda: open_instance(options(ctx).settings(), record_dev_unseal=False))
     try:
         yield opened
     finally:

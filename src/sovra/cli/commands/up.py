@@ -7,6 +7,7 @@ instance is opened, entries written or the demo loaded, not after (issue 15).
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,6 +19,7 @@ from sovra.ai.service import register_builtin_models
 from sovra.api import create_app
 from sovra.cli.context import options
 from sovra.cli.errors import run
+from sovra.cli.server import clear_server_url, write_server_url
 from sovra.config import Settings
 from sovra.continuity.state import refuse_if_held
 from sovra.errors import ConfigError
@@ -53,12 +55,27 @@ def bind_port(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _serve(app: FastAPI, settings: Settings, sock: socket.socket) -> None:
+class _Server(uvicorn.Server):
+    """uvicorn's server, removing the server-URL note once it has shut down: uvicorn
+    re-raises SIGTERM after a graceful shutdown, so no ``finally`` after ``run`` runs."""
+
+    def __init__(self, config: uvicorn.Config, data_dir: Path, url: str) -> None:
+        super().__init__(config)
+        self._note = (data_dir, url)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        try:
+            await super().shutdown(sockets)
+        finally:
+            clear_server_url(*self._note)
+
+
+def _serve(app: FastAPI, settings: Settings, sock: socket.socket, url: str) -> None:
     # Every request is in the ledger already; a per-request access log line would cost
     # the AI gateway's hot path more than the rest of the request (issue 7 benchmarks).
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info",
                             access_log=False)
-    uvicorn.Server(config).run(sockets=[sock])
+    _Server(config, settings.data_dir, url).run(sockets=[sock])
 
 
 def up(
@@ -104,5 +121,12 @@ def _start(settings: Settings, sock: socket.socket, *, demo: bool) -> None:
         loaded = run(lambda: load_demo(instance.data, demo_caller(instance)))
         console.print(f"demo collection 'demo': {len(loaded.results)} sample documents "
                       f"({loaded.count('ingested')} new)", highlight=False)
-    console.print(f"Sovra on http://{settings.host}:{settings.port}/  (API docs at /docs)")
-    _serve(create_app(instance, close_instance_on_shutdown=True), settings, sock)
+    url = f"http://{settings.host}:{settings.port}"
+    # Other commands (`sovra status`, `sovra demo`, `sovra keys status`) find the server
+    # here when it was started on another port than the settings name (issue 15).
+    write_server_url(settings.data_dir, url)
+    console.print(f"Sovra on {url}/  (API docs at /docs)")
+    try:
+        _serve(create_app(instance, close_instance_on_shutdown=True), settings, sock, url)
+    finally:
+        clear_server_url(settings.data_dir, url)

@@ -1,0 +1,100 @@
+"""Talking to the running server over HTTP from a CLI command.
+
+A command that only reads the server's state asks the server instead of opening the
+instance in its own process: that is quicker (no database, no models, no unseal) and
+it shows what the server sees, not what a second process would (issue 15).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import typer
+
+from sovra import errors
+from sovra.cli.context import options
+from sovra.cli.errors import run
+
+SERVER_URL_FILE = "server.url"
+
+
+def write_server_url(data_dir: Path, url: str) -> None:
+    """Note where ``sovra up`` serves, for the commands run beside it."""
+    path = data_dir / SERVER_URL_FILE
+    scratch = path.with_suffix(".tmp")
+    scratch.write_text(url + "\n", encoding="ascii")
+    scratch.replace(path)
+
+
+def clear_server_url(data_dir: Path, url: str) -> None:
+    """Remove the note if it is still ours (a second server may have replaced it)."""
+    path = data_dir / SERVER_URL_FILE
+    try:
+        if path.read_text(encoding="ascii").strip() == url:
+            path.unlink()
+    except OSError:
+        pass
+
+
+def server_url(ctx: typer.Context, url: str | None) -> str:
+    """``url`` if given; else where ``sovra up`` on this data directory said it serves;
+    else the address the settings name."""
+    if url:
+        return url.rstrip("/")
+    settings = run(options(ctx).settings)
+    try:
+        noted = (settings.data_dir / SERVER_URL_FILE).read_text(encoding="ascii").strip()
+    except OSError:
+        noted = ""
+    if noted.startswith(("http://", "https://")):
+        return noted
+    return f"http://{settings.host}:{settings.port}"
+
+
+def _error_kind(response: httpx.Response) -> tuple[str, str]:
+    try:
+        body = response.json()
+    except ValueError:
+        return "", response.text[:300]
+    problem = body.get("error", {}) if isinstance(body, dict) else {}
+    if not isinstance(problem, dict):
+        return "", response.text[:300]
+    # The API's own routes put the error class in "type", the /v1 ones in "code".
+    kind = str(problem.get("code") or problem.get("type") or "")
+    return kind, str(problem.get("message", response.text[:300]))
+
+
+def request(method: str, url: str, *, json: object = None, token: str | None = None,
+            timeout_s: float = 30.0) -> httpx.Response:
+    """One request; ``ServerUnreachableError`` if nothing answers, and the server's error
+    body turned back into the same typed error here."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        response = httpx.request(method, url, json=json, headers=headers, timeout=timeout_s)
+    except httpx.HTTPError as exc:
+        raise errors.ServerUnreachableError(
+            f"no Sovra server answers at {url} ({exc}); start it with `sovra up`, or give "
+            "its address with --url") from exc
+    if response.is_error:
+        kind_name, message = _error_kind(response)
+        kind = getattr(errors, kind_name, None)
+        if isinstance(kind, type) and issubclass(kind, errors.SovraError) and kind not in (
+                errors.RateLimitedError, errors.QuotaExceededError, errors.OverloadedError,
+                errors.PermissionDeniedError, errors.StorageBusyError):
+            raise kind(message)
+        if response.status_code == 403:
+            raise errors.PermissionDeniedError(message)
+        raise errors.SovraError(f"HTTP {response.status_code}: {message}")
+    return response
+
+
+def call(method: str, url: str, *, json: object = None, token: str | None = None
+         ) -> dict[str, Any]:
+    """``request`` for a JSON object answer."""
+    response = request(method, url, json=json, token=token)
+    body = response.json() if response.content else {}
+    if not isinstance(body, dict):
+        raise errors.SovraError(f"unexpected answer from {url}")
+    return body
