@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 
@@ -120,3 +121,63 @@ def test_operator_reads_a_secret_document_only_while_two_approvers_grant_it(
     decisions = [o for a, o, who, _ in story if a == "policy.decision" and who == "otto"]
     assert decisions[-1] == "denied"  # the read after expiry
     assert json.dumps(story)  # the story is plain data
+
+
+def test_a_watcher_follows_a_supervised_grant_live_and_terminates_it(server: Server) -> None:
+    admin = server.headers()
+    operator = cli_principal(server, "olaf", "operator")
+    ann = cli_principal(server, "alba", "approver")
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        http.post("/data/collections", headers=admin, json={
+            "id": "ledgerbook", "owner": "Finance", "purpose": "bookkeeping",
+            "subject_categories": ["suppliers"], "data_categories": ["invoices"],
+            "retention_days": 365, "jurisdiction": "EU", "ceiling": "internal",
+        }).raise_for_status()
+        ingested = http.post("/data/collections/ledgerbook/documents", headers=admin,
+                             data={"classification": "internal"},
+                             files={"file": ("inv.txt", b"Invoice 12 is due on Friday.")})
+        ingested.raise_for_status()
+        document = f"/data/documents/{ingested.json()['document_id']}"
+        asked = http.post("/lockbox/requests", headers=operator, json={
+            "scope": "collection:ledgerbook", "actions": ["documents.read"],
+            "reason": "INC-8", "supervised": True, "duration_s": 600}).json()
+        assert asked["supervised"] and asked["required_approvals"] == 1
+        opened = http.post(f"/lockbox/requests/{asked['id']}/approve", headers=ann, json={})
+        assert opened.json()["state"] == "active"
+        assert http.get(document, headers=operator).status_code == 403  # nobody watching
+        assert http.get(f"/lockbox/grants/{asked['id']}/events",
+                        headers=operator).status_code == 403  # never one's own supervisor
+
+        events: list[tuple[str, dict]] = []
+        watching = threading.Event()
+
+        def follow() -> None:
+            with httpx.stream("GET", f"{server.url}/lockbox/grants/{asked['id']}/events",
+                              headers=ann, timeout=httpx.Timeout(30, read=30)) as stream:
+                kind = ""
+                for line in stream.iter_lines():
+                    if line.startswith("event:"):
+                        kind = line[6:].strip()
+                    elif line.startswith("data:"):
+                        events.append((kind, json.loads(line[5:])))
+                        if kind == "watching":
+                            watching.set()
+                        if kind == "ended":
+                            return
+
+        follower = threading.Thread(target=follow, daemon=True)
+        follower.start()
+        assert watching.wait(30)
+        read = http.get(document, headers=operator)
+        assert read.status_code == 200 and "Invoice 12" in read.text
+        ended = http.post(f"/lockbox/requests/{asked['id']}/revoke", headers=ann,
+                          json={"reason": "terminated mid-session"})
+        assert ended.status_code == 200 and ended.json()["state"] == "revoked"
+        follower.join(30)
+        assert http.get(document, headers=operator).status_code == 403
+    kinds = [k for k, _ in events]
+    assert kinds[0] == "watching" and kinds[-1] == "ended"
+    decisions = [d for k, d in events if k == "decision"]
+    assert decisions and all(d["principal"] == "olaf" for d in decisions)
+    assert {d["outcome"] for d in decisions} == {"allowed"}
+    assert events[-1][1]["reason"] == "terminated mid-session"

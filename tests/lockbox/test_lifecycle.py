@@ -327,3 +327,24 @@ def test_the_report_tells_each_grant_with_proofs(unsealed: Instance, box: Lockbo
         verify_inclusion(entry["seq"], int(report["tree_size"]),  # type: ignore[call-overload]
                          bytes.fromhex(entry["leaf_hash"]),
                          [bytes.fromhex(p) for p in entry["inclusion_proof"]], root)
+
+
+def test_a_supervised_grant_works_only_while_an_approver_watches(
+        unsealed: Instance, box: LockboxService) -> None:
+    request_id = granted(box, supervised=True)
+    assert not reads(unsealed)
+    entry = last_entry(unsealed)
+    assert entry["outcome"] == "denied" and "lockbox.supervised-unwatched" in json.dumps(entry)
+    with pytest.raises(PermissionDeniedError, match=r"lockbox\.no-self-supervision"):
+        box.watch_grant(OPERATOR, request_id)
+    watch = box.watch_grant(APPROVER_3, request_id)
+    assert reads(unsealed)
+    seen = watch.get(1.0)
+    assert seen is not None and seen.kind == "decision"
+    assert (seen.data["principal"], seen.data["outcome"]) == ("otto", "allowed")
+    box.revoke(APPROVER_3, request_id, reason="terminated while watching")
+    ended = watch.get(1.0)
+    assert ended is not None and ended.kind == "ended" and ended.data["by"] == "ada"
+    assert not reads(unsealed)
+    watch.close()
+    assert box.watch.watchers(request_id) == ()

@@ -17,9 +17,8 @@ import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 
-from sovra.errors import InvalidInputError, PermissionDeniedError, SovraError
+from sovra.errors import ConflictError, InvalidInputError, PermissionDeniedError, SovraError
 from sovra.identity.caller import Caller
 from sovra.identity.sink import LedgerSink
 from sovra.lockbox import lifecycle
@@ -27,6 +26,7 @@ from sovra.lockbox.grants import GrantIndex, grant_context
 from sovra.lockbox.notify import ALERT, NOTICE, Notice
 from sovra.lockbox.report import LedgerReader, Report, build_report
 from sovra.lockbox.resolvers import Resolvers
+from sovra.lockbox.status import LockboxStatus, lockbox_status
 from sovra.lockbox.store import RequestStore
 from sovra.lockbox.values import (
     AccessRequest,
@@ -38,7 +38,8 @@ from sovra.lockbox.values import (
     Vote,
     VoteKind,
 )
-from sovra.policy.decision import Resource
+from sovra.lockbox.watch import Watch, WatchEvent, WatchHub
+from sovra.policy.decision import Decision, Resource
 from sovra.policy.service import PolicyService
 
 log = logging.getLogger(__name__)
@@ -47,16 +48,6 @@ log = logging.getLogger(__name__)
 LOCKBOX = Caller("lockbox", "service", frozenset(), "public")
 _QUORUM_MAX = 9
 SECRET = 3
-
-
-@dataclass(frozen=True)
-class LockboxStatus:
-    """What ``sovra lockbox status`` shows; findings feed compliance reports."""
-
-    pending: tuple[AccessRequest, ...]
-    active: tuple[AccessRequest, ...]
-    overdue_reviews: tuple[AccessRequest, ...]
-    findings: tuple[str, ...]
 
 
 def request_resource(req: AccessRequest, approvals: int | None = None) -> Resource:
@@ -94,6 +85,7 @@ class LockboxService:
         self._new_id = new_id
         # Called with every notice after its event is recorded and stored (notify.Notifier).
         self.notifiers: list[Callable[[Notice], None]] = []
+        self.watch = WatchHub()
         self.index = GrantIndex(store, clock, self.limits, self._document_collection,
                                 refresh_s=refresh_s)
 
@@ -172,7 +164,7 @@ class LockboxService:
             jurisdiction=caller.jurisdiction, source=source, scope=spec.scope,
             actions=actions, reason=spec.reason.strip(), ticket=spec.ticket,
             duration_s=duration, urgency=spec.urgency, single_use=spec.single_use,
-            breakglass=breakglass, tier=self._tier(spec.scope),
+            breakglass=breakglass, tier=self._tier(spec.scope), supervised=spec.supervised,
             destructive=lifecycle.is_destructive(actions), required=1,
             status=Status.PENDING, created_at=now, request_expires_at=now + ttl,
             last_event_at=now)
@@ -184,6 +176,7 @@ class LockboxService:
                 "source": req.source, "scope": str(req.scope), "actions": list(req.actions),
                 "reason": req.reason, "ticket": req.ticket, "duration_s": req.duration_s,
                 "urgency": req.urgency, "single_use": req.single_use, "tier": req.tier,
+                "supervised": req.supervised,
                 "required_approvals": req.required}
 
     # -- requests -------------------------------------------------------------------
@@ -261,6 +254,9 @@ class LockboxService:
                                      self.limits)
         done = self._store_change(caller.principal_id, "lockbox.revoke", req, after,
                                   {"reason": after.end_reason})
+        self.watch.publish(done.id, WatchEvent("ended", {
+            "state": State.REVOKED.value, "by": caller.principal_id,
+            "reason": done.end_reason, "at": done.ended_at}))
         self._notify("lockbox.revoke", done,
                      f"{caller.principal_id} revoked {done.id}: {done.end_reason}")
         return done
@@ -315,19 +311,7 @@ class LockboxService:
 
     def status(self) -> LockboxStatus:
         """Pending requests, live grants, and findings (overdue break-glass reviews)."""
-        now = self._clock()
-        everything = self._store.query(limit=100_000)
-        states = [(r, lifecycle.state(r, now, self.limits)) for r in everything]
-        overdue = tuple(r for r in everything
-                        if lifecycle.review_overdue(r, now, self.limits))
-        return LockboxStatus(
-            pending=tuple(r for r, s in states if s is State.PENDING),
-            active=tuple(r for r, s in states if s is State.ACTIVE),
-            overdue_reviews=overdue,
-            findings=tuple(
-                f"lockbox.review-overdue: break-glass grant {r.id} by {r.requester} has "
-                f"{len(r.votes_of(VoteKind.REVIEW))} of {self.limits.review_quorum} reviews, "
-                f"due {r.review_due:.0f}" for r in overdue))
+        return lockbox_status(self._store.query(limit=100_000), self._clock(), self.limits)
 
     def report(self, ledger: LedgerReader, *, since: float) -> Report:
         """Evidence for every request since ``since``, with the ledger's proofs."""
@@ -348,9 +332,45 @@ class LockboxService:
         fresh, why = self.index.confirm(found, action, resource)
         if why is not None:
             return None
+        if fresh.supervised and not self.watch.watchers(fresh.id):
+            rule = "lockbox.supervised-unwatched"
+            self._ledger.append(caller.principal_id, "lockbox.use", f"lockbox/{fresh.id}",
+                                "denied", {"rule": rule, "action": action,
+                                           "resource": resource.uid,
+                                           "error": f"{rule}: no approver is watching this "
+                                           "supervised grant; one must run sovra access watch"})
+            return None
         return grant_context(fresh)
 
-    def used(self, grant_id: str) -> None:
+    def decided(self, grant_id: str, decision: Decision) -> None:
+        """A decision was made under the grant: watchers see it; an allow spends a
+        single-use grant."""
+        self.watch.publish(grant_id, WatchEvent("decision", {
+            "principal": decision.principal_id, "action": decision.action,
+            "resource": decision.resource, "outcome": decision.outcome,
+            "policies": list(decision.policy_ids), "at": self._clock()}))
+        if decision.allowed:
+            self._spend(grant_id)
+
+    def watch_grant(self, caller: Caller, grant_id: str, *, source: str = "") -> Watch:
+        """Open a live watch on a pending or active grant (approvers, never its requester)."""
+        with self._recorded_refusals(caller, "lockbox.watch", grant_id):
+            req = self._store.get(grant_id)
+            if caller.principal_id == req.requester:
+                raise PermissionDeniedError(
+                    f"lockbox.no-self-supervision: {caller.principal_id} asked for {grant_id} "
+                    "and cannot supervise it; an approver must watch",
+                    ("lockbox.no-self-supervision",))
+            self._require(caller, "lockbox.watch", request_resource(req))
+            now_state = self.state(req)
+            if now_state not in (State.PENDING, State.ACTIVE):
+                raise ConflictError(f"lockbox.watch-live-only: {grant_id} is "
+                                    f"{now_state.value}; nothing to watch")
+        self._ledger.append(caller.principal_id, "lockbox.watch", f"lockbox/{grant_id}",
+                            "success", {"source": source, "supervised": req.supervised})
+        return self.watch.join(grant_id, caller.principal_id)
+
+    def _spend(self, grant_id: str) -> None:
         """A decision allowed something under the grant: a single-use grant is now spent."""
         known = self.index.known(grant_id)
         if known is not None and (not known.single_use or known.first_used_at is not None):

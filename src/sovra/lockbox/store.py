@@ -36,7 +36,7 @@ def _row_values(req: AccessRequest) -> dict[str, Any]:
         "granted_at": req.granted_at, "expires_at": req.expires_at, "ended_at": req.ended_at,
         "ended_by": req.ended_by, "end_reason": req.end_reason,
         "first_used_at": req.first_used_at, "review_due": req.review_due,
-        "ledger_seq": req.ledger_seq,
+        "ledger_seq": req.ledger_seq, "supervised": req.supervised,
     }
 
 
@@ -57,7 +57,8 @@ def _request(row: Row[Any], votes: Sequence[Vote]) -> AccessRequest:
         last_event_at=row.last_event_at, granted_at=row.granted_at,
         expires_at=row.expires_at, ended_at=row.ended_at, ended_by=row.ended_by,
         end_reason=row.end_reason, first_used_at=row.first_used_at,
-        review_due=row.review_due, votes=tuple(votes), ledger_seq=row.ledger_seq)
+        review_due=row.review_due, votes=tuple(votes), ledger_seq=row.ledger_seq,
+        supervised=bool(row.supervised))
 
 
 class RequestStore:

@@ -132,6 +132,7 @@ class RequestSpec:
     urgency: str = "normal"
     single_use: bool = False
     request_ttl_s: float | None = None  # None: the default pending lifetime
+    supervised: bool = False  # refused while no approver watches (sovra access watch)
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,7 @@ class AccessRequest:
     review_due: float | None = None
     votes: tuple[Vote, ...] = field(default=())
     ledger_seq: int | None = None
+    supervised: bool = False
 
     def votes_of(self, kind: VoteKind) -> tuple[Vote, ...]:
         return tuple(v for v in self.votes if v.kind is kind)

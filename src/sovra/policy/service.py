@@ -38,7 +38,7 @@ class GrantSource(Protocol):
     def context_for(self, caller: Caller, action: str, resource: Resource
                     ) -> Mapping[str, object] | None: ...
 
-    def used(self, grant_id: str) -> None: ...
+    def decided(self, grant_id: str, decision: Decision) -> None: ...
 
 
 def unified_diff(old: str, new: str, old_name: str, new_name: str) -> str:
@@ -132,8 +132,8 @@ class PolicyService:
         decision = dataclasses.replace(
             self.active.decide(caller, action, resource, {**(context or {}), **extra}),
             grant_id=str(extra["grant_id"]))
-        if decision.allowed and grants is not None:
-            grants.used(str(extra["grant_id"]))
+        if grants is not None:  # watchers see it; a single-use grant is spent by an allow
+            grants.decided(str(extra["grant_id"]), decision)
         return decision
 
     def require(self, caller: Caller, action: str, resource: Resource,

@@ -8,17 +8,22 @@ and records the outcome. Plain ``def`` routes: the service blocks on durable app
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from sovra.api.auth import authorized
 from sovra.api.deps import get_instance
 from sovra.identity import Caller
 from sovra.instance import Instance
-from sovra.lockbox import AccessRequest, RequestSpec, Scope
+from sovra.lockbox import AccessRequest, RequestSpec, Scope, State
 from sovra.lockbox.report import report_json
+from sovra.lockbox.watch import Watch
 
 router = APIRouter(prefix="/lockbox", tags=["lockbox"])
 
@@ -26,6 +31,7 @@ InstanceDep = Annotated[Instance, Depends(get_instance)]
 Requester = Annotated[Caller, Depends(authorized("lockbox.request", "AccessRequest"))]
 Reader = Annotated[Caller, Depends(authorized("lockbox.read", "AccessRequest"))]
 Breaker = Annotated[Caller, Depends(authorized("lockbox.breakglass", "AccessRequest"))]
+Watcher = Annotated[Caller, Depends(authorized("lockbox.watch", "AccessRequest"))]
 # The report is ledger evidence (entries and proofs): for those who read the ledger.
 LedgerReader = Annotated[Caller, Depends(authorized("ledger.read", "Ledger"))]
 
@@ -40,12 +46,13 @@ class RequestIn(BaseModel):
     urgency: str = "normal"
     single_use: bool = False
     request_ttl_s: float | None = Field(default=None, gt=0)
+    supervised: bool = Field(default=False, description="Refused while no approver watches")
 
     def spec(self) -> RequestSpec:
         return RequestSpec(scope=Scope.parse(self.scope), actions=tuple(self.actions),
                            reason=self.reason, ticket=self.ticket, duration_s=self.duration_s,
                            urgency=self.urgency, single_use=self.single_use,
-                           request_ttl_s=self.request_ttl_s)
+                           request_ttl_s=self.request_ttl_s, supervised=self.supervised)
 
 
 class VoteIn(BaseModel):
@@ -79,6 +86,7 @@ class AccessRequestOut(BaseModel):
     urgency: str
     single_use: bool
     breakglass: bool
+    supervised: bool
     tier: int
     required_approvals: int
     approvals: int
@@ -99,6 +107,7 @@ class AccessRequestOut(BaseModel):
             source=req.source, scope=str(req.scope), actions=list(req.actions),
             reason=req.reason, ticket=req.ticket, duration_s=req.duration_s,
             urgency=req.urgency, single_use=req.single_use, breakglass=req.breakglass,
+            supervised=req.supervised,
             tier=req.tier, required_approvals=req.required, approvals=req.approvals,
             created_at=req.created_at, request_expires_at=req.request_expires_at,
             granted_at=req.granted_at, expires_at=req.expires_at, ended_at=req.ended_at,
@@ -186,3 +195,40 @@ def report(caller: LedgerReader, inst: InstanceDep,
            since: Annotated[float, Query(description="Unix time")] = 0.0
            ) -> dict[str, object]:
     return report_json(inst.lockbox.report(inst.ledger, since=since))
+
+
+def _sse(event: str, data: dict[str, object]) -> str:
+    # The text/event-stream format (HTML Living Standard, "Server-sent events").
+    return f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n"
+
+
+async def _events(inst: Instance, watch: Watch, request: Request) -> AsyncIterator[str]:
+    try:
+        yield _sse("watching", {"grant": watch.grant_id, "watcher": watch.watcher})
+        while True:
+            event = await run_in_threadpool(watch.get, 1.0)
+            if event is not None:
+                yield _sse(event.kind, event.data)
+                if event.kind == "ended":
+                    return
+                continue
+            if await request.is_disconnected():
+                return
+            found = await run_in_threadpool(inst.lockbox.get, watch.grant_id)
+            state = inst.lockbox.state(found)
+            if state not in (State.PENDING, State.ACTIVE):
+                yield _sse("ended", {"state": state.value, "at": found.ended_at})
+                return
+            yield ": keep-alive\n\n"
+    finally:
+        watch.close()  # the grant is unwatched from now on: supervised use stops
+
+
+@router.get("/grants/{grant_id}/events", response_class=StreamingResponse,
+            summary="Watch a grant live: every decision under it (server-sent events)")
+async def watch_events(grant_id: str, request: Request, caller: Watcher,
+                       inst: InstanceDep) -> StreamingResponse:
+    watch = await run_in_threadpool(inst.lockbox.watch_grant, caller, grant_id,
+                                    source=_source(request))
+    return StreamingResponse(_events(inst, watch, request), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store"})

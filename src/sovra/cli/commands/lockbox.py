@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated
 
+import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from sovra.cli.commands.identity import ApiKey, acting
 from sovra.cli.context import instance as open_cli_instance
-from sovra.cli.errors import EXIT_INVALID, run
-from sovra.errors import InvalidInputError
+from sovra.cli.context import options
+from sovra.cli.errors import EXIT_DENIED, EXIT_INVALID, fail, run, stderr
+from sovra.errors import InvalidInputError, StorageError
 from sovra.instance import Instance
 from sovra.lockbox import AccessRequest, RequestSpec, Scope
 from sovra.lockbox.report import report_json
@@ -57,11 +60,11 @@ def _when(ts: float | None) -> str:
 
 
 def _spec(scope: str, actions: list[str], reason: str, ticket: str, duration: str | None, *,
-          urgency: str, single_use: bool) -> RequestSpec:
+          urgency: str, single_use: bool, supervised: bool = False) -> RequestSpec:
     return RequestSpec(scope=Scope.parse(scope), actions=tuple(actions), reason=reason,
                        ticket=ticket,
                        duration_s=None if duration is None else parse_duration(duration),
-                       urgency=urgency, single_use=single_use)
+                       urgency=urgency, single_use=single_use, supervised=supervised)
 
 
 def _table(inst: Instance, found: list[AccessRequest]) -> Table:
@@ -96,10 +99,13 @@ def request(  # noqa: PLR0917 (Typer maps each parameter to an option)
             reason: Reason = "", ticket: Ticket = "", duration: Duration = None,
             urgency: Annotated[str, typer.Option(help="low, normal, high, emergency")]
             = "normal",
-            single_use: Annotated[bool, typer.Option("--single-use")] = False) -> None:
+            single_use: Annotated[bool, typer.Option("--single-use")] = False,
+            supervised: Annotated[bool, typer.Option(
+                "--supervised", help="Usable only while an approver watches.")] = False,
+            ) -> None:
     """Ask for a time-boxed grant; approvers are asked by policy (tier quorum)."""
     spec = run(lambda: _spec(scope, action, reason, ticket, duration, urgency=urgency,
-                                  single_use=single_use))
+                                  single_use=single_use, supervised=supervised))
     with open_cli_instance(ctx) as inst:
         caller = run(lambda: acting(inst, api_key, "lockbox.request", _ANY))
         made = run(lambda: inst.lockbox.request(caller, spec, source="cli"))
@@ -210,3 +216,47 @@ def report(ctx: typer.Context, api_key: ApiKey,
         run(lambda: acting(inst, api_key, "ledger.read", Resource("Ledger")))
         found = run(lambda: inst.lockbox.report(inst.ledger, since=start))
     typer.echo(json.dumps(report_json(found), indent=2))
+
+
+@access_app.command("watch")
+def watch(ctx: typer.Context, request_id: str, api_key: ApiKey,
+          url: Annotated[str | None, typer.Option(
+              "--url", help="The running server (default: http://HOST:PORT of the settings)."
+          )] = None) -> None:
+    """Follow a grant live from the running server; a supervised grant works only while
+    an approver watches. End it with: sovra access revoke ID."""
+    if url is None:
+        settings = run(options(ctx).settings)
+        url = f"http://{settings.host}:{settings.port}"
+    base = url.rstrip("/")
+    headers = {"Authorization": f"Bearer {api_key}", "Accept": "text/event-stream"}
+    try:
+        with httpx.stream("GET", f"{base}/lockbox/grants/{request_id}/events",
+                          headers=headers, timeout=httpx.Timeout(10, read=None)) as stream:
+            if stream.status_code != 200:
+                stream.read()
+                raise typer.Exit(_watch_refused(stream))
+            for event, data in _server_events(stream.iter_lines()):
+                console.print(f"{event}: {data}", highlight=False, soft_wrap=True)
+                if event == "ended":
+                    return
+    except httpx.HTTPError as exc:
+        fail(StorageError(f"cannot reach the server at {base}: {exc}; is sovra up running?"))
+
+
+def _watch_refused(stream: httpx.Response) -> int:
+    stderr.print(f"[bold red]error:[/] {stream.status_code} {stream.text}", highlight=False)
+    return EXIT_DENIED if stream.status_code in (401, 403) else EXIT_INVALID
+
+
+def _server_events(lines: Iterator[str]) -> Iterator[tuple[str, str]]:
+    """(event, data) pairs from a text/event-stream."""
+    event, data = "message", ""
+    for line in lines:
+        if line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            data = line[5:].strip()
+        elif not line and data:
+            yield event, data
+            event, data = "message", ""

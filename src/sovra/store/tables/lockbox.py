@@ -12,6 +12,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from sovra.store.tables import metadata
@@ -49,6 +50,8 @@ lockbox_requests = Table(
     Column("review_due", Float, nullable=True),
     # The ledger entry that recorded the request: the report scans the ledger from here.
     Column("ledger_seq", Integer, nullable=True),
+    # Supervised: actions under the grant are refused while no approver watches.
+    Column("supervised", Boolean, nullable=False, server_default=false()),
 )
 
 lockbox_votes = Table(

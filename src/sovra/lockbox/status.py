@@ -1,0 +1,37 @@
+"""What ``sovra lockbox status`` shows: pending requests, live grants, findings (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sovra.lockbox import lifecycle
+from sovra.lockbox.values import AccessRequest, Limits, State, VoteKind
+
+
+@dataclass(frozen=True)
+class LockboxStatus:
+    """What ``sovra lockbox status`` shows; findings feed compliance reports."""
+
+    pending: tuple[AccessRequest, ...]
+    active: tuple[AccessRequest, ...]
+    overdue_reviews: tuple[AccessRequest, ...]
+    findings: tuple[str, ...]
+
+
+def lockbox_status(everything: Sequence[AccessRequest], now: float,
+                   limits: Limits) -> LockboxStatus:
+    """Sort requests by where they stand at ``now``; overdue reviews become findings."""
+    states = [(r, lifecycle.state(r, now, limits)) for r in everything]
+    overdue = tuple(r for r in everything if lifecycle.review_overdue(r, now, limits))
+    return LockboxStatus(
+        pending=tuple(r for r, s in states if s is State.PENDING),
+        active=tuple(r for r, s in states if s is State.ACTIVE),
+        overdue_reviews=overdue,
+        findings=tuple(
+            f"lockbox.review-overdue: break-glass grant {r.id} by {r.requester} has "
+            f"{len(r.votes_of(VoteKind.REVIEW))} of {limits.review_quorum} reviews, "
+            f"due {r.review_due:.0f}" for r in overdue))
+
+
+__all__ = ["LockboxStatus", "lockbox_status"]
