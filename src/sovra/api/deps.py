@@ -57,11 +57,18 @@ class RefuseHostileInput:
         self._shapes: dict[int, tuple[APIRoute, _Shape]] = {}
 
     async def __call__(self, request: Request) -> None:
-        shape = self._shape(request.scope.get("route"))
-        problems = parameter_problems(
-            "path", ((name, str(value)) for name, value in request.path_params.items()),
-            shape.path_integers)
-        if request.scope.get("query_string"):
+        scope = request.scope
+        shape = self._shape(scope.get("route"))
+        problems: list[Problem] = []
+        # Per parameter only when the whole could hold a problem: every path parameter
+        # is a piece of the decoded path, and in the query NUL can only arrive as %00
+        # (the request line cannot carry it, and decoding replaces invalid UTF-8).
+        if shape.path_integers or text_problem(scope.get("path", "")) is not None:
+            problems += parameter_problems(
+                "path", ((name, str(value)) for name, value in request.path_params.items()),
+                shape.path_integers)
+        query: bytes = scope.get("query_string", b"")
+        if query and (shape.query_integers or b"%00" in query or b"\x00" in query):
             problems += parameter_problems("query", request.query_params.multi_items(),
                                            shape.query_integers)
         if shape.checks_body:

@@ -45,6 +45,10 @@ class Problem:
 
 def text_problem(value: str) -> str | None:
     """Why ``value`` cannot be stored on both profiles, or None if it can."""
+    # The usual case first, without the regex: ASCII (a flag CPython keeps on every
+    # str) holds no surrogate, and a NUL is found by a memchr.
+    if value.isascii() and "\x00" not in value:
+        return None
     found = _HOSTILE.search(value)
     if found is None:
         return None
