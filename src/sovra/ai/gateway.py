@@ -18,7 +18,7 @@ import hashlib
 import itertools
 import secrets
 import time
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
@@ -54,7 +54,7 @@ from sovra.ai.registry import ModelRegistry
 from sovra.ai.request_index import IndexRow, RequestIndex
 from sovra.ai.settings import AISettings
 from sovra.ai.text_policy import TextPolicies
-from sovra.ai.trace import Trace, trace_sync
+from sovra.ai.trace import Trace, lineage, policy_authorizer
 from sovra.errors import (
     ClassificationRefusedError,
     InvalidInputError,
@@ -469,59 +469,22 @@ class Gateway:
         self.text_policies.set(caller.principal_id, collection_id, keep_text=keep_text)
 
     # -- trace ----------------------------------------------------------------------------
-    def _checkpoint(self, *, sign: bool) -> tuple[int, str] | None:
-        """The signed tree head to prove inclusion against.
-
-        The serving process signs a fresh one. Another process (the CLI beside a running
-        server) must not sign — the server is the log's signer — so it proves against the
-        last checkpoint the server signed, or the current tree head unsigned.
-        """
-        checkpoints = getattr(self.ledger, "checkpoints", None)
-        if checkpoints is None:
-            return None
-        signed = checkpoints.sign() if sign else checkpoints.last_signed
-        if signed is None:
-            return None
-        return int(signed.checkpoint.size), str(signed.note)
-
     async def trace(self, caller: Principal, request_id: str) -> Trace:
         """A request's lineage with inclusion proofs to a freshly signed checkpoint, for
         ``caller`` only if policy lets it read a trace of the request's classification."""
         await self.index.flush()
-        return await asyncio.to_thread(self._trace, request_id, caller, flush=False,
-                                       sign=True)
+        authorize = policy_authorizer(self.policy, caller, request_id)
+        return await asyncio.to_thread(lineage, self.index, self.ledger, self.keys,
+                                       request_id, keyring=TEXT_KEYRING, sign=True,
+                                       authorize=authorize)
 
     def trace_sync(self, request_id: str, *, flush: bool = True, sign: bool = False) -> Trace:
         """``trace`` for the local operator (the CLI), outside any event loop. Not
         decided by policy: whoever runs it holds the database and the unsealed keys."""
-        return self._trace(request_id, None, flush=flush, sign=sign)
-
-    def _authorizer(self, caller: Principal, request_id: str) -> Callable[[str], None]:
-        def authorize(level: str) -> None:
-            # The clearance rule of the documents the request touched (00-clearance.cedar),
-            # decided and recorded before any part of the trace is returned.
-            if self.policy is None:
-                raise PermissionDeniedError("no policy engine to decide who may read a trace",
-                                            ("no policy engine",))
-            self.policy.require(caller, "ai.trace", "Trace", request_id,
-                                {"classification": level})
-        return authorize
-
-    def _trace(self, request_id: str, caller: Principal | None, *, flush: bool, sign: bool
-               ) -> Trace:
         if flush:
             self.index.flush_sync()
-        signed = self._checkpoint(sign=sign)
-        row = self.index.find(request_id)
-        last = max((s for s in (row.request_seq, row.outcome_seq) if s is not None), default=0
-                   ) if row is not None else 0
-        if signed is not None and signed[0] <= last:
-            signed = None  # the last signed head predates this request: prove to the tip
-        return trace_sync(self.index, self.ledger, self.keys, request_id,
-                          keyring=TEXT_KEYRING,
-                          checkpoint=(lambda: signed) if signed is not None else None,
-                          authorize=self._authorizer(caller, request_id)
-                          if caller is not None else None)
+        return lineage(self.index, self.ledger, self.keys, request_id, keyring=TEXT_KEYRING,
+                       sign=sign, authorize=None)
 
     def close(self) -> None:
         """Synchronous shutdown (the instance closing): write pending index rows."""

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sovra.ai.levels import LEVELS, highest
-from sovra.ai.ports import KeysPort, LedgerPort
+from sovra.ai.ports import KeysPort, LedgerPort, PolicyPort, Principal
 from sovra.ai.request_index import RequestIndex
-from sovra.errors import NotFoundError, ProofError
+from sovra.errors import NotFoundError, PermissionDeniedError, ProofError
 from sovra.ledger.merkle import leaf_hash, verify_inclusion
 
 
@@ -107,6 +107,50 @@ def trace_sync(index: RequestIndex, ledger: LedgerPort, keys: KeysPort | None,
     if keys is not None and row.answer_ciphertext is not None:
         answer = keys.decrypt(keyring, f"{request_id}/answer", row.answer_ciphertext).decode()
     return Trace(request_id, request, outcome, prompt, answer, note)
+
+
+def signed_head(ledger: LedgerPort, *, sign: bool) -> tuple[int, str] | None:
+    """The signed tree head to prove inclusion against.
+
+    The serving process signs a fresh one. Another process (the CLI beside a running
+    server) must not sign — the server is the log's signer — so it proves against the
+    last checkpoint the server signed, or the current tree head unsigned.
+    """
+    checkpoints = getattr(ledger, "checkpoints", None)
+    if checkpoints is None:
+        return None
+    signed = checkpoints.sign() if sign else checkpoints.last_signed
+    if signed is None:
+        return None
+    return int(signed.checkpoint.size), str(signed.note)
+
+
+def policy_authorizer(policy: PolicyPort | None, caller: Principal, request_id: str
+                      ) -> Authorize:
+    """``authorize`` for ``caller``: ``ai.trace`` on the trace with its classification,
+    so the clearance rule of the documents the request touched (00-clearance.cedar)
+    decides; the decision is recorded by the policy port before anything is returned."""
+    def authorize(level: str) -> None:
+        if policy is None:
+            raise PermissionDeniedError("no policy engine to decide who may read a trace",
+                                        ("no policy engine",))
+        policy.require(caller, "ai.trace", "Trace", request_id, {"classification": level})
+    return authorize
+
+
+def lineage(index: RequestIndex, ledger: LedgerPort, keys: KeysPort | None, request_id: str,
+            *, keyring: str, sign: bool, authorize: Authorize | None) -> Trace:
+    """The trace, proved to a signed head where one covers the request (see
+    ``signed_head``), else to the current tree head."""
+    signed = signed_head(ledger, sign=sign)
+    row = index.find(request_id)
+    last = max((s for s in (row.request_seq, row.outcome_seq) if s is not None), default=0
+               ) if row is not None else 0
+    if signed is not None and signed[0] <= last:
+        signed = None  # the last signed head predates this request: prove to the tip
+    return trace_sync(index, ledger, keys, request_id, keyring=keyring,
+                      checkpoint=(lambda: signed) if signed is not None else None,
+                      authorize=authorize)
 
 
 def verify_trace(found: Trace) -> None:
