@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     bundle_max_members: int = Field(default=10_000, ge=1)
     bundle_max_ratio: float = Field(default=200.0, ge=1.0)
 
+    # Threat detection (sovra.threat): how often ``sovra up`` runs an incremental hunt
+    # (0 disables the schedule; ``sovra threat hunt`` still runs on demand), and the age
+    # after which a threat pack is reported stale, like patch lag.
+    threat_hunt_interval_s: float = Field(default=60.0, ge=0.0)
+    threat_stale_after_days: float = Field(default=30.0, gt=0.0)
+
     # Data layer (sovra.data): the largest file ingest accepts, and the classification
     # mapping overrides ({"email": "confidential", ...}; kinds not named keep defaults).
     data_max_file_bytes: int = Field(default=50 * 2**20, ge=1)
@@ -87,6 +93,7 @@ class Settings(BaseSettings):
     lockbox_grant_cap_s: float = Field(default=8 * 3600.0, gt=0.0, le=8 * 3600.0)
     lockbox_denial_ends: bool = True
     lockbox_review_quorum: int = Field(default=2, ge=1, le=9)
+    lockbox_review_window_s: float = Field(default=86400.0, gt=0.0, le=7 * 86400.0)
     # Where approvers hear of requests and break-glass, all on site: a syslog collector
     # (udp://HOST:PORT or tcp://HOST:PORT, RFC 5424), a webhook URL, an SMTP relay
     # (HOST:PORT) with its sender and recipients. Unset: not used.

@@ -15,6 +15,7 @@ from sovra.ai import Gateway
 from sovra.ai.kept_text import ERASER_NAME as AI_KEPT_TEXT
 from sovra.ai.service import kept_text_eraser, open_gateway
 from sovra.analytics import AnalyticsService, open_analytics
+from sovra.analytics.export import ExportService, open_exports
 from sovra.config import Settings
 from sovra.data.service import DataService, open_data
 from sovra.identity import IdentityService, open_identity
@@ -44,8 +45,10 @@ class Instance:
     lockbox: LockboxService
     threat: ThreatService
     analytics: AnalyticsService
+    exports: ExportService
 
     def close(self) -> None:
+        self.threat.close()
         self.data.close()
         self.ai.close()
         self.keys.close()
@@ -77,9 +80,12 @@ def open_instance(settings: Settings, *, migrate: bool = True,
     # Every decision from here on sees live lockbox grants (policy.use_grants).
     lockbox = open_lockbox(engine, settings, ledger, policy, data=data, keys=keys)
     # Every ingested file is scanned (YARA, hash indicators) before it is indexed.
-    threat = ThreatService(engine, ledger, policy)
+    threat = ThreatService(engine, ledger, policy,
+                           stale_after_s=settings.threat_stale_after_days * 86400.0)
     data.use_screen(threat.screen)
     return Instance(settings=settings, engine=engine, ledger=ledger, identity=identity,
                     policy=policy, keys=keys, ai=ai, transfer=transfer, data=data,
                     lockbox=lockbox, threat=threat,
-                    analytics=open_analytics(data, policy, ledger, data.core.config.mapping))
+                    analytics=open_analytics(data, policy, ledger, data.core.config.mapping),
+                    exports=open_exports(engine, settings, ledger=ledger, policy=policy,
+                                         keys=keys, data=data))

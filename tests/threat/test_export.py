@@ -34,7 +34,7 @@ def test_udp_syslog_reaches_a_real_listener() -> None:
     assert all(heads)
     assert [int(h.group(1)) for h in heads if h] == [83, 85]  # authpriv.err, authpriv.notice
     assert b'alert="a0"' in received[0] and received[0].endswith(
-        'Title 0 ] with "quotes"'.encode())
+        b'Title 0 ] with "quotes"')
 
 
 def test_tcp_syslog_is_octet_counted() -> None:

@@ -92,10 +92,10 @@ def test_triage_is_recorded_and_close_needs_a_reason(armed: Armed) -> None:
     assert armed.threat.ack(admin, alert_id).status == "acknowledged"
     assert armed.threat.assign(admin, alert_id, "alice").assignee == "alice"
     with pytest.raises(InvalidInputError, match="needs a reason"):
-        armed.threat.close(admin, alert_id, "  ")
+        armed.threat.close_alert(admin, alert_id, "  ")
     incident = armed.threat.open_incident(admin, alert_id).incident_id
     assert incident is not None and incident.startswith("inc-")
-    closed = armed.threat.close(admin, alert_id, "test credentials, rotated")
+    closed = armed.threat.close_alert(admin, alert_id, "test credentials, rotated")
     assert closed.status == "closed"
     assert closed.close_reason == "test credentials, rotated"
     with pytest.raises(ConflictError):
@@ -114,7 +114,7 @@ def test_an_analyst_may_not_triage(armed: Armed) -> None:
     fail_logins(armed, "10.0.0.9", 5)
     (alert_id,) = armed.threat.hunt().alerts
     with pytest.raises(PermissionDeniedError):
-        armed.threat.close(armed.caller("dave"), alert_id, "nothing to see")
+        armed.threat.close_alert(armed.caller("dave"), alert_id, "nothing to see")
     assert armed.threat.alerts.get(alert_id).status == "open"
 
 
@@ -143,3 +143,17 @@ def test_pack_loading_is_recorded(armed: Armed) -> None:
     assert body is not None
     details = json.loads(bytes(body))["details"]
     assert details["rules"] == 9 and details["problems"] == []
+
+
+def test_the_schedule_hunts_in_the_background_until_closed(armed: Armed) -> None:
+    import time
+
+    fail_logins(armed, "10.0.0.9", 5)
+    armed.threat.schedule(0.05)
+    try:
+        deadline = time.monotonic() + 60
+        while not armed.threat.alerts.list() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        armed.threat.close()
+    assert [a.title for a in armed.threat.alerts.list()] == ["API key failing repeatedly"]

@@ -11,6 +11,7 @@ import sovra
 from sovra.ai.admission import AdmissionMiddleware
 from sovra.api.deps import RefuseHostileInput
 from sovra.api.errors import install_error_handlers
+from sovra.api.routers import analytics as analytics_routes
 from sovra.api.routers import compliance as compliance_routes
 from sovra.api.routers import continuity as continuity_routes
 from sovra.api.routers import data as data_routes
@@ -32,6 +33,8 @@ def create_app(instance: Instance, *, close_instance_on_shutdown: bool = False) 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Incremental threat hunts on a schedule while the server runs (sovra.threat).
+        instance.threat.schedule(instance.settings.threat_hunt_interval_s)
         yield
         await instance.ai.aclose()
         if close_instance_on_shutdown:
@@ -67,6 +70,7 @@ def create_app(instance: Instance, *, close_instance_on_shutdown: bool = False) 
     app.include_router(policy_routes.router)
     app.include_router(transfer_routes.router)
     app.include_router(data_routes.router)
+    app.include_router(analytics_routes.router)
     app.include_router(continuity_routes.router)
     app.include_router(lockbox_routes.router)
     app.include_router(placement_routes.router)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -39,6 +40,7 @@ from sovra.threat.packs import (
 from sovra.threat.sigma import RuleProblem
 
 HUNT_CURSOR = "hunt"
+_log = logging.getLogger(__name__)
 ACTOR = "sovra.threat"
 
 
@@ -88,6 +90,36 @@ class ThreatService:
         self._loaded = LoadedPacks()
         self._packs_lock = threading.Lock()
         self._hunt_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._scheduler: threading.Thread | None = None
+
+    # -- schedule ------------------------------------------------------------------
+
+    def schedule(self, interval_s: float) -> None:
+        """Hunt every ``interval_s`` seconds in a background thread until ``close``.
+
+        A failing pass is logged and retried at the next tick: detection must never take
+        the server down, and every alert it did raise is already recorded.
+        """
+        if interval_s <= 0 or self._scheduler is not None:
+            return
+        self._stop.clear()
+        self._scheduler = threading.Thread(target=self._run_schedule, args=(interval_s,),
+                                           name="sovra-threat-hunt", daemon=True)
+        self._scheduler.start()
+
+    def _run_schedule(self, interval_s: float) -> None:
+        while not self._stop.wait(interval_s):
+            try:
+                self.hunt()
+            except Exception:  # noqa: BLE001 - logged; the next tick tries again
+                _log.exception("scheduled threat hunt failed")
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._scheduler is not None:
+            self._scheduler.join(timeout=30)
+            self._scheduler = None
 
     # -- packs ---------------------------------------------------------------------
 
@@ -211,7 +243,7 @@ class ThreatService:
         self._policy.require(caller, "threat.triage", Resource("Threat", alert_id))
         return self.alerts.assign(caller.principal_id, alert_id, assignee)
 
-    def close(self, caller: Caller, alert_id: str, reason: str) -> Alert:
+    def close_alert(self, caller: Caller, alert_id: str, reason: str) -> Alert:
         self._policy.require(caller, "threat.triage", Resource("Threat", alert_id))
         return self.alerts.close(caller.principal_id, alert_id, reason)
 

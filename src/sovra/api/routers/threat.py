@@ -61,7 +61,7 @@ def assign_alert(alert_id: str, body: AssignIn, caller: Triager,
 @router.post("/alerts/{alert_id}/close")
 def close_alert(alert_id: str, body: CloseIn, caller: Triager,
                 instance: InstanceDep) -> dict[str, Any]:
-    return instance.threat.close(caller, alert_id, body.reason).as_dict()
+    return instance.threat.close_alert(caller, alert_id, body.reason).as_dict()
 
 
 @router.post("/alerts/{alert_id}/incident")

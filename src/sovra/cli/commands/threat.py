@@ -143,7 +143,7 @@ def close_command(ctx: typer.Context, alert_id: str, api_key: ApiKey,
                       help="Why it is resolved or a false positive (required).")]) -> None:
     """Close an alert; a reason is required (recorded in the ledger)."""
     with open_cli_instance(ctx) as inst:
-        alert = run(lambda: inst.threat.close(
+        alert = run(lambda: inst.threat.close_alert(
             _caller(inst, api_key), alert_id, reason))
     console.print(f"alert {alert.id}: closed ({alert.close_reason})", highlight=False)
 
