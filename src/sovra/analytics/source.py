@@ -34,15 +34,19 @@ class TabularDocument:
     classification: Classification
 
 
-def tabular_documents(data: DataService, collection_id: str) -> list[TabularDocument]:
-    """The latest version of each tabular document in the collection (no decryption)."""
+def tabular_documents(data: DataService, collection_id: str,
+                      kinds: tuple[str, ...] | None = TABULAR_KINDS) -> list[TabularDocument]:
+    """The latest version of each tabular (``kinds=None``: every) document in the
+    collection, without decrypting anything."""
     docs = data_documents.c
+    query = (select(docs.id, docs.source_key, docs.kind, docs.version, docs.declared,
+                    docs.classification)
+             .where(docs.collection_id == collection_id)
+             .order_by(docs.source_key, docs.version.desc()))
+    if kinds is not None:
+        query = query.where(docs.kind.in_(kinds))
     with data.core.engine.connect() as conn:
-        rows = conn.execute(
-            select(docs.id, docs.source_key, docs.kind, docs.version, docs.declared,
-                   docs.classification)
-            .where(docs.collection_id == collection_id, docs.kind.in_(TABULAR_KINDS))
-            .order_by(docs.source_key, docs.version.desc())).all()
+        rows = conn.execute(query).all()
     latest: dict[str, TabularDocument] = {}
     for row in rows:
         latest.setdefault(row.source_key, TabularDocument(

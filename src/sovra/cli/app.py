@@ -67,6 +67,10 @@ _LAZY: dict[str, tuple[str, str, str]] = {
               "offline check.")),
     "incident": ("compliance", "incident_app", ("The incident register: DORA, NIS2 and GDPR "
                  "clocks.")),
+    "sql": ("analytics", "sql", ("Governed SQL over collections' tables: masked by "
+            "clearance, recorded.")),
+    "export": ("analytics", "export_app", ("The outbound diode: create, review, approve, "
+               "fetch and verify exports.")),
 }
 
 
@@ -84,7 +88,24 @@ def load_command(name: str) -> Any:
     group = typer.main.get_command(parent)
     if not isinstance(group, TyperGroup):
         raise TypeError(f"{name}: expected a command group around it")
-    return group.commands[name]
+    return tidy_help(group.commands[name])
+
+
+def tidy_help(command: Any) -> Any:
+    """Help without artefacts (issue 15): docstrings' reStructuredText ``literals`` shown
+    as 'literals', and no ``<bool>`` type beside a flag, which takes no value."""
+    if command.help:
+        command.help = command.help.replace("``", "'")
+    # --help is made on first use and then kept (click caches it): make it now, to tidy.
+    help_option = command.get_help_option(typer.Context(command))
+    for param in [*command.params, *([help_option] if help_option else [])]:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+        if getattr(param, "help", None):
+            param.help = param.help.replace("``", "'")
+    for sub in getattr(command, "commands", {}).values():
+        tidy_help(sub)
+    return command
 
 
 class _LazyGroup(TyperGroup):

@@ -1,0 +1,100 @@
+"""Redaction of what is about to leave, and the reviewer's diff. Pure: text in, values out.
+
+Every finding of the data room's detectors (``sovra.data.classify.scan``) in a file is
+replaced by its label (``[IBAN]``); the kinds redacted are the policy's, and by default
+all of them (personal data and secrets alike). The redacted text is scanned again: a
+finding left over means the redaction failed, and the whole export is refused, so
+nothing partial ever leaves. The level of what leaves is the highest declared level
+of its sources (the findings are gone).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sovra.data.classify import Finding, Kind, redact, scan
+from sovra.errors import InvalidInputError
+from sovra.policy import Classification
+
+ALL_KINDS: frozenset[Kind] = frozenset(Kind)
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One file an export would carry, before redaction."""
+
+    name: str
+    text: str
+    declared: Classification
+
+
+@dataclass(frozen=True)
+class RedactedFile:
+    name: str
+    original: str
+    redacted: str
+    declared: Classification
+    counts: dict[str, int]
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.redacted.encode("utf-8")).hexdigest()
+
+    def listing(self) -> dict[str, object]:
+        return {"name": self.name, "bytes": len(self.redacted.encode("utf-8")),
+                "sha256": self.sha256, "declared": self.declared.label,
+                "redacted": self.counts}
+
+
+def redact_file(source: SourceFile, kinds: frozenset[Kind] = ALL_KINDS) -> RedactedFile:
+    """Redact one file; raises ``InvalidInputError`` if any finding survives."""
+    found = [f for f in scan(source.text) if f.kind in kinds]
+    redacted = redact(source.text, found)
+    left = [f for f in scan(redacted) if f.kind in kinds]
+    if left:
+        raise InvalidInputError(
+            f"redaction of {source.name} failed: {_counts(left)} remain after redacting; "
+            "the export is refused and nothing leaves")
+    return RedactedFile(source.name, source.text, redacted, source.declared, _counts(found))
+
+
+def redact_all(sources: Sequence[SourceFile], kinds: frozenset[Kind] = ALL_KINDS
+               ) -> list[RedactedFile]:
+    if not sources:
+        raise InvalidInputError("nothing to export: the collection or source is empty")
+    names = [s.name for s in sources]
+    if len(set(names)) != len(names):
+        raise InvalidInputError("two files of the export share a name")
+    return [redact_file(s, kinds) for s in sources]
+
+
+def level_of(files: Iterable[RedactedFile]) -> Classification:
+    return max((f.declared for f in files), default=Classification.PUBLIC)
+
+
+def review_diff(files: Iterable[RedactedFile]) -> str:
+    """A unified diff of each file, unredacted view against what will leave."""
+    parts: list[str] = []
+    for f in files:
+        parts.extend(difflib.unified_diff(
+            _lines(f.original), _lines(f.redacted),
+            fromfile=f"{f.name} (on site)", tofile=f"{f.name} (leaves)"))
+    return "".join(parts)
+
+
+def _lines(text: str) -> list[str]:
+    # Every line ends with a newline, so the last line of one file never runs on.
+    return [line if line.endswith("\n") else line + "\n"
+            for line in text.splitlines(keepends=True)]
+
+
+def _counts(findings: Iterable[Finding]) -> dict[str, int]:
+    return dict(sorted(Counter(f.kind.value for f in findings).items()))
+
+
+__all__ = ["ALL_KINDS", "RedactedFile", "SourceFile", "level_of", "redact_all", "redact_file",
+           "review_diff"]
