@@ -3,20 +3,24 @@ register on a real instance)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sovra.compliance.clocks import HOUR, ClockState, add_month, deadlines
 from sovra.compliance.collectors import COLLECTORS, Context, State
 from sovra.compliance.drafts import draft
-from sovra.compliance.evidence import Events, Status
+from sovra.compliance.evidence import Events, Status, top_fields
 from sovra.compliance.register import IncidentRegister
 from sovra.config import load_settings
 from sovra.errors import ConflictError, InvalidInputError
 from sovra.instance import Instance, open_instance
+from sovra.ledger import entry as entries
 from tests.support.clock import TEST_NOW
 
 T0 = TEST_NOW.timestamp()
@@ -137,3 +141,22 @@ def test_a_control_whose_room_is_missing_is_not_evidenced() -> None:
     ctx = Context(Events(()), T0 - 86400, T0, State(rooms=frozenset()))
     for control_id in ("sov-lbx-1", "sov-thr-1", "sov-bck-1", "sov-drl-1"):
         assert COLLECTORS[control_id](ctx).status is Status.NOT_EVIDENCED
+
+
+@given(st.text(max_size=20).filter(lambda t: t.strip() != ""), st.text(max_size=20),
+       st.dictionaries(st.text(max_size=8), st.text(max_size=12), max_size=4),
+       st.sampled_from(["success", "denied", "allowed", "failure"]))
+def test_top_fields_read_without_decoding_agree_with_json(actor: str, resource: str,
+                                                           details: dict[str, str],
+                                                           outcome: str) -> None:
+    if "\x00" in actor + resource or not resource:
+        return
+    try:
+        body = entries.seal(entries.prepare(actor, "policy.decision", resource, outcome,
+                                            {**details, "outcome": "x", "resource": "y"}),
+                            5, "2026-01-01T00:00:00.000000Z")
+    except InvalidInputError:
+        return
+    value = json.loads(body)
+    assert top_fields(body) == {k: value[k] for k in ("action", "actor", "outcome",
+                                                      "resource", "time")}

@@ -13,13 +13,14 @@ Reads only the report and the export.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sovra.compliance import document
-from sovra.compliance.evidence import MAX_CITES, Match
+from sovra.compliance.evidence import MAX_CITES, Match, top_fields
 from sovra.errors import ArchiveError, CheckpointError, NoteError, ProofError
 from sovra.ledger import entry as entries
 from sovra.ledger import merkle
@@ -28,6 +29,7 @@ from sovra.ledger.archive import read_archive
 from sovra.ledger.verify import verify_contents
 
 MAX_REPORT_BYTES = 512 * 1024**2
+_ACTION_HEAD = re.compile(rb'\{"action":"([a-z0-9_.]+)"')
 
 
 @dataclass(frozen=True)
@@ -252,23 +254,21 @@ def _recount(bodies: Sequence[bytes], claims: Mapping[str, Mapping[str, Any]],
     for cid, claim in claims.items():
         try:
             match = Match.from_json(claim["match"])
-        except (KeyError, ValueError):
+        except (KeyError, TypeError, ValueError):
             continue
         for action in match.actions:
             by_action.setdefault(action, []).append((cid, match))
     counts = dict.fromkeys(claims, 0)
     for body in bodies:
-        head = body[:140]
-        start = head.find(b'"action":"')
-        if start < 0:
-            continue
-        action = head[start + 10:head.find(b'"', start + 10)].decode("ascii", "replace")
-        wanted = by_action.get(action)
+        head = _ACTION_HEAD.match(body)
+        wanted = None if head is None else by_action.get(head.group(1).decode("ascii"))
         if not wanted:
             continue
-        value = json.loads(body)
+        fields = top_fields(body)
+        if fields is None or any(m.details for _, m in wanted):
+            fields = json.loads(body)  # the match needs details: decode it whole
         for cid, match in wanted:
-            if match.matches(value):
+            if match.matches(fields):
                 counts[cid] += 1
     problems.extend(Problem(f"claim {cid}", f"counts {claim.get('count')} entries but the "
                             f"exported log holds {counts[cid]} that meet it")

@@ -9,19 +9,21 @@ Pure: values in, values out.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
+from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any
 
 from sovra.errors import InvalidInputError
 
 # The most entries one claim cites; a claim over more entries cites this many and its
 # full count is checked against the ledger export (sovra audit check --export).
-MAX_CITES = 5000
+MAX_CITES = 1000
 _ACTION = re.compile(rb'\{"action":"([a-z0-9_.]+)"')
 
 
@@ -33,16 +35,75 @@ class Status(Enum):
 
 @dataclass(frozen=True)
 class Event:
-    """One decoded ledger entry, with its stored bytes."""
+    """One ledger entry: what every claim filters on (action, time, outcome) read at
+    once, the rest (actor, resource, details) read from the bytes when first asked for:
+    most entries are counted, never opened."""
 
     seq: int
     time: str
-    actor: str
     action: str
-    resource: str
     outcome: str
-    details: Mapping[str, Any]
     body: bytes
+
+    @functools.cached_property
+    def _top(self) -> dict[str, Any]:
+        found = top_fields(self.body)
+        if found is None:  # not canonical in shape: decode it whole
+            value = json.loads(self.body)
+            found = {k: str(value.get(k, "")) for k in ("actor", "resource")}
+        return found
+
+    @functools.cached_property
+    def actor(self) -> str:
+        return str(self._top["actor"])
+
+    @functools.cached_property
+    def resource(self) -> str:
+        return str(self._top["resource"])
+
+    @functools.cached_property
+    def details(self) -> Mapping[str, Any]:
+        found = json.loads(self.body).get("details")
+        return found if isinstance(found, dict) else {}
+
+
+def _outcome(body: bytes) -> str:
+    at = body.rfind(b',"outcome":"')
+    return "" if at < 0 else body[at + 12:body.index(b'"', at + 12)].decode("ascii", "replace")
+
+
+def _string(body: bytes, start: int, limit: int) -> str:
+    """The JSON string whose text starts at ``start``: sliced when it has no escapes."""
+    end = body.index(b'"', start, limit)
+    if body.find(b"\\", start, end) < 0:
+        return body[start:end].decode("utf-8")
+    text, _ = scanstring(body[start:limit].decode("utf-8"), 0)
+    return str(text)
+
+
+def top_fields(body: bytes) -> dict[str, Any] | None:
+    """``action``, ``actor``, ``outcome``, ``resource`` and ``time`` of a canonical entry,
+    read without decoding its details; None if the bytes are not shaped like one.
+
+    RFC 8785 orders the keys action, actor, details, outcome, resource, seq, time and
+    escapes every quote inside a string, so an unescaped ``,"outcome":"`` can only be a
+    key, and the last one is the top-level key (details come before it).
+    """
+    head = _ACTION.match(body)
+    at_outcome = body.rfind(b',"outcome":"')
+    at_resource = body.rfind(b',"resource":', at_outcome)
+    at_seq = body.rfind(b',"seq":', at_resource)
+    if head is None or min(at_outcome, at_resource, at_seq) < 0 or not body.startswith(
+            b',"actor":"', head.end()):
+        return None
+    try:
+        actor = _string(body, head.end() + 10, at_outcome)
+        resource = _string(body, at_resource + 13, at_seq)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return {"action": head.group(1).decode("ascii"), "actor": actor,
+            "outcome": body[at_outcome + 12:at_resource - 1].decode("ascii"),
+            "resource": resource, "time": body[-29:-2].decode("ascii")}
 
 
 @dataclass(frozen=True)
@@ -56,6 +117,17 @@ class Match:
     resource: str = ""
     details: Mapping[str, Any] = field(default_factory=dict)
     actor: str = ""
+
+    def matches_event(self, e: Event) -> bool:
+        """``matches`` on an event, opening its details only if the match needs them."""
+        if e.action not in self.actions or (self.outcomes and e.outcome not in self.outcomes):
+            return False
+        if (self.since and e.time < self.since) or (self.until and e.time >= self.until):
+            return False
+        if (self.resource and e.resource != self.resource) or (
+                self.actor and e.actor != self.actor):
+            return False
+        return all(e.details.get(k) == v for k, v in self.details.items())
 
     def matches(self, entry: Mapping[str, Any]) -> bool:
         if entry.get("action") not in self.actions:
@@ -145,7 +217,7 @@ class Events:
 
     def select(self, match: Match) -> list[Event]:
         found = [e for a in match.actions for e in self._by_action.get(a, ())
-                 if match.matches(_as_mapping(e))]
+                 if match.matches_event(e)]
         found.sort(key=lambda e: e.seq)
         return found
 
@@ -165,28 +237,21 @@ class Events:
                 if e.seq in wanted}
 
 
-def _as_mapping(e: Event) -> dict[str, Any]:
-    return {"action": e.action, "actor": e.actor, "outcome": e.outcome, "time": e.time,
-            "resource": e.resource, "details": e.details}
-
-
 def scan(rows: Iterable[tuple[int, bytes]], actions: frozenset[str],
          prefixes: tuple[str, ...] = ()) -> Events:
-    """Decode only the entries whose action is wanted (the action is the first field of
+    """Keep only the entries whose action is wanted (the action is the first field of
     every canonical entry, so it is read without parsing the rest)."""
     wanted: list[Event] = []
+    starts = prefixes or ("\0",)
     for seq, body in rows:
         head = _ACTION.match(body)
         if head is None:
             continue
         action = head.group(1).decode("ascii")
-        if action not in actions and not action.startswith(prefixes or ("\0",)):
+        if action not in actions and not action.startswith(starts):
             continue
-        value = json.loads(body)
-        details = value.get("details")
-        wanted.append(Event(seq, str(value["time"]), str(value["actor"]), action,
-                            str(value["resource"]), str(value["outcome"]),
-                            details if isinstance(details, dict) else {}, bytes(body)))
+        wanted.append(Event(seq, body[-29:-2].decode("ascii", "replace"), action,
+                            _outcome(body), bytes(body)))
     return Events(wanted)
 
 
@@ -208,4 +273,4 @@ def parse_time(text: str, what: str) -> float:
 
 
 __all__ = ["MAX_CITES", "Claim", "ControlResult", "Event", "Events", "Finding", "Match",
-           "Status", "parse_time", "rfc3339", "scan"]
+           "Status", "parse_time", "rfc3339", "scan", "top_fields"]
