@@ -11,9 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 import sovra
-from sovra.cli.app import _LAZY, load_command
+from sovra.cli.app import _LAZY, app, load_command
 from sovra.config import load_settings
 from sovra.instance import open_instance
 from sovra.keys import start_for_up
@@ -106,3 +107,21 @@ def test_status_says_when_no_server_answers(tmp_path: Path) -> None:
     assert done.returncode == 4
     assert "not running at http://127.0.0.1:9" in done.stdout and "sovra up" in done.stdout
     assert not (tmp_path / "none").exists()  # it opened no instance of its own
+
+
+def _all_paths() -> list[list[str]]:
+    paths: list[list[str]] = []
+    for name in _LAZY:
+        command = load_command(name)
+        paths.append([name])
+        paths.extend([name, sub] for sub in getattr(command, "commands", {}))
+    return paths
+
+
+def test_help_has_no_artefacts() -> None:
+    runner = CliRunner()
+    for path in _all_paths():
+        shown = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+        assert shown.exit_code == 0, (path, shown.output)
+        assert "<bool>" not in shown.output, path  # a flag takes no value
+        assert "``" not in shown.output, path  # reStructuredText literal markup

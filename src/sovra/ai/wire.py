@@ -99,15 +99,25 @@ def _text(content: str | list[TextPart] | None) -> str:
 class EmbeddingRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
     model: str = Field(min_length=1, max_length=128)
-    input: str | list[str] = Field(min_length=1)
+    # Token-id arrays are accepted by the schema only to be refused with a message that
+    # says what to do: they are ids of the client's tokenizer (tiktoken), not this
+    # model's, and cannot be turned back into text here (issue 15).
+    input: str | list[str] | list[int] | list[list[int]] = Field(min_length=1)
     # The openai client asks for base64 (little-endian float32) unless told otherwise.
     encoding_format: Literal["float", "base64"] | None = None
+    dimensions: int | None = Field(default=None, ge=1, le=65536)
 
     def inputs(self) -> list[str]:
         items = [self.input] if isinstance(self.input, str) else self.input
         if not items or len(items) > 256:
             raise InvalidInputError("input must hold 1 to 256 strings")
-        return items
+        texts = [item for item in items if isinstance(item, str)]
+        if len(texts) != len(items):
+            raise InvalidInputError(
+                "input holds token ids; Sovra embeds text, with the model's own tokenizer. "
+                "Send strings: with LangChain's OpenAIEmbeddings pass "
+                "check_embedding_ctx_length=False (it then sends the text itself)")
+        return texts
 
 
 # -- responses -----------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from sovra.ai.models import ModelSpec
 from sovra.api.auth import Caller, authorized, deferred_decision, record_deferred
 from sovra.api.errors import status_for
 from sovra.api.validation import text_problem
-from sovra.errors import SovraError
+from sovra.errors import InvalidInputError, SovraError
 from sovra.policy import Resource
 
 
@@ -170,6 +170,12 @@ async def embeddings(body: wire.EmbeddingRequest, caller: ModelUser,
                      request: Request) -> JSONResponse:
     request_id, vectors, tokens = await _gateway(request).embed(caller, body.model,
                                                                 body.inputs())
+    if body.dimensions is not None and vectors and len(vectors[0]) != body.dimensions:
+        # Cutting a vector short is only meaningful for models trained for it
+        # (Matryoshka); this one is not, so the request is refused, not silently ignored.
+        raise InvalidInputError(
+            f"{body.model} produces {len(vectors[0])}-dimensional vectors and cannot give "
+            f"{body.dimensions}; omit dimensions (LangChain, LlamaIndex: leave it unset)")
     return JSONResponse(wire.embeddings_body(body.model, vectors, tokens,
                                              encoding=body.encoding_format),
                         headers={"x-request-id": request_id})

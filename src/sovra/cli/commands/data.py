@@ -119,9 +119,14 @@ def _print_summary(summary: IngestSummary) -> None:
 
 
 @app.command("search")
-def search(ctx: typer.Context, query: str, *, api_key: ApiKey,
-           collection: Annotated[list[str] | None, typer.Option("--collection")] = None,
-           k: Annotated[int, typer.Option(min=1, max=100)] = 5) -> None:
+def search(ctx: typer.Context,
+           query: Annotated[str, typer.Argument(help="What to look for, in words.")], *,
+           api_key: ApiKey,
+           collection: Annotated[list[str] | None, typer.Option(
+               "--collection", show_default=False, help="Search this collection (repeat "
+               "for several; default: every collection you may read).")] = None,
+           k: Annotated[int, typer.Option(
+               min=1, max=100, help="How many passages to return.")] = 5) -> None:
     """Hybrid search over what you may read; cites document, version and position."""
     with open_cli_instance(ctx) as inst:
         caller = run(lambda: acting(inst, api_key, "documents.read", Resource("Collection")))

@@ -17,9 +17,10 @@ from tuf.api.metadata import Metadata, Root
 from sovra.cli.commands.identity import ApiKey, acting
 from sovra.cli.context import instance as open_cli_instance
 from sovra.cli.errors import run
-from sovra.errors import InvalidInputError
-from sovra.policy import Resource
+from sovra.errors import InvalidInputError, PolicyValidationError
+from sovra.policy import CompiledPolicies, Resource
 from sovra.transfer import (
+    BundleSpec,
     ImportResult,
     TransferStatus,
     build_bundle,
@@ -121,7 +122,9 @@ def create(spec: Path, repo: Repo, keys: SignWith,
            = False) -> None:
     """Build and sign a bundle from SPEC (YAML or TOML) with M of N offline keys."""
     def action() -> None:
-        built = build_bundle(load_spec(spec), repo, [load_signer(p) for p in keys], out,
+        loaded = load_spec(spec)
+        _check_policy_packs(loaded)
+        built = build_bundle(loaded, repo, [load_signer(p) for p in keys], out,
                              _now(), compress=gzip)
         table = Table("target", "kind", "component", "version", "bytes", "sha256",
                       title=f"{built.archive} (root v{built.root_version}, "
@@ -130,6 +133,22 @@ def create(spec: Path, repo: Repo, keys: SignWith,
             table.add_row(t.path, t.kind, t.component, t.version, str(t.length), t.sha256[:16])
         console.print(table)
     run(action)
+
+
+def _check_policy_packs(spec: BundleSpec) -> None:
+    """Refuse to sign a Cedar pack that does not validate: every instance would refuse the
+    bundle at import, after it had been carried across the air gap (issue 15)."""
+    for target in spec.targets:
+        if target.kind != "policy":
+            continue
+        path = Path(target.path)
+        try:
+            CompiledPolicies(path.read_text(encoding="utf-8"), source=path.name)
+        except OSError as exc:
+            raise InvalidInputError(f"cannot read policy pack {path}: {exc}") from exc
+        except PolicyValidationError as exc:
+            raise InvalidInputError(f"policy pack {path} does not validate, so no instance "
+                                    f"would import it; fix it and sign again: {exc}") from exc
 
 
 @app.command("trust")
