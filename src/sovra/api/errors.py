@@ -44,6 +44,9 @@ _STATUS: tuple[tuple[type[errors.SovraError], int], ...] = (
     (errors.BundleVerificationError, 422),
     (errors.ErasureCertificateError, 422),
     (errors.UnsafeArchiveError, 422),
+    # Through the API an archive or report is always the caller's upload: unreadable
+    # is unprocessable input, not a server fault (found by fuzzing every route).
+    (errors.ArchiveError, 422),
 )
 
 _DEFAULT_RETRY_AFTER_S = 1.0
