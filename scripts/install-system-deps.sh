@@ -16,6 +16,11 @@ have /usr/lib/softhsm/libsofthsm2.so "/usr/lib/softhsm/libsofthsm2.so" || need+=
 have ip "/usr/sbin/ip" || need+=(iproute2)
 # runuser (util-linux) runs PostgreSQL as its own user when we are root.
 have runuser "/usr/sbin/runuser" || need+=(util-linux)
+# pango (WeasyPrint's text layout) and a local font: HTML reports rendered to PDF.
+have /usr/lib/x86_64-linux-gnu/libpango-1.0.so.0 "/usr/lib/*/libpango-1.0.so.0" || need+=(libpango-1.0-0 libpangoft2-1.0-0)
+have DejaVuSans.ttf "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf" || need+=(fonts-dejavu-core)
+# pdftoppm and pdftotext (poppler-utils): the report tests rasterise and read the PDFs.
+have pdftoppm "/usr/bin/pdftoppm" || need+=(poppler-utils)
 
 if [ "${#need[@]}" -gt 0 ]; then
   echo "installing system packages: ${need[*]}"
