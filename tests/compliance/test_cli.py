@@ -50,8 +50,9 @@ def test_report_then_check_offline(data_dir: Path, keys: dict[str, str],
     out = tmp_path / "report.json"
     oscal = tmp_path / "oscal"
     code, text = sovra(data_dir, keys["aud"], "audit", "report", "--out", str(out),
-                       "--oscal", str(oscal))
+                       "--oscal", str(oscal), "--html", str(tmp_path / "r.html"))
     assert code == 0, text
+    assert "sovra-report" in (tmp_path / "r.html").read_text()
     assert "sov-drl-1" in text and "findings" in text
     assert (oscal / "plan-of-action-and-milestones.json").exists()
     # the check runs with no instance at all

@@ -45,6 +45,10 @@ def report(  # noqa: PLR0917 (Typer maps each parameter to an option)
            until: Until = None, regime: Regimes = None,
            oscal: Annotated[Path | None, typer.Option(
                "--oscal", help="Also write OSCAL assessment-results and POA&M here.")] = None,
+           html: Annotated[Path | None, typer.Option(
+               "--html", help="Also write the report as HTML.")] = None,
+           pdf: Annotated[Path | None, typer.Option(
+               "--pdf", help="Also write the report as PDF (WeasyPrint).")] = None,
            ) -> None:
     """Generate the signed evidence report over a period, recorded in the ledger."""
     from sovra.compliance import oscal as oscal_out
@@ -63,6 +67,12 @@ def report(  # noqa: PLR0917 (Typer maps each parameter to an option)
         oscal.mkdir(parents=True, exist_ok=True)
         for name, value in oscal_out.results_documents(made.document).items():
             (oscal / name).write_text(json.dumps(value, indent=1) + "\n", encoding="utf-8")
+    if html is not None or pdf is not None:
+        from sovra.compliance import render
+        if html is not None:
+            html.write_text(render.to_html(made.document), encoding="utf-8")
+        if pdf is not None:
+            pdf.write_bytes(render.to_pdf(made.document))
     table = Table("control", "status", "summary")
     for c in made.document["controls"]:
         table.add_row(c["id"], c["status"], c["summary"])
