@@ -40,6 +40,8 @@ class DataConfig:
     mapping: LevelMapping = field(default_factory=LevelMapping)
     chunk_size: int = 800
     chunk_overlap: int = 100
+    # The instance's bound on lock waits (ADR 0002), for the data room's own engine too.
+    busy_timeout_s: float = 30.0
 
 
 def collection_keyring(collection_id: str) -> str:

@@ -48,12 +48,14 @@ def _require_fts5() -> None:
             "cluster profile (PostgreSQL)")
 
 
-def data_engine(main: Engine) -> Engine:
-    """An engine for the data tables: ``main``'s library and file (or ``main`` itself)."""
+def data_engine(main: Engine, *, busy_timeout_s: float = 30.0) -> Engine:
+    """An engine for the data tables: ``main``'s library and file (or ``main`` itself),
+    waiting for locks no longer than the instance's bound."""
     if main.dialect.name != "sqlite":
         return main
     _require_fts5()
-    engine = make_engine(main.url.render_as_string(hide_password=False))
+    engine = make_engine(main.url.render_as_string(hide_password=False),
+                         busy_timeout_s=busy_timeout_s)
     event.listen(engine, "connect", _tune_reads)
     return engine
 

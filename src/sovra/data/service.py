@@ -36,9 +36,10 @@ class DataService(CollectionsAndIngest, Retrieval, Lifecycle):
                  clock: Callable[[], float] = time.time,
                  upload_dir: Path | None = None) -> None:
         self.upload_dir = upload_dir
-        self._data_engine = data_engine(engine)
+        config = config or DataConfig()
+        self._data_engine = data_engine(engine, busy_timeout_s=config.busy_timeout_s)
         self.core = Core(engine, data_engine=self._data_engine, ledger=ledger, keys=keys,
-                         policy=policy, config=config or DataConfig(), embedder=embedder,
+                         policy=policy, config=config, embedder=embedder,
                          clock=clock)
         self.signer = CertificateSigner(self._data_engine, keys, clock)
 
@@ -70,7 +71,8 @@ def open_data(engine: Engine, settings: Settings, ledger: Ledger, keys: KeyServi
               policy: PolicyService) -> DataService:
     """The data service configured from ``settings``."""
     config = DataConfig(limits=ParseLimits(max_bytes=settings.data_max_file_bytes),
-                        mapping=LevelMapping.from_config(settings.data_classification_mapping))
+                        mapping=LevelMapping.from_config(settings.data_classification_mapping),
+                        busy_timeout_s=settings.db_busy_timeout_s)
     # Uploads are spooled, encrypted, inside the data directory and nowhere else (ADR 0406).
     return DataService(engine, ledger, keys, policy, config=config,
                        upload_dir=settings.data_dir / "uploads")

@@ -28,7 +28,12 @@ class Record:
 
 def yaml_document(text: str, name: str) -> tuple[Any, yaml.Node | None]:
     """The document's value and its node tree (to find lines), or a clear error."""
-    loader = yaml.SafeLoader(text)
+    try:
+        # The loader reads the stream as soon as it is built: a character YAML does not
+        # allow (C1 controls, say) fails there, and must be the caller's error too.
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as exc:
+        raise InvalidInputError(f"{name}: not valid YAML ({exc})") from exc
     try:
         node = loader.get_single_node()
         value = loader.construct_document(node) if node is not None else None
