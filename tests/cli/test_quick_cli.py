@@ -125,3 +125,24 @@ def test_help_has_no_artefacts() -> None:
         assert shown.exit_code == 0, (path, shown.output)
         assert "<bool>" not in shown.output, path  # a flag takes no value
         assert "``" not in shown.output, path  # reStructuredText literal markup
+
+
+def test_the_quick_data_dir_is_the_settings_one(monkeypatch: pytest.MonkeyPatch,
+                                                tmp_path: Path) -> None:
+    from sovra.cli.context import GlobalOptions
+    from sovra.cli.server import data_dir_without_settings
+
+    class Ctx:
+        def __init__(self, obj: GlobalOptions) -> None:
+            self.obj = obj
+
+        def find_root(self) -> Ctx:
+            return self
+
+    none = GlobalOptions(data_dir=None, database_url=None)
+    monkeypatch.delenv("SOVRA_DATA_DIR", raising=False)
+    assert data_dir_without_settings(Ctx(none)) == load_settings().data_dir  # type: ignore[arg-type]
+    monkeypatch.setenv("SOVRA_DATA_DIR", str(tmp_path / "env"))
+    assert data_dir_without_settings(Ctx(none)) == load_settings().data_dir  # type: ignore[arg-type]
+    flagged = GlobalOptions(data_dir=tmp_path / "flag", database_url=None)
+    assert data_dir_without_settings(Ctx(flagged)) == tmp_path / "flag"  # type: ignore[arg-type]

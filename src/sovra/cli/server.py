@@ -7,6 +7,7 @@ it shows what the server sees, not what a second process would (issue 15).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -38,19 +39,36 @@ def clear_server_url(data_dir: Path, url: str) -> None:
         pass
 
 
+def data_dir_without_settings(ctx: typer.Context) -> Path:
+    """The data directory as the settings would resolve it (flag, ``SOVRA_DATA_DIR``, the
+    platform default), without importing them: pydantic-settings alone costs more than
+    the rest of `sovra status` (a test checks both agree)."""
+    given = options(ctx).data_dir or os.environ.get("SOVRA_DATA_DIR")
+    if given:
+        return Path(given)
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("sovra", appauthor=False))
+
+
+def _noted(data_dir: Path) -> str | None:
+    try:
+        noted = (data_dir / SERVER_URL_FILE).read_text(encoding="ascii").strip()
+    except OSError:
+        return None
+    return noted if noted.startswith(("http://", "https://")) else None
+
+
 def server_url(ctx: typer.Context, url: str | None) -> str:
     """``url`` if given; else where ``sovra up`` on this data directory said it serves;
     else the address the settings name."""
     if url:
         return url.rstrip("/")
-    settings = run(options(ctx).settings)
-    try:
-        noted = (settings.data_dir / SERVER_URL_FILE).read_text(encoding="ascii").strip()
-    except OSError:
-        noted = ""
-    if noted.startswith(("http://", "https://")):
+    noted = _noted(data_dir_without_settings(ctx))
+    if noted is not None:
         return noted
-    return f"http://{settings.host}:{settings.port}"
+    settings = run(options(ctx).settings)
+    return _noted(settings.data_dir) or f"http://{settings.host}:{settings.port}"
 
 
 def _error_kind(response: httpx.Response) -> tuple[str, str]:
