@@ -121,3 +121,23 @@ def test_syslog_message_is_rfc5424() -> None:
     assert head.startswith(b"<83>1 ")
     assert b' site-1 sovra - alert [sovra@32473 alert="a1" rule="r1" severity="high"' in head
     assert msg == b'Title with "quotes"'
+
+
+@pytest.mark.parametrize(("where", "expected"), [
+    ("\"action\"='data.retrieve' AND \"classification\"='secret'",
+     ("data.retrieve", "\"classification\"='secret'")),
+    ("\"action\"='a.b'", ("a.b", "1=1")),
+    # AND binds tighter than OR: splitting would change the meaning.
+    ("\"action\"='a.b' AND \"outcome\"='denied' OR \"hour\" < 5", (None, None)),
+    ("\"action\"='a.b' AND (\"outcome\"='denied' OR \"hour\" < 5)",
+     ("a.b", "(\"outcome\"='denied' OR \"hour\" < 5)")),
+    ("\"action\"='a.b' AND \"resource\"=' OR x'", ("a.b", "\"resource\"=' OR x'")),
+    ("\"principal\"='x'", (None, None)),
+])
+def test_rules_are_grouped_by_action_only_when_that_keeps_their_meaning(
+        where: str, expected: tuple[str | None, str | None]) -> None:
+    from sovra.threat.hunt import split_action
+
+    action, rest = split_action(where)
+    assert action == expected[0]
+    assert rest == (expected[1] if expected[0] is not None else where)

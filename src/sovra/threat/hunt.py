@@ -8,6 +8,7 @@ that fails at run time is reported and the others still run.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,23 +37,81 @@ class Match:
 
 def run_singles(conn: Connection, rules: Sequence[SingleRule], lo: int, hi: int,
                 problems: list[RuleProblem]) -> list[Match]:
-    out: list[Match] = []
+    """Every standalone rule over ``[lo, hi)``: one query per action the rules name.
+
+    Most rules fix the action (``"action"='x' AND ...``); those are grouped by it, and
+    each group is one index range read of that action's new events evaluating the
+    group's rules together, so each event is read once, not once per rule (measured in
+    benchmarks/threat_sigma_pass.py). A group that fails at run time is retried rule by
+    rule, so one bad rule is reported and the others still run.
+    """
+    groups: dict[str | None, list[tuple[SingleRule, str]]] = defaultdict(list)
     for rule in rules:
-        if not rule.standalone:
-            continue
-        sql = text(f'SELECT seq, ts, principal FROM threat_events '  # noqa: S608 - compiled rule
-                   f'WHERE seq >= :lo AND seq < :hi AND ({rule.where}) ORDER BY seq')
+        if rule.standalone:
+            action, rest = split_action(rule.where)
+            groups[action].append((rule, rest))
+    out: list[Match] = []
+    for action, members in groups.items():
         try:
-            rows = conn.execute(sql, {"lo": lo, "hi": hi}).all()
-        except SQLAlchemyError as exc:
-            problems.append(RuleProblem("pack", rule.title, f"failed to run: {exc}"))
-            continue
+            out += _run_group(conn, action, members, lo, hi)
+        except SQLAlchemyError:
+            for member in members:
+                try:
+                    out += _run_group(conn, action, [member], lo, hi)
+                except SQLAlchemyError as exc:
+                    problems.append(RuleProblem("pack", member[0].title,
+                                                f"failed to run: {exc}"))
+    return out
+
+
+def _run_group(conn: Connection, action: str | None, members: list[tuple[SingleRule, str]],
+               lo: int, hi: int) -> list[Match]:
+    flags = ", ".join(f"CASE WHEN ({rest}) THEN 1 ELSE 0 END" for _, rest in members)
+    either = " OR ".join(f"({rest})" for _, rest in members)
+    scope = '"action" = :action AND ' if action is not None else ""
+    rows = conn.execute(text(
+        f"SELECT seq, ts, principal, {flags} FROM threat_events "  # noqa: S608 - compiled rules
+        f"WHERE {scope}seq >= :lo AND seq < :hi AND ({either}) ORDER BY seq"),
+        {"action": action, "lo": lo, "hi": hi}).all()
+    out: list[Match] = []
+    for index, (rule, _) in enumerate(members, start=3):
         groups: dict[str, list[tuple[int, float]]] = defaultdict(list)
-        for seq, ts, principal in rows:
-            groups[str(principal)].append((int(seq), float(ts)))
+        for row in rows:
+            if row[index]:
+                groups[str(row[2])].append((int(row[0]), float(row[1])))
         out += [_match(rule.rule_id, rule.title, rule.severity, (("principal", p),), events)
                 for p, events in groups.items()]
     return out
+
+
+_ACTION_EQ = re.compile(r"""^"action"\s*=\s*'((?:[^']|'')*)'(?: AND (.+))?$""", re.DOTALL)
+
+
+def split_action(where: str) -> tuple[str | None, str]:
+    """``("x", rest)`` when ``where`` is ``"action"='x' AND rest`` at the top level (so
+    it equals ``action = 'x' AND (rest)``); ``(None, where)`` otherwise."""
+    match = _ACTION_EQ.match(where)
+    if match is None or not _top_level_and_only(where):
+        return None, where
+    return match.group(1).replace("''", "'"), match.group(2) or "1=1"
+
+
+def _top_level_and_only(where: str) -> bool:
+    """No OR outside parentheses and quotes (AND binds tighter than OR in SQL)."""
+    depth, quoted, i = 0, False, 0
+    while i < len(where):
+        char = where[i]
+        if char == "'":
+            quoted = not quoted
+        elif not quoted:
+            if char == "(":
+                depth += 1
+            elif char == ")":
+                depth -= 1
+            elif depth == 0 and where.startswith(" OR ", i):
+                return False
+        i += 1
+    return True
 
 
 def run_correlations(conn: Connection, rules: Sequence[CorrelationRule], lo: int, hi: int,
@@ -65,16 +124,23 @@ def run_correlations(conn: Connection, rules: Sequence[CorrelationRule], lo: int
         return []
     out: list[Match] = []
     for rule in rules:
+        since = float(start) - rule.timespan_s
+        # The first event of the window, one step down the ts index (the ledger stamps
+        # entries in seq order, so ts grows with seq): the query then reads a range of
+        # seq (the rowid on SQLite), not every event before the new ones.
+        first = conn.execute(text("SELECT seq FROM threat_events WHERE ts >= :since "
+                                  "ORDER BY ts, seq LIMIT 1"), {"since": since}).scalar()
         try:
-            out += _correlate(conn, rule, lo, hi, float(start) - rule.timespan_s)
+            out += _correlate(conn, rule, int(first if first is not None else lo), hi,
+                              lo, since)
         except SQLAlchemyError as exc:
             problems.append(RuleProblem("pack", rule.title, f"failed to run: {exc}"))
     return out
 
 
-def _correlate(conn: Connection, rule: CorrelationRule, lo: int, hi: int,
-               since: float) -> list[Match]:
-    params = {"lo": lo, "hi": hi, "since": since}
+def _correlate(conn: Connection, rule: CorrelationRule, first: int, hi: int,  # noqa: PLR0917
+               lo: int, since: float) -> list[Match]:
+    params = {"first": first, "lo": lo, "hi": hi, "since": since}
     if rule.kind == "value_count":
         return _value_count(conn, rule, params)
     rows = conn.execute(text(window_sql(rule)), params).all()
@@ -83,8 +149,8 @@ def _correlate(conn: Connection, rule: CorrelationRule, lo: int, hi: int,
     fired: dict[tuple[str, ...], tuple[float, float]] = {}
     for row in rows:
         key = tuple(str(v) for v in row[2:2 + len(rule.group_by)])
-        first = fired.get(key, (float(row[1]), 0.0))[0]
-        fired[key] = (first, float(row[1]))
+        began = fired.get(key, (float(row[1]), 0.0))[0]
+        fired[key] = (began, float(row[1]))
     return [_window_events(conn, rule, key, span, params) for key, span in fired.items()]
 
 
@@ -98,13 +164,14 @@ def window_sql(rule: CorrelationRule) -> str:
     select_groups = f", {groups}" if groups else ""
     if rule.kind == "event_count":
         inner = (f"SELECT seq, ts{select_groups}, COUNT(*) OVER {window} AS n "  # noqa: S608
-                 f"FROM threat_events WHERE ts >= :since AND seq < :hi AND ({any_base})")
+                 f"FROM threat_events WHERE seq >= :first AND seq < :hi AND ts >= :since "
+                 f"AND ({any_base})")
         cond = f"n {rule.op} {rule.threshold}"
     else:  # temporal: every base rule seen within the window
         flags = ", ".join(f"MAX(CASE WHEN ({b}) THEN 1 ELSE 0 END) OVER {window} AS r{i}"
                           for i, b in enumerate(rule.bases))
         inner = (f"SELECT seq, ts{select_groups}, {flags} FROM threat_events "  # noqa: S608
-                 f"WHERE ts >= :since AND seq < :hi AND ({any_base})")
+                 f"WHERE seq >= :first AND seq < :hi AND ts >= :since AND ({any_base})")
         cond = " AND ".join(f"r{i} = 1" for i in range(len(rule.bases)))
     return (f"SELECT * FROM ({inner}) w WHERE seq >= :lo AND {cond} "  # noqa: S608
             "ORDER BY seq")
@@ -112,6 +179,8 @@ def window_sql(rule: CorrelationRule) -> str:
 
 def _window_events(conn: Connection, rule: CorrelationRule, key: tuple[str, ...],
                    span: tuple[float, float], params: dict[str, float]) -> Match:
+    # By ts and group only (rare: once per alert), so the window's start may lie
+    # before the range the pass read.
     same = "".join(f' AND "{g}" = :g{i}' for i, g in enumerate(rule.group_by))
     any_base = " OR ".join(f"({b})" for b in rule.bases)
     binds = {**params, "t0": span[0] - rule.timespan_s, "t1": span[1],
@@ -133,7 +202,8 @@ def _value_count(conn: Connection, rule: CorrelationRule,
     any_base = " OR ".join(f"({b})" for b in rule.bases)
     rows = conn.execute(text(
         f'SELECT seq, ts, "{rule.field}"{groups} FROM threat_events '  # noqa: S608
-        f"WHERE ts >= :since AND seq < :hi AND ({any_base}) ORDER BY ts, seq"), params).all()
+        f"WHERE seq >= :first AND seq < :hi AND ts >= :since AND ({any_base}) "
+        "ORDER BY ts, seq"), params).all()
     windows: dict[tuple[str, ...], deque[tuple[int, float, str]]] = defaultdict(deque)
     fired: dict[tuple[str, ...], list[tuple[int, float]]] = {}
     for row in rows:

@@ -15,7 +15,10 @@ from sovra.store.tables import metadata
 threat_events = Table(
     "threat_events",
     metadata,
-    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    # INTEGER on SQLite makes seq the rowid: ranges of new events are read in place,
+    # with no second lookup through a primary-key index.
+    Column("seq", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
+           autoincrement=False),
     Column("ts", Float, nullable=False),  # epoch seconds: window functions range over it
     Column("timestamp", String(32), nullable=False),  # RFC 3339, as in the ledger
     Column("principal", String(256), nullable=False),
@@ -33,6 +36,7 @@ threat_events = Table(
     Column("hour", Integer, nullable=False),  # UTC hour of day, for off-hours rules
     Index("ix_threat_events_action_seq", "action", "seq"),
     Index("ix_threat_events_principal_ts", "principal", "ts"),
+    Index("ix_threat_events_ts", "ts"),
 )
 
 threat_cursors = Table(

@@ -14,7 +14,8 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "threat_events",
-        sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+                  primary_key=True, autoincrement=False),
         sa.Column("ts", sa.Float, nullable=False),
         sa.Column("timestamp", sa.String(32), nullable=False),
         sa.Column("principal", sa.String(256), nullable=False),
@@ -33,6 +34,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_threat_events_action_seq", "threat_events", ["action", "seq"])
     op.create_index("ix_threat_events_principal_ts", "threat_events", ["principal", "ts"])
+    op.create_index("ix_threat_events_ts", "threat_events", ["ts"])
     op.create_table(
         "threat_cursors",
         sa.Column("name", sa.String(300), primary_key=True),
