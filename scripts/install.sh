@@ -18,8 +18,18 @@ wheels="${SOVRA_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sovra/wheels}/llama
 if ! compgen -G "$wheels/llama_cpp_python-*.whl" >/dev/null; then
   echo "building llama-cpp-python $LLAMA_VERSION from source (portable; once, several minutes)"
   rm -rf "$wheels.partial"
-  .venv/bin/python -m pip wheel -q --no-cache-dir --no-deps --no-binary llama-cpp-python \
-    "llama-cpp-python==$LLAMA_VERSION" -w "$wheels.partial"
+  mkdir -p "$wheels.partial"
+  log="$wheels.partial/build.log"
+  # Show the compiler's "[n/m]" steps as they come (a sign of life during the minutes
+  # of compiling, issue 15); the full output goes to the log, shown if the build fails.
+  if ! .venv/bin/python -m pip wheel -v --no-cache-dir --no-deps --no-binary llama-cpp-python \
+      "llama-cpp-python==$LLAMA_VERSION" -w "$wheels.partial" 2>&1 | tee "$log" \
+      | { grep --line-buffered -E '^ *\[ *[0-9]+/[0-9]+\]' | cut -c1-100 || true; }; then
+    echo "building llama-cpp-python failed; the end of $log:" >&2
+    tail -n 40 "$log" >&2
+    exit 1
+  fi
+  rm -f "$log"
   mv "$wheels.partial" "$wheels"
 fi
 .venv/bin/python -m pip install -q --force-reinstall --no-deps "$wheels"/llama_cpp_python-*.whl
