@@ -59,6 +59,9 @@ EXPECTED: dict[str, set[str]] = {
         "Placement", "RuleSet", "Target", "Workload", "default_rules", "default_rules_text",
         "load_inventory", "load_rules", "place", "place_all",
     },
+    "sovra.assessment.readiness": {
+        "CRITERIA", "LAYERS", "OBJECTIVES", "Criterion", "Fact", "Kind", "Status",
+    },
     "sovra.threat": {
         "FIELDS", "CompiledPack", "CorrelationRule", "IndicatorSet", "RuleProblem",
         "SingleRule", "compile_pack", "parse_misp", "parse_stix", "project",

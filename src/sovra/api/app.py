@@ -12,6 +12,7 @@ from sovra.ai.admission import AdmissionMiddleware
 from sovra.api.deps import RefuseHostileInput
 from sovra.api.errors import install_error_handlers
 from sovra.api.routers import analytics as analytics_routes
+from sovra.api.routers import assessment as assessment_routes
 from sovra.api.routers import compliance as compliance_routes
 from sovra.api.routers import continuity as continuity_routes
 from sovra.api.routers import data as data_routes
@@ -74,6 +75,7 @@ def create_app(instance: Instance, *, close_instance_on_shutdown: bool = False) 
     app.include_router(continuity_routes.router)
     app.include_router(lockbox_routes.router)
     app.include_router(placement_routes.router)
+    app.include_router(assessment_routes.router)
     app.include_router(compliance_routes.router)
     app.include_router(threat_routes.router)
     home.install(app)

@@ -60,6 +60,8 @@ _LAZY: dict[str, tuple[str, str, str]] = {
                    "rollback.")),
     "placement": ("placement", "app", ("Workload placement: which workload runs where, and "
                   "why.")),
+    "assess": ("assessment", "app", ("Sovereignty readiness: seven layers scored from facts, "
+               "gaps, a phased plan.")),
     "threat": ("threat", "app", "Offline threat detection: pack status, hunts, SIEM export."),
     "alerts": ("threat", "alerts_app", ("Security alerts: list, show, acknowledge, assign, "
                "close.")),
