@@ -113,3 +113,25 @@ def test_incident_open_classify_notify_list_draft(data_dir: Path,
     assert json.loads(text)["incident_reference_code"] == incident
     code, text = sovra(data_dir, keys["aud"], "incident", "open", "--title", "x")
     assert code == 5
+
+
+def test_registers_from_the_cli(data_dir: Path, keys: dict[str, str], tmp_path: Path) -> None:
+    good = tmp_path / "suppliers.csv"
+    good.write_text("name,country,currency,annual_expense\nNordic Hosting Oy,FI,EUR,1200\n")
+    out = tmp_path / "roi.csv"
+    code, text = sovra(data_dir, keys["aud"], "audit", "register-of-information",
+                       "--inventory", str(good), "--out", str(out))
+    assert code == 0, text
+    assert "Nordic Hosting Oy,legal,FI,EUR,1200" in out.read_text()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,country\nX,Finland\n")
+    code, text = sovra(data_dir, keys["aud"], "audit", "register-of-information",
+                       "--inventory", str(bad), "--out", str(tmp_path / "no.csv"))
+    assert code == 2 and "bad.csv line 2: country 'Finland'" in text
+    assert not (tmp_path / "no.csv").exists()
+    code, text = sovra(data_dir, keys["aud"], "audit", "erasures", "--out",
+                       str(tmp_path / "e.json"))
+    assert code == 0 and json.loads((tmp_path / "e.json").read_text()) == []
+    code, text = sovra(data_dir, keys["aud"], "audit", "records", "--out",
+                       str(tmp_path / "r.json"))
+    assert code == 0, text

@@ -213,3 +213,48 @@ def draft(ctx: typer.Context, api_key: ApiKey, incident_id: str, notification: s
         entity = inst.ledger.checkpoints.verifier.name
     typer.echo(json.dumps(run(lambda: make_draft(incident, notification, entity=entity,
                                             now=time.time())), indent=1))
+
+
+@audit_app.command("records")
+def records(ctx: typer.Context, api_key: ApiKey, out: Out) -> None:
+    """GDPR Art. 30 records of processing, one per collection (JSON)."""
+    from sovra.compliance import gather
+    with open_cli_instance(ctx) as inst:
+        caller = run(lambda: acting(inst, api_key, "compliance.read", _RESOURCE))
+        found = run(lambda: gather.records_of_processing(inst, caller))
+        data = json.dumps(found, indent=1).encode()
+        run(lambda: gather.export(inst, caller, "records-of-processing", data, len(found)))
+    out.write_bytes(data)
+    console.print(f"{len(found)} records of processing written to {out}", highlight=False)
+
+
+@audit_app.command("erasures")
+def erasures(ctx: typer.Context, api_key: ApiKey, out: Out) -> None:
+    """The erasure register (GDPR Art. 17): every subject erasure and its certificate."""
+    from sovra.compliance import gather
+    with open_cli_instance(ctx) as inst:
+        caller = run(lambda: acting(inst, api_key, "compliance.read", _RESOURCE))
+        found = run(lambda: gather.erasures(inst))
+        data = json.dumps(found, indent=1).encode()
+        run(lambda: gather.export(inst, caller, "erasure-register", data, len(found)))
+    out.write_bytes(data)
+    console.print(f"{len(found)} erasures written to {out}", highlight=False)
+
+
+@audit_app.command("register-of-information")
+def register_of_information(
+        ctx: typer.Context, api_key: ApiKey, out: Out,
+        inventory: Annotated[Path | None, typer.Option(
+            "--inventory", help="Supplier inventory (.yaml or .csv).")] = None,
+        sbom: Annotated[list[Path] | None, typer.Option(
+            "--sbom", help="A CycloneDX SBOM beside those of imported bundles.")] = None,
+) -> None:
+    """The DORA register of information (B_05.01 providers) as CSV."""
+    from sovra.compliance import gather, registers
+    with open_cli_instance(ctx) as inst:
+        caller = run(lambda: acting(inst, api_key, "compliance.read", _RESOURCE))
+        rows = run(lambda: gather.register_of_information(inst, inventory, sbom or []))
+        data = registers.register_csv(rows).encode()
+        run(lambda: gather.export(inst, caller, "register-of-information", data, len(rows)))
+    out.write_bytes(data)
+    console.print(f"{len(rows)} ICT third-party providers written to {out}", highlight=False)
