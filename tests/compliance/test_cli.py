@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -108,9 +110,15 @@ def test_incident_open_classify_notify_list_draft(data_dir: Path,
     assert code == 0 and "late" in text
     code, text = sovra(data_dir, keys["apr"], "incident", "list")
     assert code == 0 and f"OVERDUE {incident} gdpr.authority" in text
-    code, text = sovra(data_dir, keys["aud"], "incident", "draft", incident, "gdpr.authority")
+    pdf = data_dir.parent / "draft.pdf"
+    code, text = sovra(data_dir, keys["aud"], "incident", "draft", incident, "gdpr.authority",
+                       "--pdf", str(pdf))
     assert code == 0
     assert json.loads(text)["incident_reference_code"] == incident
+    if shutil.which("pdftotext"):
+        form = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
+                              check=True, timeout=60).stdout
+        assert "Draft: gdpr.authority" in form and "categories of data subjects" in form
     code, text = sovra(data_dir, keys["aud"], "incident", "open", "--title", "x")
     assert code == 5
 

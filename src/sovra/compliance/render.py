@@ -100,6 +100,32 @@ offline: <code>sovra audit check report.json</code>.</p>
 """
 
 
+def draft_html(draft: Mapping[str, Any]) -> str:
+    """A notification draft as a form: every template field, blank where still to fill."""
+    rows = "".join(
+        f"<tr><th>{_e(k.replace('_', ' '))}</th><td>"
+        f"{_e(json.dumps(v) if isinstance(v, dict | list) else ('' if v is None else v))}"
+        "</td></tr>" for k, v in draft.items())
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>'
+            f'{_e(draft["notification"])}</title><style>{_CSS}</style></head><body>'
+            f'<h1>Draft: {_e(draft["notification"])}</h1><p>Incident '
+            f'{_e(draft["incident_reference_code"])}, due {_e(draft["deadline"])} '
+            f'({_e(draft["deadline_state"])}).</p><table>{rows}</table></body></html>')
+
+
+def _pdf(page: str) -> bytes:
+    import weasyprint  # heavy (pango): imported only when a PDF is asked for
+
+    pdf = weasyprint.HTML(string=page, url_fetcher=_no_fetch).write_pdf()
+    if not isinstance(pdf, bytes):
+        raise InvalidInputError("WeasyPrint produced no PDF")
+    return pdf
+
+
+def draft_pdf(draft: Mapping[str, Any]) -> bytes:
+    return _pdf(draft_html(draft))
+
+
 def _no_fetch(url: str, *_args: object, **_kwargs: object) -> NoReturn:
     raise InvalidInputError(f"the report must not fetch {url!r}: every asset is inline")
 
@@ -119,4 +145,4 @@ def to_pdf(report: Mapping[str, Any]) -> bytes:
     return pdf
 
 
-__all__ = ["status_chart", "to_html", "to_pdf"]
+__all__ = ["draft_html", "draft_pdf", "status_chart", "to_html", "to_pdf"]

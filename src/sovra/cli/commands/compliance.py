@@ -204,15 +204,20 @@ def list_incidents(ctx: typer.Context, api_key: ApiKey) -> None:
 
 
 @incident_app.command("draft")
-def draft(ctx: typer.Context, api_key: ApiKey, incident_id: str, notification: str) -> None:
-    """Print a pre-filled draft of a notification (JSON)."""
+def draft(ctx: typer.Context, api_key: ApiKey, incident_id: str, notification: str,
+          pdf: Annotated[Path | None, typer.Option(
+              "--pdf", help="Also write the draft as a PDF form.")] = None) -> None:
+    """Print a pre-filled draft of a notification (JSON; --pdf for a PDF form)."""
     from sovra.compliance.drafts import draft as make_draft
     with open_cli_instance(ctx) as inst:
         run(lambda: acting(inst, api_key, "compliance.read", _RESOURCE))
         incident = run(lambda: _register(inst).get(incident_id))
         entity = inst.ledger.checkpoints.verifier.name
-    typer.echo(json.dumps(run(lambda: make_draft(incident, notification, entity=entity,
-                                            now=time.time())), indent=1))
+    filled = run(lambda: make_draft(incident, notification, entity=entity, now=time.time()))
+    if pdf is not None:
+        from sovra.compliance.render import draft_pdf
+        pdf.write_bytes(draft_pdf(filled))
+    typer.echo(json.dumps(filled, indent=1))
 
 
 @audit_app.command("records")
