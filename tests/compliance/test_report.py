@@ -9,10 +9,10 @@ import pytest
 
 from sovra.compliance.check import check_report
 from sovra.compliance.report import generate
-from sovra.config import load_settings
+from sovra.config import Settings, load_settings
 from sovra.errors import InvalidInputError
 from sovra.instance import open_instance
-from tests.compliance.conftest import DAY, EXPECTED_FINDINGS, THREAT_ROOM, Seeded
+from tests.compliance.conftest import DAY, EXPECTED_FINDINGS, THREAT_ROOM, Seeded, seed
 
 
 def test_the_report_has_exactly_the_expected_findings(seeded: Seeded) -> None:
@@ -99,5 +99,22 @@ def test_a_tampered_ledger_gets_no_report(tmp_path: Path) -> None:
         with pytest.raises(Exception, match="integrity check"):
             generate(inst, since=now - DAY, until=now + DAY)
         assert not (settings.secrets_dir / "compliance-report.key").exists()
+    finally:
+        inst.close()
+
+
+def test_report_and_check_on_both_profiles(settings: Settings, tmp_path: Path) -> None:
+    inst = open_instance(settings)
+    try:
+        now = time.time()
+        signer, incident = seed(inst, now)
+        made = generate(inst, since=now - DAY, until=now + 2 * DAY,
+                        clock=lambda: now + 2 * DAY)
+        found = {f["id"] for f in made.document["findings"]}
+        assert found == {f.format(incident=incident) for f in EXPECTED_FINDINGS}
+        export = tmp_path / "ledger.tar"
+        inst.ledger.export(export)
+        result = check_report(made.document, witnesses=[signer.verifier.vkey], export=export)
+        assert result.valid, result.problems
     finally:
         inst.close()
