@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sovra.compliance import document
-from sovra.compliance.evidence import MAX_CITES, Match, top_fields
+from sovra.compliance.evidence import MAX_CITES, Match, outcome_of, top_fields
 from sovra.errors import ArchiveError, CheckpointError, NoteError, ProofError
 from sovra.ledger import entry as entries
 from sovra.ledger import merkle
@@ -275,14 +275,27 @@ def _recount(bodies: Sequence[bytes], claims: Mapping[str, Mapping[str, Any]],
         for action in match.actions:
             by_action.setdefault(action, []).append((cid, match))
     counts = dict.fromkeys(claims, 0)
+    # What each action's claims look at: time and outcome always (cheap slices), actor
+    # and resource or the details only when one of its claims filters on them.
+    needs = {a: (any(m.resource or m.actor for _, m in w), any(m.details for _, m in w))
+             for a, w in by_action.items()}
     for body in bodies:
         head = _ACTION_HEAD.match(body)
-        wanted = None if head is None else by_action.get(head.group(1).decode("ascii"))
+        if head is None:
+            continue
+        action = head.group(1).decode("ascii")
+        wanted = by_action.get(action)
         if not wanted:
             continue
-        fields = top_fields(body)
-        if fields is None or any(m.details for _, m in wanted):
-            fields = json.loads(body)  # the match needs details: decode it whole
+        top, details = needs[action]
+        fields: dict[str, Any] | None = {"action": action, "outcome": outcome_of(body),
+                                         "time": body[-29:-2].decode("ascii", "replace")}
+        if details:
+            fields = json.loads(body)
+        elif top:
+            fields = top_fields(body)
+        if fields is None:  # not canonical in shape: decode it whole
+            fields = json.loads(body)
         for cid, match in wanted:
             if match.matches(fields):
                 counts[cid] += 1

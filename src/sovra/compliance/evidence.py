@@ -67,7 +67,8 @@ class Event:
         return found if isinstance(found, dict) else {}
 
 
-def _outcome(body: bytes) -> str:
+def outcome_of(body: bytes) -> str:
+    """The top-level outcome: the last unescaped outcome key (see ``top_fields``)."""
     at = body.rfind(b',"outcome":"')
     return "" if at < 0 else body[at + 12:body.index(b'"', at + 12)].decode("ascii", "replace")
 
@@ -251,7 +252,7 @@ def scan(rows: Iterable[tuple[int, bytes]], actions: frozenset[str],
         if action not in actions and not action.startswith(starts):
             continue
         wanted.append(Event(seq, body[-29:-2].decode("ascii", "replace"), action,
-                            _outcome(body), bytes(body)))
+                            outcome_of(body), bytes(body)))
     return Events(wanted)
 
 
@@ -273,4 +274,4 @@ def parse_time(text: str, what: str) -> float:
 
 
 __all__ = ["MAX_CITES", "Claim", "ControlResult", "Event", "Events", "Finding", "Match",
-           "Status", "parse_time", "rfc3339", "scan", "top_fields"]
+           "Status", "outcome_of", "parse_time", "rfc3339", "scan", "top_fields"]
