@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     backup_keep_weekly: int = Field(default=4, ge=0, le=520)
     continuity_rto_target_s: float = Field(default=300.0, gt=0.0)
     continuity_rpo_target_s: float = Field(default=86400.0, gt=0.0)
+    # Backups (then retention) this often while `sovra up` runs; 0 turns the schedule off.
+    backup_interval_s: float = Field(default=0.0, ge=0.0)
 
     # Lockbox (sovra.lockbox): how long a request waits for approvers (at most 4 days),
     # a grant's default lifetime and its hard cap (at most 8 h), whether one denial ends a

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -26,6 +27,7 @@ from sovra.api.routers import policy as policy_routes
 from sovra.api.routers import threat as threat_routes
 from sovra.api.routers import transfer as transfer_routes
 from sovra.api.routers.openai_hot import ChatHotPath
+from sovra.continuity.schedule import BackupSchedule
 from sovra.instance import Instance
 
 
@@ -36,7 +38,10 @@ def create_app(instance: Instance, *, close_instance_on_shutdown: bool = False) 
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # Incremental threat hunts on a schedule while the server runs (sovra.threat).
         instance.threat.schedule(instance.settings.threat_hunt_interval_s)
+        # Backups on a schedule while the server runs (sovra.continuity; 0 = off).
+        backups = BackupSchedule.start(instance)
         yield
+        await asyncio.to_thread(backups.stop)  # a backup in progress finishes first
         await instance.ai.aclose()
         if close_instance_on_shutdown:
             instance.close()
