@@ -24,7 +24,10 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with sovra_up(tmp_path_factory.mktemp("lockbox") / "data") as running:
+    # Break-glass reviews fall due after 2 s here (24 h by default), so the e2e test can
+    # see an overdue review become a finding.
+    with sovra_up(tmp_path_factory.mktemp("lockbox") / "data",
+                  extra_env={"SOVRA_LOCKBOX_REVIEW_WINDOW_S": "2"}) as running:
         yield running
 
 
@@ -46,9 +49,9 @@ def cli_principal(server: Server, principal_id: str, role: str) -> dict[str, str
 
 
 def ledger_entries(http: httpx.Client, admin: dict[str, str], start: int) -> list[dict]:
-    checkpoint = http.get("/ledger/checkpoint", headers=admin)
-    checkpoint.raise_for_status()
-    size = int(checkpoint.text.splitlines()[1])
+    """Every entry from ``start`` to the current end. The size comes from the lockbox
+    report (the latest checkpoint may lag; every read of an entry adds a decision)."""
+    size = http.get("/lockbox/report", headers=admin).json()["tree_size"]
     found = []
     for seq in range(start, size):
         got = http.get(f"/ledger/entries/{seq}", headers=admin)
@@ -181,3 +184,33 @@ def test_a_watcher_follows_a_supervised_grant_live_and_terminates_it(server: Ser
     assert decisions and all(d["principal"] == "olaf" for d in decisions)
     assert {d["outcome"] for d in decisions} == {"allowed"}
     assert events[-1][1]["reason"] == "terminated mid-session"
+
+
+def test_breakglass_opens_at_once_and_an_overdue_review_is_a_finding(server: Server) -> None:
+    bree = cli_principal(server, "bree", "breakglass")
+    reviewers = [cli_principal(server, name, "approver") for name in ("rita", "rolf")]
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        assert http.get("/keys/status", headers=bree).status_code == 403
+        assert http.post("/lockbox/breakglass", headers=bree, json={
+            "scope": "instance", "actions": ["keys.status"], "reason": ""}).status_code == 400
+        opened = http.post("/lockbox/breakglass", headers=bree, json={
+            "scope": "instance", "actions": ["keys.status"], "reason": "P1: keys unreadable"})
+        assert opened.status_code == 201, opened.text
+        glass = opened.json()
+        assert glass["state"] == "active" and glass["breakglass"]
+        assert http.get("/keys/status", headers=bree).status_code == 200
+        time.sleep(max(0.0, glass["review_due"] - time.time()) + 0.5)
+        status = http.get("/lockbox/status", headers=reviewers[0]).json()
+        assert any(glass["id"] in f and "lockbox.review-overdue" in f
+                   for f in status["findings"])
+        env = {**os.environ, "SOVRA_API_KEY": reviewers[0]["Authorization"][7:],
+               "COLUMNS": "200"}
+        shown = subprocess.run([*sovra_command(), "--data-dir", str(server.data_dir),
+                                "lockbox", "status"], env=env, capture_output=True, text=True)
+        assert shown.returncode == 1 and "finding" in shown.stdout
+        for reviewer in reviewers:
+            done = http.post(f"/lockbox/requests/{glass['id']}/review", headers=reviewer,
+                             json={"comment": "justified"})
+            assert done.status_code == 200, done.text
+        status = http.get("/lockbox/status", headers=reviewers[0]).json()
+        assert status["findings"] == []

@@ -25,7 +25,8 @@ def limits_from(settings: Settings) -> Limits:
                   grant_cap_s=settings.lockbox_grant_cap_s,
                   breakglass_s=min(HOUR, settings.lockbox_grant_cap_s),
                   denial_ends=settings.lockbox_denial_ends,
-                  review_quorum=settings.lockbox_review_quorum)
+                  review_quorum=settings.lockbox_review_quorum,
+                  review_window_s=settings.lockbox_review_window_s)
 
 
 def open_lockbox(engine: Engine, settings: Settings, ledger: LedgerSink,
