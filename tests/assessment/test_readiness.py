@@ -156,3 +156,73 @@ def test_the_catalogue_weights_and_objectives() -> None:
     weights = {(c.kind.value, c.mandatory): c.weight for c in CRITERIA}
     assert weights[("preventive", True)] == 27 and weights[("preventive", False)] == 9
     assert weights[("detective", True)] == 3 and weights[("corrective", False)] == 1
+
+
+def test_an_external_unapproved_model_is_three_ai_gaps_and_a_dependency(
+        dev: Instance) -> None:
+    from sovra.ai.models import ModelSpec
+    from sovra.identity import Caller
+
+    admin = Caller("alice", "user", frozenset({"admin"}), "secret")
+    approver = Caller("abe", "user", frozenset({"approver"}), "secret")
+    dev.ai.registry.register(admin, ModelSpec(
+        model_id="frontier-x", kind="chat", locality="external", sha256="ab" * 32,
+        source="https://models.example.com/frontier-x", licence="proprietary",
+        ceiling="internal", upstream_url="https://api.example.com/v1"))
+    before = run(dev, ASSESSOR).document
+    status = _status(before)
+    assert status["ai.models-approved"] == status["ai.local-inference"] == "unmet"
+    assert status["ai.models-verified"] == "unmet"  # no signed bundle delivered it
+    assert before["layers"]["ai"]["met_weight"] == 0
+    deps = {(d["kind"], d["component"]): d for d in before["dependencies"]}
+    assert deps[("upstream", "upstream api.example.com")]["operator"] == "api.example.com"
+    assert deps[("model", "frontier-x")]["supplier"] == "https://models.example.com/frontier-x"
+    offline = next(q for q in before["questions"] if q["id"] == "offline")
+    assert "frontier-x" in offline["answer"]
+    dev.ai.registry.approve(approver, "frontier-x")
+    after = run(dev, ASSESSOR).document
+    assert _status(after)["ai.models-approved"] == "met"
+    assert after["layers"]["ai"]["met_weight"] == BY_ID["ai.models-approved"].weight == 27
+    approved = next(c for c in after["criteria"] if c["id"] == "ai.models-approved")
+    entry = json.loads(dev.ledger.entry(approved["ledger_entries"][-1]).body)
+    assert entry["action"] == "models.approve" and entry["actor"] == "abe"
+
+
+def test_a_signed_compliance_report_is_cited_as_evidence(configured: Made) -> None:
+    import time
+
+    from sovra.compliance.report import generate
+
+    inst = configured.instance
+    assert _status(run(inst, ASSESSOR).document)["compliance.evidence-report"] == "unmet"
+    now = time.time()
+    made = generate(inst, since=now - 3600, until=now + 3600, actor="auditor-ann")
+    doc = run(inst, ASSESSOR).document
+    fact = next(c for c in doc["criteria"] if c["id"] == "compliance.evidence-report")
+    assert fact["status"] == "met" and fact["ledger_entries"] == [made.ledger_seq]
+    audit = next(q for q in doc["questions"] if q["id"] == "privileged-audit")
+    assert made.ledger_seq in audit["ledger_entries"]
+
+
+def test_a_breakglass_grant_not_reviewed_in_time_is_a_gap_citing_it(tmp_path: Path) -> None:
+    from sovra.config import load_settings
+    from sovra.identity import Caller
+    from sovra.instance import open_instance
+    from sovra.lockbox.values import RequestSpec, Scope
+
+    # A review window of a millisecond: the grant's review is overdue at once.
+    inst = open_instance(load_settings(data_dir=tmp_path / "bg", checkpoint_interval_s=0.0,
+                                       lockbox_review_window_s=0.001))
+    try:
+        inst.keys.init(threshold=2, shares=3, deliver=lambda shares: None)
+        bree = Caller("bree", "user", frozenset({"breakglass"}), "secret", jurisdiction="EU")
+        grant = inst.lockbox.breakglass(bree, RequestSpec(
+            scope=Scope.parse("instance"), actions=("keys.status",), reason="P1 outage"))
+        doc = run(inst, ASSESSOR).document
+    finally:
+        inst.close()
+    fact = next(c for c in doc["criteria"] if c["id"] == "operation.breakglass-reviews")
+    assert fact["status"] == "unmet" and grant.id in fact["observed"]
+    assert "1 reviews overdue" in fact["observed"] and fact["ledger_entries"]
+    operators = [d for d in doc["dependencies"] if d["kind"] == "operator-with-lockbox-access"]
+    assert [(d["component"], d["jurisdiction"]) for d in operators] == [("bree", "EU")]

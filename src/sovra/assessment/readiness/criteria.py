@@ -166,6 +166,12 @@ CRITERIA: tuple[Criterion, ...] = (
               "Threat intelligence loaded in the last 30 days", D, MUST, "SOV-7", INST,
               "Detection rules age: an old pack misses current attacks.",
               "Import a current threat pack bundle.", "low"),
+    Criterion("compliance.evidence-report", "compliance",
+              "A signed compliance evidence report in the last 90 days", D, MUST, "SOV-7",
+              INST, "Evidence nobody assembled is evidence nobody checked; the signed report "
+              "is what an auditor verifies offline.",
+              "Generate one with `sovra audit report` and check it with `sovra audit "
+              "check`.", "low"),
     Criterion("compliance.egress", "compliance",
               "No attempt to reach the network outside the allowed paths", D, MUST,
               "SOV-2", INST,

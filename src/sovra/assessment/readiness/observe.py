@@ -32,9 +32,12 @@ BACKUP_DAYS = 7
 DRILL_DAYS = 365
 EGRESS_ROOM, EGRESS_PREFIX = "sovra.egress", "egress."
 THREAT_ROOM = "sovra.threat"
+COMPLIANCE_ROOM = "sovra.compliance"
+REPORT_DAYS = 90
 ACTIONS = frozenset({"keys.init", "lockbox.breakglass", "lockbox.review", "data.erase",
                      "policy.activate", "models.approve", "bundles.activate",
-                     "threat.pack.load", "continuity.backup", "continuity.drill"})
+                     "threat.pack.load", "continuity.backup", "continuity.drill",
+                     "compliance.report"})
 _UNCONDITIONAL = re.compile(r"permit\s*\(\s*principal\s*,\s*action\s*,\s*resource\s*\)\s*;")
 
 
@@ -185,6 +188,21 @@ def threat(inst: Instance, led: Entries, now: float) -> list[Fact]:
                      f"{THREAT_PACK_DAYS})", seqs(loads))]
 
 
+def evidence_report(inst: Instance, led: Entries, now: float) -> list[Fact]:
+    if not room_present(COMPLIANCE_ROOM):
+        return [f.not_evidenced("compliance.evidence-report", "the compliance room is not "
+                                "part of this instance")]
+    reports = led.of("compliance.report", "success")
+    if not reports:
+        return [f.unmet("compliance.evidence-report", "no evidence report was ever signed")]
+    newest = reports[-1]
+    days = (now - _epoch(newest.time)) / DAY
+    return [f.judged("compliance.evidence-report", days <= REPORT_DAYS,
+                     f"newest signed evidence report {days:.0f} days ago, "
+                     f"{newest.details.get('findings', '?')} findings (limit {REPORT_DAYS} "
+                     "days)", seqs(reports))]
+
+
 def egress(inst: Instance, led: Entries, now: float) -> list[Fact]:
     if not room_present(EGRESS_ROOM):
         return [f.not_evidenced("compliance.egress", "no egress monitor is part of this "
@@ -258,8 +276,8 @@ def continuity(inst: Instance, led: Entries, now: float) -> list[Fact]:
 
 
 READERS: tuple[Callable[[Instance, Entries, float], list[Fact]], ...] = (
-    custody, records, erasure, lockbox, patch_lag, access, ledger_facts, threat, egress,
-    models, continuity)
+    custody, records, erasure, lockbox, patch_lag, access, ledger_facts, threat,
+    evidence_report, egress, models, continuity)
 
 
 def observe(inst: Instance, now: float) -> tuple[list[Fact], Entries]:

@@ -21,7 +21,7 @@ QUESTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
      ("ai.local-inference", "compliance.egress", "operation.patch-lag")),
     ("privileged-audit", "How is privileged access audited?",
      ("operation.breakglass-reviews", "infrastructure.witness",
-      "infrastructure.ledger-integrity")),
+      "infrastructure.ledger-integrity", "compliance.evidence-report")),
     ("extraterritorial", ("What obligations does the provider have under extraterritorial "
      "laws?"), ("compliance.extraterritorial",)),
     ("suppliers", "Which parts depend on which supplier or operator?",
