@@ -44,6 +44,7 @@ EXPECTED: dict[str, set[str]] = {
         "EraserRegistry", "ErasureRequest", "Hold", "IngestResult", "IngestSummary",
         "RetentionReport", "RetrievedChunk", "open_data", "verify_certificate",
     },
+    "sovra.console": {"CONSOLE_PATH", "console_app"},
     "sovra.continuity": {
         "Acceptance", "BackupInfo", "Check", "ContinuityStatus", "DrillReport", "Listed",
         "RestoreResult", "RetentionPlan", "RollbackVerdict", "Verification", "accept_rollback",

@@ -35,6 +35,9 @@ EXEMPT_API_ROUTES = {
 # links, no data, no actions; sovra.api.routers.home).
 EXEMPT_DOC_PATHS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/",
                     "/static/docs"}
+# The console (sovra.console): a mounted app whose every page authenticates its session's
+# key and asks policy the API's question itself (tests/console/test_pages.py checks it).
+EXEMPT_DOC_PATHS |= {"/console"}
 
 # The one door an operator without a grant has (40-operators.cedar): the lockbox, to ask
 # for access, read requests and give up its own; the lockbox service decides the rest.

@@ -27,6 +27,7 @@ from sovra.api.routers import policy as policy_routes
 from sovra.api.routers import threat as threat_routes
 from sovra.api.routers import transfer as transfer_routes
 from sovra.api.routers.openai_hot import ChatHotPath
+from sovra.console import CONSOLE_PATH, console_app
 from sovra.continuity.schedule import BackupSchedule
 from sovra.instance import Instance
 
@@ -84,4 +85,6 @@ def create_app(instance: Instance, *, close_instance_on_shutdown: bool = False) 
     app.include_router(compliance_routes.router)
     app.include_router(threat_routes.router)
     home.install(app)
+    # The console (issue 23): pages over the same services and authorization.
+    app.mount(CONSOLE_PATH, console_app(instance))
     return app
