@@ -8,9 +8,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from sovra.compliance import document
-from sovra.compliance.check import CheckResult, check_report
+from sovra.compliance.check import CheckResult, check_report, read_report
 from sovra.config import load_settings
+from sovra.errors import ArchiveError
 from sovra.instance import open_instance
 from sovra.ledger import note as notes
 from tests.compliance.conftest import Seeded
@@ -158,3 +161,20 @@ def test_a_claim_that_leaves_entries_out_fails_against_the_export(seeded: Seeded
 
 def test_report_file_round_trip(seeded: Seeded) -> None:
     assert check_report(json.loads(seeded.path.read_text())).valid
+
+
+def test_a_report_without_its_checkpoint_is_unreadable(seeded: Seeded, tmp_path: Path) -> None:
+    doc = copy.deepcopy(seeded.report)
+    del doc["checkpoint"]
+    path = tmp_path / "cut.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ArchiveError, match="has no 'checkpoint'"):
+        read_report(path)
+
+
+def test_an_empty_checkpoint_note_is_named(seeded: Seeded) -> None:
+    doc = copy.deepcopy(seeded.report)
+    doc["checkpoint"]["note"] = ""
+    result = _check(seeded, doc)
+    assert any(p.where == "checkpoint" and "not a valid signed checkpoint" in p.message
+               for p in result.problems)
