@@ -31,6 +31,26 @@ PRIVILEGED_ACTIONS: MappingProxyType[str, str] = MappingProxyType({
     "bundles.read": "read imported bundles",
 })
 
+# The Cedar resource types each privileged action applies to: a copy of
+# ``sovra.policy.actions.ACTIONS`` for these actions (a test keeps them equal), so this
+# pure core imports nothing of the policy room.
+ACTION_TYPES: MappingProxyType[str, frozenset[str]] = MappingProxyType({
+    "documents.read": frozenset({"Document", "Collection"}),
+    "collections.read": frozenset({"Collection"}),
+    "collections.ingest": frozenset({"Collection"}),
+    "collections.erase": frozenset({"Collection", "Document"}),
+    "collections.hold": frozenset({"Collection"}),
+    "keys.status": frozenset({"Keys"}),
+    "keys.seal": frozenset({"Keys"}),
+    "keys.rotate": frozenset({"Keys"}),
+    "keys.erase": frozenset({"Keys", "Collection"}),
+    "principals.manage": frozenset({"Principal"}),
+    "ledger.witness": frozenset({"Ledger"}),
+    "models.register": frozenset({"Model"}),
+    "bundles.import": frozenset({"Bundle"}),
+    "bundles.read": frozenset({"Bundle"}),
+})
+
 # Destroying keys or data is never undone: such requests need the highest quorum.
 DESTRUCTIVE_ACTIONS: frozenset[str] = frozenset({"keys.erase", "collections.erase"})
 
@@ -59,5 +79,5 @@ def expand_actions(actions: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
-__all__ = ["DESTRUCTIVE_ACTIONS", "IMPLIED_ACTIONS", "PRIVILEGED_ACTIONS", "SCOPE_KINDS",
-           "URGENCIES", "expand_actions"]
+__all__ = ["ACTION_TYPES", "DESTRUCTIVE_ACTIONS", "IMPLIED_ACTIONS", "PRIVILEGED_ACTIONS",
+           "SCOPE_KINDS", "URGENCIES", "expand_actions"]

@@ -16,6 +16,7 @@ import dataclasses
 
 from sovra.errors import ConflictError, InvalidInputError, PermissionDeniedError
 from sovra.lockbox.catalogue import (
+    ACTION_TYPES,
     DESTRUCTIVE_ACTIONS,
     PRIVILEGED_ACTIONS,
     SCOPE_KINDS,
@@ -32,7 +33,6 @@ from sovra.lockbox.values import (
     Vote,
     VoteKind,
 )
-from sovra.policy.actions import ACTIONS
 
 
 def _refuse_input(rule: str, message: str) -> InvalidInputError:
@@ -53,7 +53,7 @@ def validate_spec(spec: RequestSpec, limits: Limits, *, breakglass: bool = False
                             f"not a privileged action: {', '.join(unknown)}; choose from "
                             f"{', '.join(sorted(PRIVILEGED_ACTIONS))}")
     reach = SCOPE_KINDS[spec.scope.kind]
-    outside = sorted(a for a in spec.actions if not ACTIONS[a] & reach)
+    outside = sorted(a for a in spec.actions if not ACTION_TYPES[a] & reach)
     if outside:
         raise _refuse_input("lockbox.known-scope",
                             f"{', '.join(outside)} cannot apply to a {spec.scope.kind} scope")
