@@ -226,3 +226,26 @@ def test_a_breakglass_grant_not_reviewed_in_time_is_a_gap_citing_it(tmp_path: Pa
     assert "1 reviews overdue" in fact["observed"] and fact["ledger_entries"]
     operators = [d for d in doc["dependencies"] if d["kind"] == "operator-with-lockbox-access"]
     assert [(d["component"], d["jurisdiction"]) for d in operators] == [("bree", "EU")]
+
+
+def test_the_components_of_a_bundles_sbom_enter_the_dependency_map(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from sovra.assessment.readiness.dependencies import sbom_components
+    from sovra.transfer.sbom import model_sbom
+    from sovra.transfer.spec import ModelManifest, SbomComponent
+
+    sbom = tmp_path / "m.cdx.json"
+    sbom.write_bytes(model_sbom(
+        "tiny", "1.0", "ab" * 32,
+        manifest=ModelManifest(source="https://example.org/tiny", licence="Apache-2.0",
+                               intended_use="tests"),
+        parts=[SbomComponent(name="llama-cpp-python", version="0.3.2"),
+               SbomComponent(name="tokenizer", version="7", type="file")],
+        built_at=datetime(2026, 1, 1, tzinfo=UTC)))
+    found = {(d.component, d.kind) for d in sbom_components(sbom, "tiny")}
+    assert found == {("llama-cpp-python@0.3.2", "library"), ("tokenizer@7", "file")}
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    [unreadable] = sbom_components(broken, "tiny")
+    assert "unreadable" in unreadable.source and unreadable.supplier == "unknown"

@@ -118,3 +118,14 @@ def test_the_cli_writes_the_template_runs_twice_renders_and_diffs(tmp_path: Path
     not_json.write_text("{")
     bad = cli.invoke(app, ["assess", "diff", str(not_json), str(second)])
     assert bad.exit_code != 0 and "is not JSON" in " ".join(bad.output.split())
+
+
+def test_a_damaged_assessment_is_a_400_never_a_500(instance: Instance,
+                                                   client: TestClient) -> None:
+    auditor = _bearer(instance, "erin", "auditor")
+    damaged = {"format": "sovra-readiness/1", "id": "a", "seal": {}, "layers": {},
+               "criteria": [{"id": 3}]}
+    answer = client.post("/assessment/report", headers=auditor,
+                         json={"assessment": damaged, "format": "html"})
+    assert answer.status_code == 400, answer.text
+    assert "is damaged" in answer.text

@@ -38,7 +38,7 @@ class Dependency:
         return asdict(self)
 
 
-def _sbom(path: Path | None, model: str) -> list[Dependency]:
+def sbom_components(path: Path | None, model: str) -> list[Dependency]:
     if path is None:
         return []
     try:
@@ -75,7 +75,7 @@ def _models(inst: Instance) -> list[Dependency]:
         out.append(Dependency(r.model_id, "model", s.source or UNKNOWN, operator, where,
                               "model registry"))
     for m in inst.transfer.activated_models():
-        out.extend(_sbom(m.sbom_path, m.component))
+        out.extend(sbom_components(m.sbom_path, m.component))
     return out
 
 
@@ -122,4 +122,4 @@ def dependency_map(inst: Instance) -> list[Dependency]:
     return unique
 
 
-__all__ = ["Dependency", "dependency_map"]
+__all__ = ["Dependency", "dependency_map", "sbom_components"]

@@ -67,6 +67,16 @@ def check(doc: Any, name: str) -> dict[str, Any]:
     for key in ("id", "seal", "layers", "criteria"):
         if key not in doc:
             raise InvalidInputError(f"{name} has no {key!r}: the file is damaged")
+    # Everything the report and the diff read must be there with its type: a damaged or
+    # hand-edited document is the caller's error (400), never a crash in the renderer.
+    from sovra.assessment.readiness.render import html
+
+    try:
+        html(doc)
+        diff(doc, doc)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise InvalidInputError(f"{name} is damaged ({type(exc).__name__}: {exc}): write "
+                                "it again with `sovra assess run --out`") from exc
     return doc
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from sovra.assessment.readiness.plan import PHASES
 from sovra.errors import InvalidInputError
 
 _CSS = """
@@ -69,6 +70,16 @@ def _refs(seqs: list[int]) -> str:
     return ", ".join(str(s) for s in seqs) if seqs else "-"
 
 
+def _plan(gaps: list[dict[str, Any]]) -> str:
+    """Each phase with its gaps, heaviest first (the JSON's ``plan`` is the OSCAL form)."""
+    rows = []
+    for phase in PHASES:
+        named = [f"{escape(g['criterion'])} ({g['weight']})" for g in gaps
+                 if g["phase"] == phase]
+        rows.append([escape(phase), str(len(named)), ", ".join(named) or "-"])
+    return _rows(rows, ["phase", "gaps", "criteria (weight)"])
+
+
 def html(doc: dict[str, Any]) -> str:
     seal = doc["seal"]
     e = escape
@@ -88,6 +99,7 @@ def html(doc: dict[str, Any]) -> str:
         _rows([[e(k), e(v["title"]), f"{v['percent']} %", f"SEAL-{v['seal_level']}"]
                for k, v in doc["objectives"].items()],
               ["objective", "title", "score", "level"]),
+        "<h2>Phased plan</h2>", _plan(doc["gaps"]),
         "<h2>Gaps</h2>",
         _rows([[e(g["criterion"]),
                 (f"{e(g['observed'])}<br><span class='small'>ledger: "
