@@ -21,6 +21,11 @@ have /usr/lib/x86_64-linux-gnu/libpango-1.0.so.0 "/usr/lib/*/libpango-1.0.so.0" 
 have DejaVuSans.ttf "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf" || need+=(fonts-dejavu-core)
 # pdftoppm and pdftotext (poppler-utils): the report tests rasterise and read the PDFs.
 have pdftoppm "/usr/bin/pdftoppm" || need+=(poppler-utils)
+# Debian's chromium and its matching chromium-driver: the console's browser tests (ADR 1300).
+have chromium "/usr/bin/chromium" || need+=(chromium)
+have chromedriver "/usr/bin/chromedriver" || need+=(chromium-driver)
+# yara: the command line benchmarks/yara_scan.py measures yara-x against (ADR 0900).
+have yara "/usr/bin/yara" || need+=(yara)
 
 if [ "${#need[@]}" -gt 0 ]; then
   echo "installing system packages: ${need[*]}"
