@@ -75,6 +75,10 @@ EXPECTED: dict[str, set[str]] = {
         "AnalyticsService", "CheckedQuery", "QueryResult", "TableInfo", "TableRef",
         "check_sql", "open_analytics",
     },
+    "sovra.analytics.export": {
+        "APPROVALS_NEEDED", "KINDS", "ExportInfo", "ExportReview", "ExportService",
+        "VerifiedExport", "open_exports", "verify_export",
+    },
 }
 
 
