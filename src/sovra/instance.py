@@ -48,6 +48,7 @@ class Instance:
     exports: ExportService
 
     def close(self) -> None:
+        self.lockbox.close()  # first: queued notices (break-glass alerts) go out
         self.threat.close()
         self.data.close()
         self.ai.close()

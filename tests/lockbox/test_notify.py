@@ -205,3 +205,13 @@ def test_settings_name_the_sinks() -> None:
     assert [s.name for s in sinks_from(settings)] == ["syslog", "webhook", "smtp"]
     with pytest.raises(ConfigError, match="recipient"):
         sinks_from(load_settings(lockbox_smtp_relay="127.0.0.1:25"))
+
+
+def test_closing_the_lockbox_delivers_what_is_queued(unsealed: Instance, box: LockboxService,
+                                                     udp: socket.socket) -> None:
+    box.notifiers.append(Notifier([SyslogSink(f"udp://127.0.0.1:{udp.getsockname()[1]}")]))
+    glass = box.breakglass(BREAKER, RequestSpec(Scope.parse("instance"), ("keys.status",),
+                                                "P1"))
+    box.close()
+    found = SYSLOG.match(udp.recv(65536))
+    assert found is not None and found.group(6).decode() == glass.id

@@ -297,6 +297,13 @@ class LockboxService:
             except Exception:  # the event is recorded and stored; only the notice is lost
                 log.exception("lockbox notifier failed for %s", event)
 
+    def close(self) -> None:
+        """Deliver what notifiers still hold, then stop them."""
+        for notify in self.notifiers:
+            close = getattr(notify, "close", None)
+            if callable(close):
+                close()
+
     # -- reading --------------------------------------------------------------------
 
     def get(self, request_id: str) -> AccessRequest:
