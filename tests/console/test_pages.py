@@ -186,3 +186,26 @@ def test_hostile_form_values_are_refused(admin: TestClient) -> None:
                                                          "subject": "a\x00b"})
     assert refused.status_code == 400
     assert "NUL" in refused.text
+
+
+def test_no_page_answers_without_a_session(inst: Instance) -> None:
+    """Every console route but the login page and its assets wants a live session: a
+    GET is sent to the login page, a POST is refused (401) before reading the form."""
+    from sovra.console.pages import console_app
+
+    client = TestClient(create_app(inst))
+    routes = [r for r in console_app(inst).routes if hasattr(r, "methods")]
+    checked = 0
+    for route in routes:
+        path = "/console" + re.sub(r"\{[^}]+\}", "1", route.path)  # type: ignore[attr-defined]
+        if path == "/console/login":
+            continue
+        for method in sorted(route.methods - {"HEAD"}):  # type: ignore[attr-defined]
+            answer = client.request(method, path, follow_redirects=False)
+            checked += 1
+            if method == "GET":
+                assert answer.status_code == 303, path
+                assert answer.headers["location"].startswith("/console/login")
+            else:
+                assert answer.status_code == 401, (method, path)
+    assert checked >= 8
