@@ -263,3 +263,15 @@ def register_of_information(
         run(lambda: gather.export(inst, caller, "register-of-information", data, len(rows)))
     out.write_bytes(data)
     console.print(f"{len(rows)} ICT third-party providers written to {out}", highlight=False)
+
+
+@audit_app.command("subject-report")
+def subject_report(ctx: typer.Context, api_key: ApiKey,
+                   subject: Annotated[str, typer.Argument(help="The subject's identifier.")],
+                   ) -> None:
+    """What the instance holds about a data subject (GDPR Art. 15), recorded."""
+    from sovra.compliance.subject import subject_report as report_subject
+    with open_cli_instance(ctx) as inst:
+        caller = run(lambda: acting(inst, api_key, "compliance.read", _RESOURCE))
+        found = run(lambda: report_subject(inst, caller, subject))
+    typer.echo(json.dumps(found, indent=1))
