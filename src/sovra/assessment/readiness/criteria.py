@@ -111,7 +111,7 @@ CRITERIA: tuple[Criterion, ...] = (
     Criterion("operation.breakglass-reviews", "operation",
               "Every break-glass grant was reviewed on time", D, MUST, "SOV-4", INST,
               "An emergency access nobody reviewed is an access nobody controls.",
-              "Review the overdue grants (`sovra lockbox review`).", "low"),
+              "Two approvers review each overdue grant (`sovra access review`).", "low"),
     Criterion("operation.patch-lag", "operation",
               "Updates applied within 90 days (signed bundles)", C, MUST, "SOV-6", INST,
               "A site that does not patch keeps known vulnerabilities open; a disconnected "
@@ -197,7 +197,8 @@ CRITERIA: tuple[Criterion, ...] = (
     Criterion("ai.models-approved", "ai", "Every registered model is approved", P, MUST,
               "SOV-3", INST,
               "An unapproved model has no owner who accepted its risks and ceiling.",
-              "Approve or remove each model (`sovra models approve`).", "low"),
+              "An approver approves each model (POST /sovra/models/{id}/approve) or it is "
+              "removed.", "low"),
     Criterion("ai.models-verified", "ai",
               "Every model's weights were verified by a signed bundle", P, MAY,
               "SOV-5", INST,
