@@ -27,6 +27,7 @@ from sovra.identity.sink import LedgerSink
 from sovra.policy import PolicyService, Resource
 from sovra.store.tables.threat import threat_quarantine
 from sovra.threat.alerts import Alert, AlertStore
+from sovra.threat.baseline import Departure, daily_metrics, judge
 from sovra.threat.feed import EventFeed, read_cursor, write_cursor
 from sovra.threat.hunt import Match, run_correlations, run_singles
 from sovra.threat.packs import (
@@ -40,6 +41,9 @@ from sovra.threat.packs import (
 from sovra.threat.sigma import RuleProblem
 
 HUNT_CURSOR = "hunt"
+BASELINE_CURSOR = "baseline"
+BASELINE_EVERY_S = 3600.0
+BASELINE_WINDOW_DAYS = 28
 _log = logging.getLogger(__name__)
 ACTOR = "sovra.threat"
 
@@ -178,6 +182,8 @@ class ThreatService:
             alerts = self.alerts.raise_matches(matches)
             with self._engine.begin() as conn:
                 write_cursor(conn, HUNT_CURSOR, hi)
+            if self._baselines_due():
+                alerts += self.baselines()
         result = HuntResult(projected, lo, hi, tuple(dict.fromkeys(alerts)),
                             tuple(str(p) for p in problems))
         if caller is not None:
@@ -185,6 +191,34 @@ class ThreatService:
                                 {"from": lo, "to": hi, "alerts": list(result.alerts)[:50],
                                  "problems": list(result.problems)[:20]})
         return result
+
+    # -- insider baselines ---------------------------------------------------------
+
+    def baselines(self, caller: Caller | None = None, *,
+                  window_days: int = BASELINE_WINDOW_DAYS) -> list[str]:
+        """Judge the last 24 hours of every principal against its own previous
+        ``window_days`` days and its peers; one alert per principal that departs."""
+        if caller is not None:
+            self._policy.require(caller, "threat.hunt", Resource("Threat", "baselines"))
+        self.feed.catch_up()
+        now = self._clock()
+        start = now - (window_days + 1) * 86400.0
+        with self._engine.connect() as conn:
+            series, roles = daily_metrics(conn, start, window_days + 1)
+            departures = judge(series, roles)
+            by_principal: dict[str, list[Departure]] = {}
+            for d in departures:
+                by_principal.setdefault(d.principal, []).append(d)
+            matches = [_baseline_match(conn, p, found, now)
+                       for p, found in sorted(by_principal.items())]
+        with self._engine.begin() as conn:
+            write_cursor(conn, BASELINE_CURSOR, int(now))
+        return self.alerts.raise_matches(matches)
+
+    def _baselines_due(self) -> bool:
+        with self._engine.connect() as conn:
+            last = read_cursor(conn, BASELINE_CURSOR)
+        return self._clock() - last >= BASELINE_EVERY_S
 
     # -- screening -----------------------------------------------------------------
 
@@ -250,6 +284,20 @@ class ThreatService:
     def open_incident(self, caller: Caller, alert_id: str) -> Alert:
         self._policy.require(caller, "threat.triage", Resource("Threat", alert_id))
         return self.alerts.open_incident(caller.principal_id, alert_id)
+
+
+def _baseline_match(conn: Any, principal: str, found: list[Departure], now: float) -> Match:
+    metrics = [d.metric for d in found]
+    rows = conn.execute(text(
+        "SELECT seq, ts FROM threat_events WHERE principal = :p AND ts >= :t0 AND ts < :t1 "
+        "ORDER BY seq DESC LIMIT 200"), {"p": principal, "t0": now - 86400.0, "t1": now}).all()
+    seqs = tuple(sorted(int(r[0]) for r in rows))
+    stamps = [float(r[1]) for r in rows] or [now]
+    severe = {"secret_chunks", "exports", "new_collections"} & set(metrics)
+    title = (f"{principal} departs from its own baseline and its peers: "
+             + ", ".join(f"{d.metric} {d.value:g} (usual {d.own.median:g})" for d in found))
+    return Match("baseline:insider", title[:500], "high" if severe else "medium",
+                 (("principal", principal),), seqs, min(stamps), max(stamps))
 
 
 def _indicator_matches(conn: Any, loaded: LoadedPacks, lo: int, hi: int) -> list[Match]:
