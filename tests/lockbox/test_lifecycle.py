@@ -348,3 +348,21 @@ def test_a_supervised_grant_works_only_while_an_approver_watches(
     assert not reads(unsealed)
     watch.close()
     assert box.watch.watchers(request_id) == ()
+
+
+def test_a_site_policy_can_require_a_ticket_by_tier(unsealed: Instance,
+                                                    box: LockboxService) -> None:
+    from tests.lockbox.conftest import ADMIN
+
+    rule = ('\n@id("lockbox-ticket-required")\n'
+            'forbid (principal, action == Action::"lockbox.request", resource)\n'
+            'when { resource has tier && resource.tier >= 3 }\n'
+            'unless { resource has ticket && resource.ticket != "" };\n')
+    proposal = unsealed.policy.propose(ADMIN, unsealed.policy.show().text + rule)
+    unsealed.policy.approve(APPROVER_1, proposal.version)
+    with pytest.raises(PermissionDeniedError, match="lockbox-ticket-required"):
+        ask(box)
+    assert last_entry(unsealed)["outcome"] == "denied"
+    assert box.list() == []
+    assert box.get(ask(box, ticket="INC-7")).ticket == "INC-7"
+    assert box.get(ask(box, scope="collection:notes")).ticket == ""  # internal: optional

@@ -56,7 +56,8 @@ def request_resource(req: AccessRequest, approvals: int | None = None) -> Resour
     return Resource("AccessRequest", req.id, {
         "requester": req.requester, "jurisdiction": req.jurisdiction, "tier": req.tier,
         "destructive": req.destructive, "breakglass": req.breakglass,
-        "approvals": req.approvals if approvals is None else approvals, "voters": voters})
+        "approvals": req.approvals if approvals is None else approvals, "voters": voters,
+        "ticket": req.ticket})
 
 
 def _seq(receipt: object) -> int | None:
@@ -184,8 +185,9 @@ class LockboxService:
     def request(self, caller: Caller, spec: RequestSpec, *, source: str = "") -> AccessRequest:
         """Ask for a grant; it waits for approvals until it expires."""
         with self._recorded_refusals(caller, "lockbox.request", "new"):
-            self._require(caller, "lockbox.request", Resource("AccessRequest"))
             req = self._new(caller, spec, source, breakglass=False)
+            # Decided on the request itself, so a policy can read its tier, its ticket...
+            self._require(caller, "lockbox.request", request_resource(req))
         receipt = self._ledger.append(
             caller.principal_id, "lockbox.request", f"lockbox/{req.id}", "success",
             {**self._describe(req), "request_expires_at": req.request_expires_at})
