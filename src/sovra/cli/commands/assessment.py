@@ -15,7 +15,8 @@ from sovra.cli.context import instance as open_cli_instance
 from sovra.cli.errors import fail, run
 from sovra.errors import InvalidInputError
 
-app = typer.Typer(help="Sovereignty readiness: seven layers scored from facts, gaps, a plan.",
+app = typer.Typer(help=("Sovereignty readiness: seven layers scored from facts, gaps, a phased "
+                        "plan."),
                   no_args_is_help=True)
 console = Console()
 Out = Annotated[Path | None, typer.Option("--out", "-o", help="Write here, not to stdout.")]
