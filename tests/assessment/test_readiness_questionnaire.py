@@ -60,3 +60,8 @@ def test_not_yaml_and_not_a_mapping() -> None:
         load("a: [1,\nb: }\n", "q.yaml")
     with pytest.raises(InvalidInputError, match="must be a mapping of questions"):
         load("- yes\n", "q.yaml")
+
+
+def test_hostile_nesting_is_refused_not_a_crash() -> None:
+    with pytest.raises(InvalidInputError, match="nested too deeply"):
+        load("[" * 100_000 + "]" * 100_000, "q.yaml")

@@ -74,7 +74,8 @@ def check(doc: Any, name: str) -> dict[str, Any]:
     try:
         html(doc)
         diff(doc, doc)
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError,
+            OverflowError) as exc:
         raise InvalidInputError(f"{name} is damaged ({type(exc).__name__}: {exc}): write "
                                 "it again with `sovra assess run --out`") from exc
     return doc

@@ -87,6 +87,9 @@ def _document(text: str, name: str) -> tuple[Any, yaml.Node | None]:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
         raise InvalidInputError(f"{name}{line}: not valid YAML ({exc})") from exc
+    except RecursionError as exc:  # nesting deeper than any questionnaire needs
+        raise InvalidInputError(f"{name}: nested too deeply to be a questionnaire; start "
+                                "from `sovra assess questionnaire`") from exc
     finally:
         loader.dispose()
     return value, node
