@@ -25,6 +25,7 @@ from sovra.lockbox.service import LockboxService
 from sovra.lockbox.setup import open_lockbox
 from sovra.policy import PolicyService, open_policy
 from sovra.store import make_engine, upgrade
+from sovra.store.notify import ChangeFeed
 from sovra.threat.service import ThreatService
 from sovra.transfer import TransferService
 
@@ -46,8 +47,12 @@ class Instance:
     threat: ThreatService
     analytics: AnalyticsService
     exports: ExportService
+    # Cache drops shared with the other processes of a cluster's database (issue 22).
+    changes: ChangeFeed | None = None
 
     def close(self) -> None:
+        if self.changes is not None:
+            self.changes.close()
         self.lockbox.close()  # first: queued notices (break-glass alerts) go out
         self.threat.close()
         self.data.close()
@@ -84,7 +89,14 @@ def open_instance(settings: Settings, *, migrate: bool = True,
     threat = ThreatService(engine, ledger, policy,
                            stale_after_s=settings.threat_stale_after_days * 86400.0)
     data.use_screen(threat.screen)
-    return Instance(settings=settings, engine=engine, ledger=ledger, identity=identity,
+    transfer.use_screen(threat.screen_file)  # and every bundle payload before activation
+    changes = ChangeFeed(engine)
+    identity.use_changes(changes)
+    policy.use_changes(changes)
+    ai.registry.use_changes(changes)
+    changes.start()
+    return Instance(changes=changes, settings=settings, engine=engine, ledger=ledger,
+                    identity=identity,
                     policy=policy, keys=keys, ai=ai, transfer=transfer, data=data,
                     lockbox=lockbox, threat=threat,
                     analytics=open_analytics(data, policy, ledger, data.core.config.mapping),

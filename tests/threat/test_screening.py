@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -61,3 +62,30 @@ def test_known_bad_hash_from_the_misp_feed_is_quarantined(armed: Armed) -> None:
         armed.instance.data.ingest(armed.admin, target, "known-bad.txt",
                                    (PACK / "known-bad.txt").read_bytes())
     assert documents(armed) == 0
+
+
+def test_a_bundle_payload_matching_yara_is_not_activated(armed: Armed, workshop: Any,
+                                                          tmp_path: Path) -> None:
+    from sovra.store.tables.transfer import transfer_targets
+    from sovra.transfer import BundleSpec
+
+    src = tmp_path / "feed-src"
+    src.mkdir()
+    (src / "feed.json").write_bytes(b'{"note": "' + EICAR.replace(b"\\", b"\\\\") + b'"}')
+    spec = BundleSpec.model_validate({"name": "poisoned", "targets": [
+        {"kind": "threat-intel", "path": src / "feed.json", "component": "feed",
+         "version": "9"}]})
+    with armed.instance.engine.connect() as conn:
+        before = conn.execute(select(func.count()).select_from(transfer_targets)).scalar_one()
+    with pytest.raises(QuarantinedError, match=r"threat-intel/feed\.json: quarantined"):
+        armed.instance.transfer.import_bundle(workshop.build(spec), armed.admin)
+    with armed.instance.engine.connect() as conn:
+        after = conn.execute(select(func.count()).select_from(transfer_targets)).scalar_one()
+        failures = [json.loads(bytes(b)) for b in conn.execute(
+            select(ledger_entries.c.body).where(
+                ledger_entries.c.action == "bundles.activate")).scalars()]
+    assert after == before
+    assert [f["outcome"] for f in failures][-1] == "failure"
+    assert not (armed.instance.settings.data_dir / "transfer" / "threat-intel").exists()
+    (row,) = armed.instance.threat.quarantined()
+    assert row["origin"].startswith("bundle:")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import yara_x
 
@@ -66,15 +67,28 @@ class YaraRules:
         return self._rules is None
 
     def scan(self, data: bytes) -> list[YaraMatch]:
-        if self._rules is None:
+        scanner = self._scanner()
+        if scanner is None:
             return []
-        scanner = getattr(self._local, "scanner", None)
+        return [YaraMatch(m.namespace, m.identifier) for m in scanner.scan(data).matching_rules]
+
+    def scan_file(self, path: Path) -> list[YaraMatch]:
+        """Scan a file without reading it into memory first (bundle payloads, models)."""
+        scanner = self._scanner()
+        if scanner is None:
+            return []
+        return [YaraMatch(m.namespace, m.identifier)
+                for m in scanner.scan_file(str(path)).matching_rules]
+
+    def _scanner(self) -> yara_x.Scanner | None:
+        if self._rules is None:
+            return None
+        scanner: yara_x.Scanner | None = getattr(self._local, "scanner", None)
         if scanner is None:
             scanner = yara_x.Scanner(self._rules)
             scanner.set_timeout(SCAN_TIMEOUT_S)
             self._local.scanner = scanner
-        result = scanner.scan(data)
-        return [YaraMatch(m.namespace, m.identifier) for m in result.matching_rules]
+        return scanner
 
 
 def _namespace(source: str) -> str:

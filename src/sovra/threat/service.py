@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import yara_x
@@ -38,6 +39,7 @@ from sovra.threat.packs import (
     load_packs,
     pack_status,
 )
+from sovra.threat.scanning import YaraMatch
 from sovra.threat.sigma import RuleProblem
 
 HUNT_CURSOR = "hunt"
@@ -225,15 +227,26 @@ class ThreatService:
     def screen(self, actor: str, origin: str, name: str, data: bytes) -> None:
         """Refuse ``data`` if a YARA rule or a hash indicator matches: quarantined."""
         loaded = self.packs()
-        digest = hashlib.sha256(data).hexdigest()
+        self._check(actor, origin, name, hashlib.sha256(data).hexdigest(),
+                    lambda: loaded.yara.scan(data), loaded)
+
+    def screen_file(self, actor: str, origin: str, name: str, path: Path,
+                    sha256: str) -> None:
+        """``screen`` for a bundle payload before activation: the file is scanned where
+        it is staged, and its SHA-256 is the one the signed metadata verified."""
+        loaded = self.packs()
+        self._check(actor, origin, name, sha256, lambda: loaded.yara.scan_file(path), loaded)
+
+    def _check(self, actor: str, origin: str, name: str, digest: str,  # noqa: PLR0917
+               scan: Callable[[], list[YaraMatch]], loaded: LoadedPacks) -> None:
         found: list[str] = []
         indicator = loaded.indicators.sha256.get(digest)
         if indicator is not None:
             found.append(f"indicator {indicator}")
         try:
-            found += [f"yara {m.namespace}.{m.rule}" for m in loaded.yara.scan(data)]
-        except yara_x.TimeoutError:
-            found.append("yara scan timed out (fail closed)")
+            found += [f"yara {m.namespace}.{m.rule}" for m in scan()]
+        except (yara_x.TimeoutError, yara_x.ScanError) as exc:
+            found.append(f"yara scan failed, so the file is held (fail closed): {exc}")
         if found:
             self._quarantine(actor, origin, name, digest, found)
 

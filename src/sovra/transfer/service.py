@@ -34,6 +34,7 @@ from sovra.transfer import store
 from sovra.transfer.activate import Placement, place_targets, undo
 from sovra.transfer.archive import Progress, UnpackLimits
 from sovra.transfer.catalog import activated_models, transfer_status
+from sovra.transfer.layout import TARGETS_DIR
 from sovra.transfer.results import ActivatedModel, ImportResult, TargetRecord, TransferStatus
 from sovra.transfer.staging import StagedBundle, discard, recheck_staged, stage_bundle
 from sovra.transfer.verify import (
@@ -64,6 +65,14 @@ class TransferService:
         self._policy = policy
         self._clock = clock
         self._activation_lock = threading.Lock()
+        # Called with (actor, origin, target path, staged file, SHA-256) for every payload
+        # before activation; raises QuarantinedError to refuse the bundle (sovra.threat,
+        # wired by sovra.instance). None: no screening.
+        self._screen: Callable[[str, str, str, Path, str], None] | None = None
+
+    def use_screen(self, screen: Callable[[str, str, str, Path, str], None] | None) -> None:
+        """Scan every payload before a bundle activates (``sovra.threat``)."""
+        self._screen = screen
 
     @property
     def limits(self) -> UnpackLimits:
@@ -222,6 +231,13 @@ class TransferService:
         actor = acting.principal_id
         details = {**_hashes(staged.metadata), "importer": importer, "approver": approver}
         try:
+            self._screen_payloads(staged, actor, bundle_id)
+        except BaseException as exc:
+            discard(staged.folder)
+            self._ledger.append(actor, "bundles.activate", f"bundle:{bundle_id}", "failure",
+                                {**details, "error": type(exc).__name__, "reason": str(exc)})
+            raise
+        try:
             self._ledger.append(actor, "bundles.activate", f"bundle:{bundle_id}", "success",
                                 details)
         except BaseException:
@@ -245,6 +261,15 @@ class TransferService:
         discard(staged.folder)
         records = tuple(self._propose_policies(p.record, acting) for p in placed)
         return _result(bundle_id, "activated", staged, records)
+
+    def _screen_payloads(self, staged: StagedBundle, actor: str, bundle_id: str) -> None:
+        if self._screen is None:
+            return
+        for target in staged.metadata.targets.values():
+            if target.kind == "yara":  # YARA rules hold the very strings they detect
+                continue
+            self._screen(actor, f"bundle:{bundle_id}", target.path,
+                         staged.folder / TARGETS_DIR / target.path, target.sha256)
 
     def _commit(self, bundle_id: str, staged: StagedBundle, trust: TrustState, *,
                 importer: str, approver: str | None, placed: list[Placement]) -> None:
