@@ -12,6 +12,7 @@ use an ended one (fail closed).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -22,6 +23,7 @@ from sovra.lockbox.store import RequestStore
 from sovra.lockbox.values import AccessRequest, Limits
 from sovra.policy.decision import Resource
 
+log = logging.getLogger(__name__)
 _PLACES_MAX = 4096
 
 
@@ -40,11 +42,30 @@ class GrantIndex:
         self._places: dict[str, str | None] = {}
         self._loaded_at = -float("inf")
         self._lock = threading.Lock()
+        self._reloading = False
 
     def _fresh(self) -> dict[str, tuple[AccessRequest, ...]]:
-        if time.monotonic() - self._loaded_at >= self._refresh_s:
-            self.reload()
+        """The snapshot; when it is old, a worker thread re-reads it (decisions run on the
+        event loop too, which must not wait for the database). Until then the old one
+        answers: it can only miss a newer grant (deny), never keep an ended one usable,
+        because every use is confirmed against the database (``confirm``)."""
+        if self._loaded_at == -float("inf"):
+            self.reload()  # the first snapshot, once per process, before it answers
+        elif time.monotonic() - self._loaded_at >= self._refresh_s and not self._reloading:
+            with self._lock:
+                start, self._reloading = not self._reloading, True
+            if start:
+                threading.Thread(target=self._reload_in_background, name="lockbox-grants",
+                                 daemon=True).start()
         return self._by_principal
+
+    def _reload_in_background(self) -> None:
+        try:
+            self.reload()
+        except Exception:  # the next decision tries again; the old snapshot stays
+            log.exception("lockbox: cannot re-read live grants")
+        finally:
+            self._reloading = False
 
     def reload(self) -> None:
         """Re-read every live grant (all processes' approvals)."""
