@@ -65,3 +65,10 @@ def test_not_yaml_and_not_a_mapping() -> None:
 def test_hostile_nesting_is_refused_not_a_crash() -> None:
     with pytest.raises(InvalidInputError, match="nested too deeply"):
         load("[" * 100_000 + "]" * 100_000, "q.yaml")
+
+
+def test_characters_yaml_does_not_allow_are_a_clear_error() -> None:
+    # Found by schemathesis against POST /assessment/run: PyYAML's reader refuses
+    # control characters when the loader is built, before parsing starts.
+    with pytest.raises(InvalidInputError, match=r"q\.yaml:1: not valid YAML"):
+        load("physical_access:\x10", "q.yaml")

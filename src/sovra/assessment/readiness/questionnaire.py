@@ -79,7 +79,11 @@ def _line(node: yaml.Node | None) -> int:
 
 
 def _document(text: str, name: str) -> tuple[Any, yaml.Node | None]:
-    loader = yaml.SafeLoader(text)
+    try:
+        # The reader checks the characters when the loader is built: inside the try.
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as exc:
+        raise InvalidInputError(f"{name}:1: not valid YAML ({exc})") from exc
     try:
         node = loader.get_single_node()
         value = loader.construct_document(node) if node is not None else None
