@@ -264,6 +264,16 @@ def _archived_root(checkpoints: Sequence[ArchivedCheckpoint], size: int, root: b
     return False
 
 
+def _count_opened(body: bytes, wanted: list[tuple[str, Match]],
+                  counts: dict[str, int]) -> None:
+    fields = None if any(m.details for _, m in wanted) else top_fields(body)
+    if fields is None:  # details needed, or not canonical in shape: decode it whole
+        fields = json.loads(body)
+    for cid, match in wanted:
+        if match.matches(fields):
+            counts[cid] += 1
+
+
 def _recount(bodies: Sequence[bytes], claims: Mapping[str, Mapping[str, Any]],
              problems: list[Problem]) -> None:
     by_action: dict[str, list[tuple[str, Match]]] = {}
@@ -275,30 +285,26 @@ def _recount(bodies: Sequence[bytes], claims: Mapping[str, Mapping[str, Any]],
         for action in match.actions:
             by_action.setdefault(action, []).append((cid, match))
     counts = dict.fromkeys(claims, 0)
-    # What each action's claims look at: time and outcome always (cheap slices), actor
-    # and resource or the details only when one of its claims filters on them.
-    needs = {a: (any(m.resource or m.actor for _, m in w), any(m.details for _, m in w))
+    # Claims that filter only on outcome and time are tested inline on two slices of the
+    # bytes; the others get the fields they filter on (actor and resource, or details).
+    plain = {a: [(cid, frozenset(m.outcomes), m.since, m.until) for cid, m in w
+                 if not (m.resource or m.actor or m.details)] for a, w in by_action.items()}
+    other = {a: [(cid, m) for cid, m in w if m.resource or m.actor or m.details]
              for a, w in by_action.items()}
     for body in bodies:
         head = _ACTION_HEAD.match(body)
         if head is None:
             continue
         action = head.group(1).decode("ascii")
-        wanted = by_action.get(action)
-        if not wanted:
+        if action not in by_action:
             continue
-        top, details = needs[action]
-        fields: dict[str, Any] | None = {"action": action, "outcome": outcome_of(body),
-                                         "time": body[-29:-2].decode("ascii", "replace")}
-        if details:
-            fields = json.loads(body)
-        elif top:
-            fields = top_fields(body)
-        if fields is None:  # not canonical in shape: decode it whole
-            fields = json.loads(body)
-        for cid, match in wanted:
-            if match.matches(fields):
+        outcome, when = outcome_of(body), body[-29:-2].decode("ascii", "replace")
+        for cid, outcomes, since, until in plain[action]:
+            if ((not outcomes or outcome in outcomes) and (not since or when >= since)
+                    and (not until or when < until)):
                 counts[cid] += 1
+        if other[action]:
+            _count_opened(body, other[action], counts)
     problems.extend(Problem(f"claim {cid}", f"counts {claim.get('count')} entries but the "
                             f"exported log holds {counts[cid]} that meet it")
                     for cid, claim in claims.items() if counts[cid] != claim.get("count"))
