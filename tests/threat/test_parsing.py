@@ -141,3 +141,40 @@ def test_rules_are_grouped_by_action_only_when_that_keeps_their_meaning(
     action, rest = split_action(where)
     assert action == expected[0]
     assert rest == (expected[1] if expected[0] is not None else where)
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_the_default_pack_compiles(dialect: str) -> None:
+    from importlib.resources import files
+
+    text = files("sovra.threat").joinpath("default-pack.yaml").read_text("utf-8")
+    pack = compile_pack({"default-pack.yaml": text}, dialect)
+    assert pack.problems == ()
+    assert {c.title for c in pack.correlations} >= {
+        "API key failing repeatedly", "Bulk retrieval of secret documents",
+        "Policy change followed by an export", "Lockbox grant used on many resources"}
+    assert {r.title for r in pack.singles if r.standalone} == {
+        "Off-hours access to secret data", "Lockbox grant used off-hours"}
+
+
+def test_projection_of_ledger_entries() -> None:
+    from sovra.threat.events import RawEntry, project
+
+    failure = project(RawEntry(7, {
+        "action": "identity.authenticate", "actor": "anonymous", "outcome": "failure",
+        "resource": "client:10.0.0.9", "time": "2026-12-07T02:30:00.000000Z",
+        "details": {"credential": "sk-sovra-abc", "reason": "unknown key"}}), {}, {})
+    assert (failure["source_ip"], failure["credential"], failure["hour"]) == (
+        "10.0.0.9", "sk-sovra-abc", 2)
+    retrieval = project(RawEntry(8, {
+        "action": "data.retrieve", "actor": "dave", "outcome": "success",
+        "resource": "collections/vault", "time": "2026-12-07T14:00:00.000000Z",
+        "details": {"chunks": ["d1#0", "d1#1", "d2#0"], "k": 3}}),
+        {"dave": "analyst"}, {"d1": "internal", "d2": "secret"})
+    assert (retrieval["documents"], retrieval["chunks"], retrieval["classification"],
+            retrieval["role"]) == (2, 3, "secret", "analyst")
+    granted = project(RawEntry(9, {
+        "action": "policy.decision", "actor": "otto", "outcome": "allowed",
+        "resource": 'Document::"d2"', "time": "2026-12-07T23:10:00.000000Z",
+        "details": {"action": "documents.read", "grant_id": "g-123"}}), {}, {})
+    assert (granted["grant_id"], granted["source_ip"], granted["hour"]) == ("g-123", None, 23)

@@ -14,7 +14,7 @@ from typing import Any
 # Every field a rule may name: the projected columns (the Sigma field names too).
 FIELDS = frozenset({"seq", "ts", "timestamp", "principal", "role", "action", "resource",
                     "outcome", "source_ip", "classification", "model", "credential",
-                    "documents", "chunks", "bytes", "hour"})
+                    "documents", "chunks", "bytes", "hour", "grant_id"})
 # sovra.policy.Classification's labels in order (not imported: this module stays pure
 # and light, without the policy room's engine).
 LEVELS = ("public", "internal", "confidential", "secret")
@@ -50,6 +50,8 @@ def project(entry: RawEntry, roles: Mapping[str, str],
         "model": _text(d.get("model"), 256), "credential": _text(d.get("credential"), 64),
         "documents": documents, "chunks": chunks, "bytes": _bytes(d),
         "hour": moment.hour if moment else 0,
+        # A decision made under a lockbox grant names it (sovra.lockbox, ADR 0700).
+        "grant_id": _text(d.get("grant_id"), 64),
     }
 
 

@@ -59,6 +59,15 @@ def status_command(ctx: typer.Context, api_key: ApiKey, as_json: AsJson = False)
         console.print(f"[yellow]warning:[/yellow] {line}", highlight=False)
 
 
+@app.command("default-pack")
+def default_pack_command() -> None:
+    """Print Sovra's default Sigma pack, to carry in with a signed bundle."""
+    from importlib.resources import files
+
+    typer.echo(files("sovra.threat").joinpath("default-pack.yaml").read_text("utf-8"),
+               nl=False)
+
+
 @app.command("hunt")
 def hunt_command(ctx: typer.Context, api_key: ApiKey, as_json: AsJson = False) -> None:
     """Run every rule over the events not yet examined, now."""

@@ -34,6 +34,7 @@ threat_events = Table(
     Column("chunks", Integer, nullable=False),
     Column("bytes", BigInteger, nullable=False),
     Column("hour", Integer, nullable=False),  # UTC hour of day, for off-hours rules
+    Column("grant_id", String(64), nullable=True),  # lockbox grant a decision used
     Index("ix_threat_events_action_seq", "action", "seq"),
     Index("ix_threat_events_principal_ts", "principal", "ts"),
     Index("ix_threat_events_ts", "ts"),

@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("chunks", sa.Integer, nullable=False),
         sa.Column("bytes", sa.BigInteger, nullable=False),
         sa.Column("hour", sa.Integer, nullable=False),
+        sa.Column("grant_id", sa.String(64), nullable=True),
     )
     op.create_index("ix_threat_events_action_seq", "threat_events", ["action", "seq"])
     op.create_index("ix_threat_events_principal_ts", "threat_events", ["principal", "ts"])
