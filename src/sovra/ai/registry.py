@@ -28,6 +28,7 @@ from sovra.errors import (
     PermissionDeniedError,
     StorageError,
 )
+from sovra.store.notify import ChangeFeed
 from sovra.store.tables.ai import ai_models
 from sovra.transfer.results import ActivatedModel
 
@@ -76,6 +77,7 @@ class ModelRegistry:
         self._ttl = cache_ttl_s
         self._cache: dict[str, ModelRecord] = {}
         self._cache_at = -1e18
+        self._feed: ChangeFeed | None = None  # other processes' changes (issue 22)
 
     # -- reads ---------------------------------------------------------------------------
     def _load_all(self) -> dict[str, ModelRecord]:
@@ -102,7 +104,18 @@ class ModelRegistry:
         return [r for r in records if r.approved or not approved_only]
 
     def _invalidate(self) -> None:
+        self._drop_cache()
+        if self._feed is not None:
+            self._feed.publish("models")
+
+    def _drop_cache(self) -> None:
         self._cache_at = -1e18
+
+    def use_changes(self, feed: ChangeFeed) -> None:
+        """Share registry changes with the other processes of the database (issue 22):
+        a model approved or withdrawn elsewhere is seen here within a second."""
+        self._feed = feed
+        feed.subscribe("models", self._drop_cache)
 
     # -- writes --------------------------------------------------------------------------
     def _require(self, caller: Principal, action: str, spec: ModelSpec, *,

@@ -40,6 +40,7 @@ from sovra.identity.ratelimit import FailureLimiter, credential_fingerprint
 from sovra.identity.second_person import SecondPerson
 from sovra.identity.sink import LedgerSink
 from sovra.identity.store import IdentityStore
+from sovra.store.notify import ChangeFeed
 
 _CACHE_MAX = 100_000
 
@@ -78,6 +79,7 @@ class IdentityService:
         # revocation committed must not put its (now stale) result into the cache.
         self._generation = 0
         self._lock = threading.Lock()
+        self._feed: ChangeFeed | None = None  # other processes' cache drops (issue 22)
         # The API's path: changes that need a second person (issue 13).
         self.changes = SecondPerson(self, changes or ChangeStore(store.engine), ledger,
                                     clock=clock)
@@ -179,7 +181,18 @@ class IdentityService:
                       principal.clearance, principal.org_unit, principal.jurisdiction,
                       via=via, scope=scope)
 
+    def use_changes(self, feed: ChangeFeed) -> None:
+        """Share cache drops with the other processes of the database (issue 22): a key
+        revoked or a principal disabled elsewhere is refused here within a second."""
+        self._feed = feed
+        feed.subscribe("identity", self._drop_cache)
+
     def _forget(self, key_id: str | None = None) -> None:
+        self._drop_cache(key_id)
+        if self._feed is not None:
+            self._feed.publish("identity")
+
+    def _drop_cache(self, key_id: str | None = None) -> None:
         with self._lock:
             self._generation += 1
             if key_id is None:

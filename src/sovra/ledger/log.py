@@ -44,6 +44,9 @@ Clock = Callable[[], float]
 _COLUMNS = operator.attrgetter("action", "actor", "resource")
 # (actor, action, resource, outcome, details): the arguments of ``append``.
 EntryFields = tuple[str, str, str, str, Mapping[str, object] | None]
+# Tries per batch: the first optimistic one, then under the sequence lock, where only a
+# process still on its optimistic path can clash, once, before it takes the lock too.
+_ATTEMPTS = 8
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,9 @@ class Ledger:
         self._clock = clock
         self._problem = problem
         self._stale = False
+        # Set once another process was seen appending: batches then take the sequence
+        # lock (ADR 0108); a process alone on its database never pays for it.
+        self._contended = False
         self._write_lock = threading.Lock()
         self.checkpoints = checkpointer
         self._batcher: Batcher[Receipt] = Batcher(
@@ -169,29 +175,24 @@ class Ledger:
         with self._write_lock:
             if self._problem is not None:
                 raise LedgerUnavailableError(f"ledger storage is inconsistent: {self._problem}")
-            for _attempt in range(3):
-                if self._stale:
-                    self._resync()
-                first = self._tree.size
-                seqs = range(first, first + len(batch))
-                bodies = entries.seal_many([p.prefix for p in batch], first,
-                                           entries.format_time(self._clock()))
-                # C-level pipelines, not per-item Python: this runs under the GIL that
-                # every appending thread also wants (ADR 0104).
-                hashes = leaf_hash_list(bodies)
-                rows = list(zip(seqs, hashes, bodies, *zip(*map(_COLUMNS, batch),
-                                                           strict=True), strict=True))
+            for _attempt in range(_ATTEMPTS):
+                before = self._tree.size
                 try:
-                    self._store.insert_entries(rows)
+                    seqs, hashes = self._insert(batch)
                     break
                 except SeqConflictError as exc:
-                    # Another process may have appended: catch up and retry. If nobody
-                    # did, the database refused for another reason: fail closed.
+                    # Another process appended: catch up, and from now on serialize every
+                    # batch through the sequence lock (ADR 0108). If nobody did, the
+                    # database refused for another reason: fail closed.
                     self._resync()
-                    if self._tree.size == first:
+                    if self._tree.size == before:
                         raise LedgerUnavailableError(
                             f"the ledger database refused the write ({exc}); nothing in "
                             "this batch was recorded") from exc
+                    if not self._contended:
+                        log.info("another process appends to this ledger: appends now "
+                                 "take the sequence lock")
+                    self._contended = True
                 except LedgerUnavailableError:
                     # The commit may or may not have reached the disk (a lost connection
                     # during COMMIT): re-read the tail before the next batch.
@@ -202,6 +203,35 @@ class Ledger:
                                              "another writer; nothing was recorded")
             self._tree.extend(hashes)
         return list(map(Receipt, seqs, hashes))
+
+    def _insert(self, batch: list[Pending[Receipt]]) -> tuple[range, list[bytes]]:
+        """Seal and insert one batch at the tail; (seqs, leaf hashes) once committed.
+
+        Alone on its database a process inserts optimistically in one statement (the
+        sequence number is the primary key, so a clash cannot fork the log, only fail).
+        Once it has seen another writer it reads the tail and inserts under the
+        sequence lock, so its batches stop clashing (ADR 0108).
+        """
+        if not self._contended:
+            if self._stale:
+                self._resync()
+            return self._seal_and_insert(batch)
+        with self._store.sequenced():
+            self._resync()
+            return self._seal_and_insert(batch)
+
+    def _seal_and_insert(self, batch: list[Pending[Receipt]]) -> tuple[range, list[bytes]]:
+        first = self._tree.size
+        seqs = range(first, first + len(batch))
+        bodies = entries.seal_many([p.prefix for p in batch], first,
+                                   entries.format_time(self._clock()))
+        # C-level pipelines, not per-item Python: this runs under the GIL that every
+        # appending thread also wants (ADR 0104).
+        hashes = leaf_hash_list(bodies)
+        rows = list(zip(seqs, hashes, bodies, *zip(*map(_COLUMNS, batch), strict=True),
+                        strict=True))
+        self._store.insert_entries(rows)
+        return seqs, hashes
 
     def _resync(self) -> None:
         try:

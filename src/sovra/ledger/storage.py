@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, PoolProxiedConnection, func, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from sovra.errors import LedgerUnavailableError, StorageError
+from sovra.errors import CheckpointError, LedgerUnavailableError, StorageError
 from sovra.store.tables.ledger import ledger_checkpoints, ledger_cosignatures, ledger_entries
 
 _READ_CHUNK = 50_000
@@ -27,6 +27,9 @@ _INSERT_CHUNK = 4096
 _Row = tuple[int, bytes, bytes, str, str, str]
 _Statement = tuple[str, tuple[object, ...]]
 _COLUMNS = "seq, leaf_hash, body, action, actor, resource"
+# The PostgreSQL advisory lock key that serializes appends between processes (ADR 0108):
+# a constant, so every process of one database takes the same lock ("SVRALDGR").
+SEQUENCE_LOCK_KEY = 0x535652414C444752
 
 
 @functools.lru_cache(maxsize=256)
@@ -52,10 +55,20 @@ def _values_statements(rows: Sequence[_Row], paramstyle: str) -> list[_Statement
 
 def _postgres_statements(rows: Sequence[_Row]) -> list[_Statement]:
     """One ``INSERT ... SELECT FROM unnest(arrays)`` (PostgreSQL): six parameters
-    whatever the batch size, so the statement is prepared once and binding is cheap."""
+    whatever the batch size, so the statement is prepared once and binding is cheap.
+
+    The statement first takes the sequence lock *shared* (no round trip of its own):
+    while another process holds it exclusively (``LedgerStore.sequenced``) this insert
+    waits, then clashes with the numbers that process took, and its writer switches to
+    the lock too. Without it an optimistic writer that never clashed could win every
+    race against a locked one forever (ADR 0108).
+    """
     columns = list(zip(*rows, strict=True))
-    sql = (f"INSERT INTO {ledger_entries.name} ({_COLUMNS}) SELECT * FROM unnest("  # noqa: S608
-           "%s::bigint[], %s::bytea[], %s::bytea[], %s::text[], %s::text[], %s::text[])")
+    # Only constants are interpolated: the lock key, the table name and its columns.
+    sql = (f"WITH sequence_lock AS (SELECT pg_advisory_xact_lock_shared({SEQUENCE_LOCK_KEY}))"  # noqa: S608
+           f" INSERT INTO {ledger_entries.name} ({_COLUMNS}) SELECT u.* FROM unnest("
+           "%s::bigint[], %s::bytea[], %s::bytea[], %s::text[], %s::text[], %s::text[]) "
+           "AS u CROSS JOIN sequence_lock")
     return [(sql, tuple(list(column) for column in columns))]
 
 
@@ -97,6 +110,48 @@ class LedgerStore:
         self._cursor: Any = None
         self._postgres = engine.dialect.name == "postgresql"
         self._paramstyle = engine.dialect.paramstyle
+        self._in_sequence = False  # inside ``sequenced``: statements join its transaction
+
+    @contextlib.contextmanager
+    def sequenced(self) -> Iterator[None]:
+        """Hold the ledger's sequence lock across reading the tail, inserting and
+        committing, so no other process can take the same sequence numbers (ADR 0108).
+
+        PostgreSQL: a transaction-scoped advisory lock, released by COMMIT or ROLLBACK
+        (also when the connection dies). SQLite: ``BEGIN IMMEDIATE``, the database's one
+        write lock. Called by the writer thread only.
+        """
+        dbapi = self.engine.dialect.loaded_dbapi
+        cursor = self._writer_cursor()
+        try:
+            if self._postgres:
+                cursor.execute("BEGIN")
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", (SEQUENCE_LOCK_KEY,))
+            else:
+                cursor.execute("BEGIN IMMEDIATE")
+        except dbapi.Error as exc:
+            self._drop_writer()
+            raise LedgerUnavailableError(
+                f"cannot take the ledger's sequence lock ({type(exc).__name__}: {exc}); "
+                "nothing in this batch was recorded") from exc
+        self._in_sequence = True
+        try:
+            yield
+        except BaseException:
+            self._in_sequence = False
+            try:
+                cursor.execute("ROLLBACK")
+            except dbapi.Error:
+                self._drop_writer()
+            raise
+        self._in_sequence = False
+        try:
+            cursor.execute("COMMIT")
+        except dbapi.Error as exc:
+            self._drop_writer()
+            raise LedgerUnavailableError(
+                f"the ledger database failed during COMMIT ({type(exc).__name__}: {exc}); "
+                "the batch may or may not be recorded") from exc
 
     def insert_entries(self, rows: Sequence[_Row]) -> None:
         """Insert one batch (seq, leaf_hash, body, action, actor, resource) in one
@@ -110,12 +165,14 @@ class LedgerStore:
         """
         statements = (_postgres_statements(rows) if self._postgres
                       else _values_statements(rows, self._paramstyle))
-        if len(statements) > 1:  # larger than one statement: an explicit transaction
-            self._insert_in_transaction(statements)
+        if len(statements) > 1 and not self._in_sequence:
+            self._insert_in_transaction(statements)  # an explicit transaction
             return
         dbapi = self.engine.dialect.loaded_dbapi
         try:
-            self._writer_cursor().execute(*statements[0])
+            cursor = self._writer_cursor()
+            for statement in statements:
+                cursor.execute(*statement)
         except dbapi.IntegrityError as exc:
             raise SeqConflictError(str(exc)) from exc
         except (dbapi.Error, SQLAlchemyError) as exc:
@@ -215,16 +272,34 @@ class LedgerStore:
             raise StorageError(f"cannot read ledger entries: {exc}") from exc
 
     def insert_checkpoint(self, row: CheckpointRow) -> None:
+        """Store a checkpoint once per tree size. Another process may store the same size
+        at the same moment (ADR 0108): the primary key keeps one row, and a row already
+        there must carry the same root, or the log would have signed a fork."""
         try:
             with self.engine.begin() as conn:
-                existing = conn.execute(select(ledger_checkpoints.c.note).where(
+                found = conn.execute(select(ledger_checkpoints.c.root_hash).where(
                     ledger_checkpoints.c.tree_size == row.tree_size)).first()
+                existing = None if found is None else bytes(found[0])
                 if existing is None:
                     conn.execute(insert(ledger_checkpoints).values(
                         tree_size=row.tree_size, root_hash=row.root_hash, note=row.note,
                         created_at=row.created_at))
+        except IntegrityError:  # the other process's insert won the race
+            existing = self._checkpoint_root(row.tree_size)
         except SQLAlchemyError as exc:
             raise LedgerUnavailableError(f"cannot store the checkpoint: {exc}") from exc
+        if existing is not None and existing != row.root_hash:
+            raise CheckpointError(f"a checkpoint at size {row.tree_size} with another root "
+                                  "is already stored: refusing to store a second one")
+
+    def _checkpoint_root(self, tree_size: int) -> bytes | None:
+        try:
+            with self.engine.connect() as conn:
+                found = conn.execute(select(ledger_checkpoints.c.root_hash).where(
+                    ledger_checkpoints.c.tree_size == tree_size)).first()
+        except SQLAlchemyError as exc:
+            raise LedgerUnavailableError(f"cannot store the checkpoint: {exc}") from exc
+        return None if found is None else bytes(found[0])
 
     def checkpoints(self) -> list[CheckpointRow]:
         try:

@@ -26,6 +26,7 @@ from sovra.policy.decision import Decision, Resource
 from sovra.policy.engine import CompiledPolicies, default_policy_text
 from sovra.policy.segregation import BUILT_IN, refuse_self_approval
 from sovra.policy.versions import PolicyVersion, VersionStore
+from sovra.store.notify import ChangeFeed
 
 SYSTEM = "system"
 
@@ -61,6 +62,7 @@ class PolicyService:
         self._active = self._load_or_seed()
         self._checked_at = time.monotonic()
         self._grants: GrantSource | None = None
+        self._feed: ChangeFeed | None = None  # other processes' activations (issue 22)
 
     def use_grants(self, grants: GrantSource | None) -> None:
         """Let every decision see a live lockbox grant covering it (``sovra.lockbox``);
@@ -111,6 +113,12 @@ class PolicyService:
     def _reload(self) -> None:
         with self._lock:
             self._active = self._load_or_seed()
+
+    def use_changes(self, feed: ChangeFeed) -> None:
+        """Share activations with the other processes of the database (issue 22): a
+        version activated elsewhere decides here within a second."""
+        self._feed = feed
+        feed.subscribe("policy", self._reload)
 
     # -- decisions ------------------------------------------------------------------
 
@@ -211,6 +219,8 @@ class PolicyService:
             raise
         with self._lock:
             self._active = compiled
+        if self._feed is not None:
+            self._feed.publish("policy")
         return self._versions.get(version)
 
 
