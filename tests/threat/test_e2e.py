@@ -9,6 +9,7 @@ CLI exports the alerts as syslog to a real listener on loopback.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import socket
@@ -102,3 +103,18 @@ def test_signed_pack_api_events_alerts_triage_and_syslog(tmp_path: Path,
         assert all(m.startswith((b"<8", b"<9")) and b"[sovra@32473 " in m for m in received)
         assert {m.split(b'alert="')[1].split(b'"')[0].decode() for m in received} == {
             a["id"] for a in alerts if a["id"] != failing}
+
+        base = [*sovra_command(), "--data-dir", str(server.data_dir)]
+        listed = subprocess.run([*base, "alerts", "list", "--status", "open", "--json"],
+                                env=env, check=True, capture_output=True, text=True,
+                                timeout=120)
+        assert {a["id"] for a in json.loads(listed.stdout)} == {
+            a["id"] for a in alerts if a["id"] != failing}
+        other = next(a["id"] for a in alerts if a["id"] != failing)
+        refused = subprocess.run([*base, "alerts", "close", other], env=env,
+                                 capture_output=True, text=True, timeout=120)
+        assert refused.returncode != 0 and "--reason" in refused.stdout + refused.stderr
+        subprocess.run([*base, "alerts", "close", other, "--reason", "known scanner"],
+                       env=env, check=True, capture_output=True, timeout=120)
+        shown = http.get(f"/alerts/{other}", headers=admin).json()
+        assert (shown["status"], shown["close_reason"]) == ("closed", "known scanner")
