@@ -69,10 +69,13 @@ def _run_group(conn: Connection, action: str | None, members: list[tuple[SingleR
     flags = ", ".join(f"CASE WHEN ({rest}) THEN 1 ELSE 0 END" for _, rest in members)
     either = " OR ".join(f"({rest})" for _, rest in members)
     scope = '"action" = :action AND ' if action is not None else ""
-    rows = conn.execute(text(
-        f"SELECT seq, ts, principal, {flags} FROM threat_events "  # noqa: S608 - compiled rules
-        f"WHERE {scope}seq >= :lo AND seq < :hi AND ({either}) ORDER BY seq"),
-        {"action": action, "lo": lo, "hi": hi}).all()
+    # In a savepoint: on PostgreSQL a failed statement aborts the whole transaction,
+    # and every rule after it would fail too.
+    with conn.begin_nested():
+        rows = conn.execute(text(
+            f"SELECT seq, ts, principal, {flags} FROM threat_events "  # noqa: S608 - rules
+            f"WHERE {scope}seq >= :lo AND seq < :hi AND ({either}) ORDER BY seq"),
+            {"action": action, "lo": lo, "hi": hi}).all()
     out: list[Match] = []
     for index, (rule, _) in enumerate(members, start=3):
         groups: dict[str, list[tuple[int, float]]] = defaultdict(list)
@@ -131,8 +134,9 @@ def run_correlations(conn: Connection, rules: Sequence[CorrelationRule], lo: int
         first = conn.execute(text("SELECT seq FROM threat_events WHERE ts >= :since "
                                   "ORDER BY ts, seq LIMIT 1"), {"since": since}).scalar()
         try:
-            out += _correlate(conn, rule, int(first if first is not None else lo), hi,
-                              lo, since)
+            with conn.begin_nested():  # a failure must not abort the others (PostgreSQL)
+                out += _correlate(conn, rule, int(first if first is not None else lo), hi,
+                                  lo, since)
         except SQLAlchemyError as exc:
             problems.append(RuleProblem("pack", rule.title, f"failed to run: {exc}"))
     return out
