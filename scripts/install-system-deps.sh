@@ -26,6 +26,8 @@ have chromium "/usr/bin/chromium" || need+=(chromium)
 have chromedriver "/usr/bin/chromedriver" || need+=(chromium-driver)
 # yara: the command line benchmarks/yara_scan.py measures yara-x against (ADR 0900).
 have yara "/usr/bin/yara" || need+=(yara)
+# haproxy: the load balancer in front of several `sovra up` processes (deploy/haproxy, issue 22).
+have haproxy "/usr/sbin/haproxy" || need+=(haproxy)
 
 if [ "${#need[@]}" -gt 0 ]; then
   echo "installing system packages: ${need[*]}"

@@ -17,7 +17,7 @@ from sovra.api.routers import assessment as assessment_routes
 from sovra.api.routers import compliance as compliance_routes
 from sovra.api.routers import continuity as continuity_routes
 from sovra.api.routers import data as data_routes
-from sovra.api.routers import health, home, ledger
+from sovra.api.routers import health, home, ledger, metrics
 from sovra.api.routers import identity as identity_routes
 from sovra.api.routers import keys as keys_routes
 from sovra.api.routers import lockbox as lockbox_routes
@@ -68,9 +68,13 @@ def create_app(instance: Instance, *, close_instance_on_shutdown: bool = False) 
     # The chat hot path (ADR 0606) inside admission: added first, so it is the inner one.
     app.add_middleware(ChatHotPath)
     app.add_middleware(AdmissionMiddleware, limit=instance.ai.settings.max_in_flight)
+    # Outermost: counts every answer, refusals by admission included (GET /metrics).
+    app.state.metrics = metrics.Metrics(instance)
+    app.add_middleware(metrics.MetricsMiddleware, metrics=app.state.metrics)
     # First: /v1 is the hot path, and routes are matched in order.
     app.include_router(openai_routes.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(ledger.router)
     app.include_router(identity_routes.router)
     app.include_router(keys_routes.router)

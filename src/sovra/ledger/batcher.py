@@ -135,6 +135,12 @@ class Batcher(Generic[R]):
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
+    @property
+    def depth(self) -> int:
+        """Appends queued and not yet taken by the writer (a metric; read without the lock,
+        a moment's stale value is fine)."""
+        return len(self._queue)
+
     def arriving(self) -> None:
         """A caller started preparing an append: worth waiting for it to join a batch."""
         with self._lock:

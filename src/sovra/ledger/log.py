@@ -265,6 +265,11 @@ class Ledger:
         return self._tree.size
 
     @property
+    def queue_depth(self) -> int:
+        """Appends waiting for the writer (for ``/metrics``)."""
+        return self._batcher.depth
+
+    @property
     def integrity_problem(self) -> str | None:
         """Why the ledger refuses appends (storage inconsistent with signed state)."""
         return self._problem
