@@ -4,7 +4,7 @@ Debian's ``chromium`` driven through its matching ``chromium-driver`` by Seleniu
 (ADR 1300; scripts/install-system-deps.sh installs both). Flows: an administrator logs
 in and sees the dashboard; a second approver approves a lockbox request; an auditor
 searches the ledger and verifies an entry; an administrator erases a data subject and
-downloads the certificate. Each page is saved as a screenshot under the test's tmp dir.
+downloads the certificate; a user chats over the demo collection and opens a citation. Each page is saved as a screenshot under the test's tmp dir.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ import httpx
 import pytest
 
 from sovra.data import verify_certificate
-from tests.e2e.server import Server, sovra_up
+from tests.e2e.server import Server, sovra_command, sovra_up
 from tests.lockbox.test_e2e import cli_principal
 
 pytestmark = pytest.mark.e2e
@@ -219,6 +220,43 @@ def test_an_erasure_certificate_is_downloaded(server: Server, browser: WebDriver
     assert body["actor"] == "admin"
     assert len(body["erased"]) == 1  # type: ignore[arg-type]
     assert json.loads(text)["legal_basis"] == "GDPR Art. 17"
+
+
+def test_a_user_chats_and_opens_a_citation(server: Server, browser: WebDriver,
+                                           shots: Path) -> None:
+    shown = subprocess.run([*sovra_command(), "--data-dir", str(server.data_dir), "demo"],
+                           capture_output=True, text=True, timeout=300, check=True)
+    assert "Collection demo is ready" in shown.stdout
+    user = cli_principal(server, "una", "analyst")
+    log_in(browser, server, user["Authorization"].removeprefix("Bearer "))
+    browser.find_element(By.LINK_TEXT, "Chat").click()
+    browser.find_element(By.ID, "c-demo").is_selected() or browser.find_element(
+        By.ID, "c-demo").click()
+    browser.find_element(By.ID, "question").send_keys(
+        "How many days of annual leave do staff get?")
+    shoot(browser, shots, "08-chat")
+    browser.find_element(By.XPATH, "//button[text()='Ask']").click()
+    try:
+        WebDriverWait(browser, 240).until(
+            expected_conditions.presence_of_element_located((By.ID, "citations")))
+    except Exception:
+        shoot(browser, shots, "09-chat-failed")
+        raise AssertionError(browser.page_source[-3000:]) from None
+    answer = browser.find_element(By.ID, "answer").text
+    assert answer.strip(), "the model answered"
+    cites = browser.find_elements(By.CSS_SELECTOR, "#citations a")
+    assert len(cites) == 3 and all("demo /" in c.text for c in cites)
+    shoot(browser, shots, "09-chat-answer")
+    cites[0].click()
+    try:
+        WebDriverWait(browser, 20).until(
+            expected_conditions.presence_of_element_located((By.ID, "passage")))
+    except Exception:
+        raise AssertionError(browser.current_url + "\n" + browser.page_source[:2000]) from None
+    passage = browser.find_element(By.ID, "passage").text
+    assert passage.strip() and passage in browser.find_element(By.TAG_NAME, "pre").text
+    shoot(browser, shots, "10-passage")
+    no_console_errors(browser)
 
 
 @pytest.fixture(scope="module", autouse=True)

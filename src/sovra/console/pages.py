@@ -9,6 +9,7 @@ nothing. Errors become pages that say what happened and what to do.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,11 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import URL
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from sovra.console import explorer
+from sovra.console import chat, explorer
 from sovra.console.dashboard import sections
 from sovra.console.guard import (
     LOGIN_COOKIE,
@@ -39,6 +40,7 @@ from sovra.console.sessions import SessionStore
 from sovra.errors import AuthenticationError, NotFoundError, RateLimitedError, SovraError
 from sovra.instance import Instance
 
+log = logging.getLogger(__name__)
 _STATIC = Path(__file__).parent / "static"
 _ADVICE = {
     400: "Correct the value named above and submit the form again.",
@@ -64,7 +66,7 @@ class Console:
 
     # -- rendering ------------------------------------------------------------------
 
-    def render(self, request: Request, name: str, code: int = 200,
+    def render(self, request: Request, template: str, /, code: int = 200,
                found: Visit | None = None, **values: Any) -> HTMLResponse:
         base = request.scope.get("root_path", "")
         nav: list[tuple[str, str]] = []
@@ -73,10 +75,11 @@ class Console:
             for label, action, kind, path in (
                     ("Approvals", "lockbox.read", "AccessRequest", "/approvals"),
                     ("Ledger", "ledger.read", "Ledger", "/ledger"),
-                    ("Data", "collections.read", "Collection", "/data")):
+                    ("Data", "collections.read", "Collection", "/data"),
+                    ("Chat", "models.use", "Model", "/chat")):
                 if found.may(action, kind):
                     nav.append((label, base + path))
-        html = self.templates.get_template(name).render(
+        html = self.templates.get_template(template).render(
             base=base, visit=found, nav=nav, csrf=found.session.csrf if found else "",
             path=request.url.path, **values)
         return HTMLResponse(html, status_code=code)
@@ -245,6 +248,52 @@ class Console:
         return Response(certificate, media_type="application/json", headers={
             "content-disposition": f'attachment; filename="{_safe_name(name)}"'})
 
+    async def chat_form(self, request: Request) -> Response:
+        found = await visit(request, self.instance, self.sessions)
+        await found.require("models.use", "Model")
+        models = [m for m in await run_in_threadpool(self.instance.ai.registry.list,
+                                                     approved_only=True)
+                  if m.spec.kind == "chat"]
+        collections = await run_in_threadpool(self.instance.data.list_collections,
+                                              found.caller)
+        return self.render(request, "chat.html", found=found, models=models,
+                           collections=collections)
+
+    async def ask(self, request: Request) -> Response:
+        found = await visit(request, self.instance, self.sessions)
+        form = await request.form()
+        found.check_csrf(form)
+        model = field(form, "model", max_length=200, required=True)
+        question = field(form, "question", max_length=4000, required=True)
+        chosen = tuple(field({"c": c}, "c", max_length=200) for c in form.getlist("collections"))
+        await found.require("models.use", "Model")
+        gateway = self.instance.ai
+        prepared = await gateway.prepare_chat(found.caller,
+                                              chat.request_of(model, question, chosen))
+        page = self.render(request, "chat_answer.html", found=found, model=model,
+                           question=question, collections=chosen, mark=chat.MARK)
+        base = request.scope.get("root_path", "")
+        return StreamingResponse(chat.stream_page(gateway, prepared, bytes(page.body).decode(),
+                                                  base),
+                                 media_type="text/html; charset=utf-8",
+                                 headers={"x-request-id": prepared.request_id})
+
+    async def passage(self, request: Request) -> Response:
+        found = await visit(request, self.instance, self.sessions)
+        document_id = str(request.path_params["document_id"])
+        # The API's door for GET /data/documents/{id}; the data room decides the rest.
+        await found.require("documents.read", "Document", document_id)
+        chunk = _int(field(request.query_params, "chunk", max_length=10) or "0", "chunk")
+        version_text = field(request.query_params, "version", max_length=10)
+        info, name, text = await run_in_threadpool(self.instance.data.read_document,
+                                                   found.caller, document_id)
+        config = self.instance.data.core.config
+        return self.render(request, "passage.html", found=found, info=info, name=name,
+                           chunk=chunk, version=_int(version_text, "version")
+                           if version_text else None,
+                           passage=chat.passage_of(text, chunk, config.chunk_size,
+                                                   config.chunk_overlap))
+
 
 def _int(value: str, what: str) -> int:
     from sovra.errors import InvalidInputError
@@ -281,6 +330,16 @@ def _handler(console: Console, method: Any) -> Any:
                 except SovraError:
                     found = None
             return console.error(request, exc, found)
+        except Exception:
+            # A defect, not bad input: the log has the traceback, the person a page.
+            log.exception("console page %s failed", request.url.path)
+            return console.render(request, "error.html", 500, status=500,
+                                  kind="Internal error", message="the page failed "
+                                  "unexpectedly: a defect in Sovra, not in your input",
+                                  reasons=(),
+                                  advice="Try again; if it fails again, give the time "
+                                  "and the page's address to an operator (the server "
+                                  "log has the details).")
         return response
     return endpoint
 
@@ -302,6 +361,9 @@ def console_app(instance: Instance, sessions: SessionStore | None = None) -> Sta
         route("/ledger/{seq}", console.entry, ["GET"]),
         route("/data", console.data, ["GET"]),
         route("/data/erasures", console.erase, ["POST"]),
+        route("/chat", console.chat_form, ["GET"]),
+        route("/chat", console.ask, ["POST"]),
+        route("/passages/{document_id}", console.passage, ["GET"]),
         Mount("/static", StaticFiles(directory=_STATIC), name="console-static"),
     ])
     app.state.console = console
