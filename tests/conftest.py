@@ -16,6 +16,9 @@ from sovra.config import Settings, load_settings
 from sovra.instance import Instance, open_instance
 from sovra.store.local_postgres import LocalPostgres, local_postgres
 
+# Shared fixtures live in tests/support/ (one definition each, not a copy per room).
+pytest_plugins = ["tests.support.admin", "tests.support.ledger"]
+
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[LocalPostgres]:

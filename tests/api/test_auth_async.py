@@ -6,26 +6,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import pytest
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
-from tests.identity.conftest import ledger_events
+from tests.support.ledger import ledger_events
 
 from sovra.api import create_app
 from sovra.api.auth import authorized
-from sovra.identity import Caller, ensure_first_admin
+from sovra.identity import Caller
 from sovra.instance import Instance
 from sovra.policy import Resource
 
 _FORBID_READS = ('\n@id("no-reads")\n'
                  'forbid(principal, action == Action::"collections.read", resource);\n')
-
-
-@pytest.fixture
-def admin_key(instance: Instance) -> str:
-    token = ensure_first_admin(instance)
-    assert token is not None
-    return token
 
 
 def _app(instance: Instance) -> FastAPI:

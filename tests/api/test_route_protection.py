@@ -9,6 +9,7 @@ whom the default policy pack forbids everything).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -146,12 +147,22 @@ def test_no_route_answers_a_role_that_must_not_pass(app: FastAPI,
     identity.create_principal("test", "ops", roles=["operator"], clearance="secret")
     token = identity.create_api_key("test", "ops").token
     client = TestClient(app, headers={"Authorization": f"Bearer {token}"})
-    wrong = {}
-    refused = [(m, p) for m, p, _d in _routes(app) if not OPERATOR_DOOR.match(p)]
-    for method, path in refused:
+    wrong: dict[str, object] = {}
+    refused = [(m, p, d) for m, p, d in _routes(app) if not OPERATOR_DOOR.match(p)]
+    ledger = sqlite_instance.ledger
+    for method, path, dependant in refused:
+        before = ledger.size
         response = client.request(method, _concrete(path))
         if response.status_code != 403:
             wrong[f"{method} {path}"] = response.status_code
+            continue
+        # Each refusal was decided by policy and recorded before the 403 left: the
+        # entries this request appended hold a deny of the route's own action for ops.
+        recorded = [json.loads(row.body) for row in ledger.tail(ledger.size - before)]
+        denials = [e for e in recorded if e["action"] == "policy.decision"
+                   and e["actor"] == "ops" and e["outcome"] == "denied"]
+        actions = {a.action for a in _authorized_in(dependant)}
+        if len(denials) != 1 or denials[0]["details"]["decision"] != "deny" \
+                or denials[0]["details"]["action"] not in actions:
+            wrong[f"{method} {path}"] = recorded
     assert wrong == {}
-    # Each refusal was decided and recorded.
-    assert sqlite_instance.ledger.size > len(refused)

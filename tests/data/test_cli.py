@@ -4,35 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from sovra.cli.app import app
 from sovra.config import Settings
 from sovra.data import verify_certificate
-from sovra.identity import ensure_first_admin
-from sovra.instance import open_instance
-from sovra.keys import start_for_up
 from tests.data.files import make_pdf
 
 
-@pytest.fixture
-def admin_key(sqlite_settings: Settings) -> str:
-    inst = open_instance(sqlite_settings)
-    try:
-        start_for_up(inst.keys)  # a fresh data dir gets a development-mode ceremony
-        token = ensure_first_admin(inst)
-    finally:
-        inst.close()
-    assert token is not None
-    return token
-
-
-def test_ingest_folder_search_erase(sqlite_settings: Settings, admin_key: str,
+def test_ingest_folder_search_erase(sqlite_settings: Settings, cli_admin_key: str,
                                     tmp_path: Path) -> None:
     runner = CliRunner()
     base = ["--data-dir", str(sqlite_settings.data_dir), "data"]
-    key = ["--api-key", admin_key]
+    key = ["--api-key", cli_admin_key]
     created = runner.invoke(app, [*base, "collection", "create", "hr", *key, "--owner", "HR",
                                   "--purpose", "contracts", "--subjects", "employees",
                                   "--data", "contact", "--retention-days", "365",
@@ -63,7 +47,7 @@ def test_ingest_folder_search_erase(sqlite_settings: Settings, admin_key: str,
     assert retention.exit_code == 0 and "0 deleted" in retention.output
 
 
-def test_wrong_key_is_denied(sqlite_settings: Settings, admin_key: str) -> None:
+def test_wrong_key_is_denied(sqlite_settings: Settings, cli_admin_key: str) -> None:
     result = CliRunner().invoke(app, ["--data-dir", str(sqlite_settings.data_dir), "data",
                                       "collection", "list", "--api-key", "sk-sovra-nope"])
     assert result.exit_code == 5

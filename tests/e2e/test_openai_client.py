@@ -108,8 +108,20 @@ def test_classified_prompt_is_refused_with_the_reason(client: openai.OpenAI) -> 
             {"role": "user", "content": "Card 4111 1111 1111 1111, is it valid?"}])
 
 
+def _ledger_size(server: Server) -> int:
+    found = httpx.get(f"{server.url}/ledger/entries/0", headers=server.headers(), timeout=10)
+    found.raise_for_status()
+    return int(found.json()["tree_size"])
+
+
+def _ledger_since(server: Server, start: int) -> list[dict[str, object]]:
+    return [httpx.get(f"{server.url}/ledger/entries/{seq}", headers=server.headers(),
+                      timeout=10).json()["entry"] for seq in range(start, _ledger_size(server))]
+
+
 def test_hanging_upstream_is_a_quick_502_and_recorded(client: openai.OpenAI,
                                                       server: Server) -> None:
+    before = _ledger_size(server)
     started = time.monotonic()
     with pytest.raises(openai.APIStatusError) as caught:
         client.chat.completions.create(model="fake-hang",
@@ -117,6 +129,20 @@ def test_hanging_upstream_is_a_quick_502_and_recorded(client: openai.OpenAI,
     assert caught.value.status_code == 502
     assert time.monotonic() - started < 15
     assert httpx.get(server.url + "/healthz").status_code == 200
+    # Recorded: the admitted request and its failed outcome, linked by request id.
+    deadline = time.monotonic() + 20
+    while True:
+        recorded = [e for e in _ledger_since(server, before) if e["resource"] == "model/fake-hang"]
+        outcomes = [e for e in recorded if e["action"] == "ai.chat.outcome"]
+        if outcomes or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    requests = [e for e in recorded if e["action"] == "ai.chat"]
+    assert len(requests) == 1 and len(outcomes) == 1, recorded
+    assert outcomes[0]["outcome"] == "failure"
+    details = outcomes[0]["details"]
+    assert isinstance(details, dict)
+    assert details["request_id"] == requests[0]["details"]["request_id"]  # type: ignore[index]
 
 
 def test_garbage_from_upstream_is_a_502(client: openai.OpenAI) -> None:

@@ -16,18 +16,11 @@ from fastapi.testclient import TestClient
 
 from sovra.api import create_app
 from sovra.errors import RateLimitedError
-from sovra.identity import FailureLimiter, ensure_first_admin
+from sovra.identity import FailureLimiter
 from sovra.identity.ratelimit import credential_fingerprint
 from sovra.instance import Instance
 
 Events = Callable[[], list[dict[str, object]]]
-
-
-@pytest.fixture
-def admin_key(instance: Instance) -> str:
-    token = ensure_first_admin(instance)
-    assert token is not None
-    return token
 
 
 def _get(client: TestClient, token: str) -> int:

@@ -176,14 +176,68 @@ def test_randomized_mutations_are_all_detected() -> None:
     assert missed == []
 
 
-@pytest.mark.parametrize("mutate", MUTATORS, ids=lambda m: m.__name__)
-def test_each_mutation_names_a_position(mutate: Mutation) -> None:
+def _edit_lines(edit: Callable[[list[bytes]], object]) -> Callable[[ArchiveContents],
+                                                                     ArchiveContents]:
+    def mutate(c: ArchiveContents) -> ArchiveContents:
+        lines = c.entries.split(b"\n")[:-1]
+        edit(lines)
+        return _with_lines(c, lines)
+    return mutate
+
+
+def _forged(at: int) -> bytes:
+    return entries.seal(entries.prepare("user:mallory", "keys.unseal", "keyring:k", "success",
+                                        None), at, entries.format_time(0))
+
+
+def _checkpoints(edit: Callable[[list[ArchivedCheckpoint]], object]) -> Callable[
+        [ArchiveContents], ArchiveContents]:
+    def mutate(c: ArchiveContents) -> ArchiveContents:
+        cps = list(c.checkpoints)
+        edit(cps)
+        return dataclasses.replace(c, checkpoints=tuple(cps))
+    return mutate
+
+
+def _flip_root_digit(cps: list[ArchivedCheckpoint]) -> None:
+    note = cps[2].note  # the checkpoint of size 50; its second line is the size
+    at = note.index("\n") + 1
+    cps[2] = ArchivedCheckpoint(50, note[:at] + "9" + note[at + 1:])
+
+
+# Each mutation at a known place, with the (where, position) the verifier must name first.
+# The attacker is careful: the leaf hashes and the manifest are recomputed to agree.
+# Where a signed checkpoint is the only witness (an edited entry with recomputed hashes),
+# the position is the first checkpoint whose root no longer matches.
+TARGETED: dict[str, tuple[Callable[[ArchiveContents], ArchiveContents], tuple[str, int]]] = {
+    "delete entry 37": (_edit_lines(lambda ls: ls.pop(37)), ("entry", 37)),
+    "swap entries 20 and 40": (_edit_lines(lambda ls: ls.__setitem__(
+        slice(20, 41, 20), [ls[40], ls[20]])), ("entry", 20)),
+    "copy entry 37 after itself": (_edit_lines(lambda ls: ls.insert(37, ls[37])),
+                                   ("entry", 37)),
+    "forge an entry at 37": (_edit_lines(lambda ls: ls.insert(37, _forged(37))),
+                             ("entry", 37)),
+    "edit entry 37's outcome": (_edit_lines(lambda ls: ls.__setitem__(37, ls[37].replace(
+        b'"outcome":"allowed"', b'"outcome":"denied"'))), ("checkpoint", 50)),
+    "drop entries 75..79": (_edit_lines(lambda ls: ls.__delitem__(slice(75, None))),
+                            ("checkpoint", 80)),
+    "refile checkpoint 33 as 34": (_checkpoints(lambda cps: cps.__setitem__(
+        1, ArchivedCheckpoint(34, cps[1].note))), ("checkpoint", 34)),
+    "flip checkpoint 50's size": (_checkpoints(_flip_root_digit), ("checkpoint", 50)),
+    "drop the last checkpoint": (_checkpoints(lambda cps: cps.pop()), ("entry", 50)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TARGETED))
+def test_each_mutation_names_the_position_it_touched(name: str) -> None:
+    mutate, expected = TARGETED[name]
     contents, signer = build_contents()
-    result = verify_contents(_reseal(mutate(contents, random.Random(7)), rehash_leaves=True),
+    result = verify_contents(_reseal(mutate(contents), rehash_leaves=True),
                              log_key=signer.verifier.vkey)
     assert not result.valid
     first = result.first_problem
-    assert first is not None and first.where in ("entry", "checkpoint", "archive")
+    assert first is not None
+    assert (first.where, first.position) == expected, first
 
 
 def _serial_and_parallel(mutator: int | None, workers: int

@@ -27,7 +27,8 @@ from hypothesis import strategies as st
 
 from sovra.errors import ArchiveError
 from sovra.ledger import VerificationResult, merkle, verify_archive
-from sovra.ledger.archive import write_archive
+from sovra.ledger import note as notes
+from sovra.ledger.archive import ArchivedCheckpoint, write_archive
 from sovra.ledger.parallel import (
     _part_bounds,
     _read_u64,
@@ -213,9 +214,34 @@ def test_edited_member_without_manifest_update_is_invalid(tmp_path: Path) -> Non
     assert any(p.where == "entry" and p.position == 3 for p in result.problems)
 
 
+def _signed_archive(path: Path, bodies: list[bytes]) -> Path:
+    """An archive whose hashes and checkpoint are honest for exactly these bodies."""
+    signer = notes.Signer.generate("sovra.local/ledger/test")
+    tree = HashTree()
+    tree.extend_joined(merkle.leaf_hashes(bodies))
+    checkpoint = ArchivedCheckpoint(len(bodies), notes.sign_checkpoint(
+        notes.Checkpoint(signer.name, len(bodies), tree.root(len(bodies))), signer))
+    write_archive(path, log_vkey=signer.verifier.vkey, origin=signer.name, entries=bodies,
+                  leaf_hashes=[merkle.leaf_hashes(bodies)], checkpoints=(checkpoint,),
+                  cosignatures=[])
+    return path
+
+
 def test_deep_mode_checks_every_entry_is_canonical(tmp_path: Path) -> None:
-    members = _valid_members(tmp_path)
-    assert verify_archive(_write(tmp_path / "a.tar", members), deep=True).valid
+    bodies = _valid_members(tmp_path)["entries.jsonl"].split(b"\n")[:-1]
+    assert verify_archive(_signed_archive(tmp_path / "ok.tar", bodies), deep=True).valid
+    # Entry 4 keeps every field and its seq/time tail but is not RFC 8785 canonical (a
+    # space after a colon); entry 7 is not a JSON object. Hashes and the checkpoint are
+    # signed over exactly these bytes, so only the deep parse can see it.
+    bodies[4] = bodies[4].replace(b'"actor":', b'"actor": ', 1)
+    bodies[7] = b"[" + bodies[7] + b"]"
+    path = _signed_archive(tmp_path / "bad.tar", bodies)
+    assert verify_archive(path).valid  # the fast path checks hashes and signatures only
+    deep = verify_archive(path, deep=True)
+    assert not deep.valid
+    named = [(p.where, p.position) for p in deep.problems]
+    assert named == [("entry", 4), ("entry", 7)]
+    assert "canonical" in deep.problems[0].message
 
 
 def _verify_with_workers(path: Path, workers: int) -> VerificationResult:

@@ -14,8 +14,6 @@ from typer.testing import CliRunner
 from sovra.cli.app import app
 from sovra.cli.commands import transfer as transfer_commands
 from sovra.config import Settings
-from sovra.identity import ensure_first_admin
-from sovra.instance import open_instance
 
 runner = CliRunner()
 
@@ -35,17 +33,6 @@ def wide_console() -> Iterator[None]:
     transfer_commands.console.width = saved
 
 
-@pytest.fixture
-def admin_key(sqlite_settings: Settings) -> str:
-    instance = open_instance(sqlite_settings)
-    try:
-        token = ensure_first_admin(instance)
-    finally:
-        instance.close()
-    assert token is not None
-    return token
-
-
 def _spec(folder: Path) -> Path:
     (folder / "model.gguf").write_bytes(os.urandom(8192))
     (folder / "feed.json").write_text('{"indicators": []}')
@@ -60,7 +47,7 @@ def _spec(folder: Path) -> Path:
 
 
 def test_connected_side_to_site_with_rotation(tmp_path: Path, sqlite_settings: Settings,
-                                              admin_key: str) -> None:
+                                              cli_admin_key: str) -> None:
     keys, repo = tmp_path / "keys", tmp_path / "repo"
     for name in ("k1", "k2", "k3", "k4"):
         assert "key id" in _ok("bundle", "keygen", name, "--out", str(keys))
@@ -75,8 +62,8 @@ def test_connected_side_to_site_with_rotation(tmp_path: Path, sqlite_settings: S
     assert "models/model.gguf" in out
 
     site = ["--data-dir", str(sqlite_settings.data_dir)]
-    _ok(*site, "bundle", "trust", str(repo / "roots" / "1.root.json"), "--api-key", admin_key)
-    out = _ok(*site, "bundle", "import", str(first), "--api-key", admin_key)
+    _ok(*site, "bundle", "trust", str(repo / "roots" / "1.root.json"), "--api-key", cli_admin_key)
+    out = _ok(*site, "bundle", "import", str(first), "--api-key", cli_admin_key)
     assert "activated" in out
     assert "registered" in out
 
@@ -91,14 +78,14 @@ def test_connected_side_to_site_with_rotation(tmp_path: Path, sqlite_settings: S
     second = tmp_path / "second.tar.gz"
     _ok("bundle", "create", str(spec), "--repo", str(repo), "--out", str(second), "--gzip",
         "--keys", str(keys / "k2.key"), "--keys", str(keys / "k4.key"))
-    _ok(*site, "bundle", "import", str(second), "--api-key", admin_key)
+    _ok(*site, "bundle", "import", str(second), "--api-key", cli_admin_key)
     denied = runner.invoke(app, [*site, "bundle", "status", "--api-key", "sk-sovra-bogus"])
     assert denied.exit_code == 5
-    status = _ok(*site, "bundle", "status", "--api-key", admin_key)
+    status = _ok(*site, "bundle", "status", "--api-key", cli_admin_key)
     assert "root v2" in status
     assert "cli-model" in status
     assert "patch lag" in status
 
-    replay = runner.invoke(app, [*site, "bundle", "import", str(first), "--api-key", admin_key])
+    replay = runner.invoke(app, [*site, "bundle", "import", str(first), "--api-key", cli_admin_key])
     assert replay.exit_code == 1
     assert "BundleVerificationError" in replay.output

@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from sovra.errors import BundleVerificationError, ConflictError, PermissionDeniedError
+from sovra.errors import (
+    BundleVerificationError,
+    ConflictError,
+    PermissionDeniedError,
+    UnsafeArchiveError,
+)
 from sovra.store.tables.transfer import transfer_targets
 from sovra.transfer import rotate_root
 from tests.transfer.conftest import NOW, Site, Workshop
@@ -216,7 +221,7 @@ def test_rejected_import_records_failure_and_keeps_versions(site: Site,
     bundle = workshop.build()
     cut = workshop.folder / "cut.tar"
     cut.write_bytes(bundle.read_bytes()[:3000])
-    with pytest.raises(Exception, match="truncated"):
+    with pytest.raises(UnsafeArchiveError, match="truncated"):
         site.service.import_bundle(cut, site.admin)
     assert site.last_import_failure()["outcome"] == "failure"
     assert site.service.import_bundle(bundle, site.admin).state == "activated"

@@ -1,4 +1,4 @@
-"""Helpers shared by identity tests: read back what the real ledger recorded."""
+"""Read back what the real ledger recorded (no fake sink: the entries as stored)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sovra.instance import Instance
 
 
 def ledger_events(instance: Instance, count: int = 200) -> list[dict[str, object]]:
+    """The newest ``count`` entries, oldest first, parsed from their recorded bytes."""
     return [json.loads(row.body) for row in instance.ledger.tail(count)]
 
 

@@ -1,0 +1,38 @@
+"""The first administrator's API key, the one credential most tests start from.
+
+``admin_key`` is for a test that holds the ``instance`` open; ``cli_admin_key`` is for a
+test that drives the CLI against the ``sqlite_settings`` data directory, so the key is
+made (after a development-mode ceremony, as ``sovra up`` does on a fresh directory) and
+the instance closed again before the command opens it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sovra.config import Settings
+from sovra.identity import ensure_first_admin
+from sovra.instance import Instance, open_instance
+from sovra.keys import start_for_up
+
+
+def first_admin_key(instance: Instance) -> str:
+    """The key ``ensure_first_admin`` prints once on a fresh instance."""
+    token = ensure_first_admin(instance)
+    assert token is not None, "the instance already had an administrator"
+    return token
+
+
+@pytest.fixture
+def admin_key(instance: Instance) -> str:
+    return first_admin_key(instance)
+
+
+@pytest.fixture
+def cli_admin_key(sqlite_settings: Settings) -> str:
+    opened = open_instance(sqlite_settings)
+    try:
+        start_for_up(opened.keys)  # a fresh data dir gets a development-mode ceremony
+        return first_admin_key(opened)
+    finally:
+        opened.close()
