@@ -196,3 +196,14 @@ correlation: {type: event_count, rules: [failure], group-by: [source_ip], timesp
         assert problems == []
     assert "Authentication failure" in {m.title for m in singles}
     assert [m.title for m in correlations] == ["Burst"]
+
+
+def test_a_pack_set_is_recorded_once_not_by_every_process_that_loads_it(
+        armed: Armed) -> None:
+    from sovra.threat.service import ThreatService
+
+    armed.threat.status(armed.admin)
+    another = ThreatService(armed.instance.engine, armed.instance.ledger,
+                            armed.instance.policy)  # as a CLI command's process would
+    another.status(armed.admin)
+    assert ledger_actions(armed, "threat.pack.") == ["threat.pack.load"]

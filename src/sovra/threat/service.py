@@ -34,6 +34,7 @@ from sovra.threat.hunt import Match, run_correlations, run_singles
 from sovra.threat.packs import (
     DEFAULT_STALE_AFTER_S,
     LoadedPacks,
+    Pack,
     PackStatus,
     active_packs,
     load_packs,
@@ -44,6 +45,7 @@ from sovra.threat.sigma import RuleProblem
 
 HUNT_CURSOR = "hunt"
 BASELINE_CURSOR = "baseline"
+PACKS_CURSOR = "packs"  # a digest of the pack set last recorded in the ledger
 BASELINE_EVERY_S = 3600.0
 BASELINE_WINDOW_DAYS = 28
 _log = logging.getLogger(__name__)
@@ -136,12 +138,23 @@ class ThreatService:
         with self._packs_lock:
             if fingerprint != self._loaded.fingerprint:
                 loaded = load_packs(current, self._engine.dialect.name)
-                self._ledger.append(ACTOR, "threat.pack.load", "threat:packs", "success", {
-                    "packs": [p.label for p in current],
-                    "rules": len(loaded.sigma.singles) + len(loaded.sigma.correlations),
-                    "problems": loaded.problems[:50]})
+                self._record_load(current, loaded)
                 self._loaded = loaded
             return self._loaded
+
+    def _record_load(self, current: list[Pack], loaded: LoadedPacks) -> None:
+        """Record a pack set once, when it changes: not again in every process that
+        loads it (a read-only CLI command appends nothing, issue 15)."""
+        mark = int(hashlib.sha256(repr(loaded.fingerprint).encode()).hexdigest()[:15], 16)
+        with self._engine.connect() as conn:
+            if read_cursor(conn, PACKS_CURSOR) == mark:
+                return
+        self._ledger.append(ACTOR, "threat.pack.load", "threat:packs", "success", {
+            "packs": [p.label for p in current],
+            "rules": len(loaded.sigma.singles) + len(loaded.sigma.correlations),
+            "problems": loaded.problems[:50]})
+        with self._engine.begin() as conn:
+            write_cursor(conn, PACKS_CURSOR, mark)
 
     def status(self, caller: Caller) -> ThreatStatus:
         self._policy.require(caller, "threat.read", Resource("Threat", "status"))
