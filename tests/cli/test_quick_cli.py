@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 import sovra
 from sovra.cli.app import _LAZY, app, load_command
 from sovra.config import load_settings
+from sovra.identity import ensure_first_admin
 from sovra.instance import open_instance
 from sovra.keys import start_for_up
 from tests.e2e.server import sovra_command
@@ -146,3 +147,21 @@ def test_the_quick_data_dir_is_the_settings_one(monkeypatch: pytest.MonkeyPatch,
     assert data_dir_without_settings(Ctx(none)) == load_settings().data_dir  # type: ignore[arg-type]
     flagged = GlobalOptions(data_dir=tmp_path / "flag", database_url=None)
     assert data_dir_without_settings(Ctx(flagged)) == tmp_path / "flag"  # type: ignore[arg-type]
+
+
+def test_piped_tables_are_not_cut_at_80_columns(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    opened = open_instance(load_settings(data_dir=data_dir))
+    try:
+        start_for_up(opened.keys)
+        key = ensure_first_admin(opened)
+        opened.identity.create_api_key("system", "admin", label="a-rather-long-label-" * 3)
+    finally:
+        opened.close()
+    assert key is not None
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    env["SOVRA_DATA_DIR"] = str(data_dir)
+    done = subprocess.run([*sovra_command(), "apikey", "list", "--api-key", key], env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "a-rather-long-label-" * 3 in done.stdout  # one row, not wrapped or cut

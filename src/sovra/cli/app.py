@@ -11,6 +11,7 @@ line matches the command's own help. A command registered the ordinary way
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -171,6 +172,9 @@ def main_options(
 
 
 def main() -> None:
+    if "COLUMNS" not in os.environ and not sys.stdout.isatty():
+        # Piped into grep, less or a file, Rich would cut tables at 80 columns (issue 15).
+        os.environ["COLUMNS"] = "240"
     if sys.argv[1:] == ["--version"]:
         # Answered before Typer is even set up: the one command a script polls.
         sys.stdout.write(sovra.__version__ + "\n")
