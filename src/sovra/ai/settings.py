@@ -39,6 +39,15 @@ class AISettings(BaseSettings):
     upstream_connect_timeout_s: float = Field(default=2.0, gt=0)
     upstream_read_timeout_s: float = Field(default=60.0, gt=0)
     upstream_retries: int = Field(default=2, ge=0, le=10)
+    # Extra OpenAI-compatible servers serving the same registered model (a pool, see
+    # docs/cluster-models.md): {"model-id": ["http://gpu2:8000/v1", ...]}. The model's
+    # registered upstream_url is always the pool's first member.
+    upstream_replicas: dict[str, list[str]] = Field(default_factory=dict)
+    pool_affinity_chars: int = Field(default=256, ge=0)
+    pool_affinity_margin: int = Field(default=2, ge=0)
+    pool_health_interval_s: float = Field(default=2.0, gt=0)
+    # None probes with a TCP connect; "/health" suits vLLM and llama.cpp's C++ server.
+    pool_health_path: str | None = None
     llama_threads: int | None = Field(default=None, ge=1)
     llama_context: int = Field(default=2048, ge=256)
 

@@ -196,13 +196,22 @@ class Http1Client:
         head = (f"POST {self.base_path}{path} HTTP/1.1\r\n".encode() + self._head_tail +
                 f"content-type: application/json\r\naccept: {accept}\r\n"
                 f"content-length: {len(body)}\r\n\r\n".encode())
+        return await self._send(head + body)
+
+    async def get(self, path: str, *, accept: str = "application/json") -> Response:
+        """Send a GET (health probes: ``/models``); the caller reads the body."""
+        head = (f"GET {self.base_path}{path} HTTP/1.1\r\n".encode() + self._head_tail +
+                f"accept: {accept}\r\n\r\n".encode())
+        return await self._send(head)
+
+    async def _send(self, payload: bytes) -> Response:
         while self._idle:
             conn = self._idle.pop()
             try:
-                return await self._exchange(conn, head + body)
+                return await self._exchange(conn, payload)
             except _StaleConnectionError:
                 continue  # the upstream closed an idle connection: try the next one
-        return await self._exchange(await self._connect(), head + body)
+        return await self._exchange(await self._connect(), payload)
 
     async def _exchange(self, conn: _Connection, payload: bytes) -> Response:
         sink = _Sink()

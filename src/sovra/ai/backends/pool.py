@@ -7,6 +7,7 @@ import asyncio
 from sovra.ai.backends.base import ChatBackend
 from sovra.ai.backends.http1 import Http1Client, Timeouts
 from sovra.ai.backends.llama import LlamaCppBackend
+from sovra.ai.backends.replicas import PoolRules, ReplicaPool
 from sovra.ai.backends.upstream import UpstreamBackend
 from sovra.ai.hashing import verify_file
 from sovra.ai.models import ModelRecord
@@ -42,10 +43,19 @@ class BackendPool:
                                       n_threads=self._settings.llama_threads)
             await backend.load()
             return backend
+        timeouts = Timeouts(connect_s=self._settings.upstream_connect_timeout_s,
+                            read_s=self._settings.upstream_read_timeout_s)
+        extra = self._settings.upstream_replicas.get(spec.model_id, [])
+        if extra:
+            return ReplicaPool([spec.upstream_url or "", *extra],
+                               spec.upstream_model or spec.model_id, timeouts=timeouts,
+                               rules=PoolRules(
+                                   affinity_chars=self._settings.pool_affinity_chars,
+                                   affinity_margin=self._settings.pool_affinity_margin,
+                                   health_interval_s=self._settings.pool_health_interval_s,
+                                   health_path=self._settings.pool_health_path))
         # One pooled client per upstream model: its connections are to that origin.
-        client = Http1Client(spec.upstream_url or "", timeouts=Timeouts(
-            connect_s=self._settings.upstream_connect_timeout_s,
-            read_s=self._settings.upstream_read_timeout_s))
+        client = Http1Client(spec.upstream_url or "", timeouts=timeouts)
         return UpstreamBackend(client, spec.upstream_model or spec.model_id,
                                retries=self._settings.upstream_retries)
 
