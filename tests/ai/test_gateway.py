@@ -172,6 +172,12 @@ def test_external_providers_are_off_and_never_get_more_than_internal(
     allowed = own_gateway(unsealed, allow_external=True)
     _, text = asyncio.run(chat(allowed, ask("hello")))  # policy allows the admin
     assert text == ANSWER
+    # That use of an external model was decided by policy and recorded (off the loop).
+    uses = [json.loads(r.body) for r in unsealed.ledger.tail(10)]
+    uses = [e for e in uses if e["action"] == "policy.decision"
+            and e["details"]["action"] == "models.use"]
+    assert [(e["actor"], e["resource"], e["outcome"]) for e in uses] == [
+        ("alice", 'Model::"fake-instant"', "allowed")]
     with pytest.raises(ClassificationRefusedError, match="ceiling internal"):
         # approved up to secret, but nothing above internal leaves for an external model
         asyncio.run(chat(own_gateway(unsealed, allow_external=True),

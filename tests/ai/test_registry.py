@@ -129,3 +129,16 @@ def test_models_from_verified_bundles_appear_registered_not_approved(
     registry.list()
     assert unsealed.ledger.size == size  # registered once
     assert registry.approve(APPROVER, "mistral-7b-instruct@0.3").approved
+
+
+def test_async_reads_follow_changes_and_refuse_unknown_models(unsealed: Instance) -> None:
+    """``get_async`` (what the gateway's coroutines use) re-reads a stale cache on a
+    worker thread: it sees a registration and an approval at once, like ``get``."""
+    registry = unsealed.ai.registry
+    registry.register(ADMIN, upstream_spec(1))
+    assert not asyncio.run(registry.get_async("fake-instant")).approved
+    registry.approve(APPROVER, "fake-instant")
+    assert asyncio.run(registry.get_async("fake-instant")).approved
+    assert asyncio.run(registry.get_async("fake-instant")) == registry.get("fake-instant")
+    with pytest.raises(ModelNotFoundError, match="no model 'absent'"):
+        asyncio.run(registry.get_async("absent"))

@@ -79,3 +79,28 @@ def test_revoked_key_is_refused_on_the_fast_path(instance: Instance) -> None:
     instance.identity.revoke_api_key("t", created.info.key_id)
     assert client.get("/probe/c-1", headers=headers).status_code == 401
     assert client.get("/probe/c-1", headers=headers).status_code == 401
+    # Each refusal went the slow way (a thread), where its failure is recorded durably.
+    failures = [e for e in ledger_events(instance) if e["action"] == "identity.authenticate"]
+    assert [e["details"]["reason"] for e in failures[-2:]] == [  # type: ignore[index]
+        "API key was revoked"] * 2
+
+
+def test_only_a_cached_valid_key_is_answered_without_blocking_work(
+        instance: Instance) -> None:
+    """``authenticate_cached`` answers from memory or says "do it in a thread": it never
+    reads the database and never records (both block the event loop)."""
+    identity = instance.identity
+    identity.create_principal("t", "svc", kind="service", roles=["admin"])
+    created = identity.create_api_key("t", "svc")
+    header = f"Bearer {created.token}"
+    assert identity.authenticate_cached(header, "10.0.0.1") is None  # not verified yet
+    assert identity.authenticate(header, "10.0.0.1").principal_id == "svc"
+    cached = identity.authenticate_cached(header, "10.0.0.1")
+    assert cached is not None and cached.principal_id == "svc"
+    size = instance.ledger.size
+    wrong = created.token[:-4] + ("AAAA" if not created.token.endswith("AAAA") else "BBBB")
+    for refused in (f"Bearer {wrong}", None, "Bearer not-a-key", "Basic abc"):
+        assert identity.authenticate_cached(refused, "10.0.0.1") is None
+    identity.revoke_api_key("t", created.info.key_id)
+    assert identity.authenticate_cached(header, "10.0.0.1") is None
+    assert instance.ledger.size == size + 1  # only the revocation itself was recorded

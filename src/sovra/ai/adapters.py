@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Mapping, Sequence
 
@@ -33,6 +34,12 @@ class PolicyAdapter:
         # Only authenticated callers are decided by policy; anything else is refused.
         self._policy.require(_caller(caller), action,
                              Resource(resource_type, resource_id, attributes))
+
+    async def require_async(self, caller: Principal, action: str, resource_type: str,
+                            resource_id: str, attributes: Mapping[str, object]) -> None:
+        # ``require`` appends to the ledger and waits for its fsync: a worker thread.
+        await asyncio.to_thread(self.require, caller, action, resource_type, resource_id,
+                                attributes)
 
 
 class KeysAdapter:

@@ -149,8 +149,10 @@ class Gateway:
         if self.keys is not None and self.keys.is_sealed():
             raise SealedError("the instance is sealed: no answers until it is unsealed")
 
-    def _model(self, model_id: str, kind: str, caller: Principal) -> ModelRecord:
-        record = self.registry.get(model_id)
+    async def _model(self, model_id: str, kind: str, caller: Principal) -> ModelRecord:
+        """The approved model of this kind; an external one only if policy allows this
+        caller to use it (that decision is recorded, off the event loop)."""
+        record = await self.registry.get_async(model_id)
         if record.spec.kind != kind:
             raise ModelNotFoundError(f"model {model_id!r} is a {record.spec.kind} model, "
                                      f"not a {kind} model")
@@ -164,14 +166,14 @@ class Gateway:
                     "disabled (SOVRA_AI_ALLOW_EXTERNAL)", ("external providers disabled",))
             if self.policy is None:
                 raise PermissionDeniedError("no policy engine to decide external use")
-            self.policy.require(caller, "models.use", "Model", model_id,
-                                {"max_classification": self.ceiling(record),
-                                 "approved": record.approved})
+            await self.policy.require_async(caller, "models.use", "Model", model_id,
+                                            {"max_classification": self.ceiling(record),
+                                             "approved": record.approved})
         return record
 
-    def _is_external(self, model_id: str) -> bool:
+    async def _is_external(self, model_id: str) -> bool:
         try:
-            return self.registry.get(model_id).spec.locality == "external"
+            return (await self.registry.get_async(model_id)).spec.locality == "external"
         except SovraError:
             return False  # unknown: refused by ``_model`` before anything else happens
 
@@ -272,11 +274,11 @@ class Gateway:
                        decision: DeferredEntry | None) -> PreparedChat:
         started = time.perf_counter()
         request_id = new_request_id()
-        if request.collections or self._is_external(request.model):
+        if request.collections or await self._is_external(request.model):
             # Retrieval reads documents and an external model asks policy again (its
             # own recorded decision): the caller's decision is durable before either.
             await self._record_decision(decision)
-        record = self._model(request.model, "chat", caller)
+        record = await self._model(request.model, "chat", caller)
         prompt_chars = sum(len(m.content) for m in request.messages)
         if prompt_chars > self.settings.max_prompt_chars:
             raise InvalidInputError(
@@ -436,7 +438,7 @@ class Gateway:
         self.limits.admit(caller.principal_id)
         tokens = 0
         try:
-            record = self._model(model_id, "embedding", caller)
+            record = await self._model(model_id, "embedding", caller)
             if self.embedder is None or self.embedder.model_id != record.model_id:
                 raise ModelNotFoundError(f"embedding model {model_id!r} is not loaded here")
             if sum(len(t) for t in inputs) > self.settings.max_prompt_chars * 4:

@@ -82,6 +82,12 @@ class PolicyPort(Protocol):
         """Raise ``PermissionDeniedError`` unless policy allows."""
         ...
 
+    async def require_async(self, caller: Principal, action: str, resource_type: str,
+                            resource_id: str, attributes: Mapping[str, object]) -> None:
+        """``require`` for a coroutine: the durable record of the decision is written
+        without blocking the event loop."""
+        ...
+
 
 class KeysPort(Protocol):
     def encrypt(self, keyring_id: str, object_id: str, plaintext: bytes) -> bytes: ...

@@ -8,6 +8,7 @@ entry is written first (record, then act); if the act fails the failure is recor
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import re
 import time
@@ -94,6 +95,16 @@ class ModelRegistry:
 
     def get(self, model_id: str) -> ModelRecord:
         found = self._load_all().get(model_id)
+        if found is None:
+            raise ModelNotFoundError(f"no model {model_id!r} is registered; see GET /v1/models")
+        return found
+
+    async def get_async(self, model_id: str) -> ModelRecord:
+        """``get`` for a coroutine: from the cache while it is fresh, else re-read on a
+        worker thread (a database read must not stall the event loop)."""
+        if time.monotonic() - self._cache_at > self._ttl:
+            return await asyncio.to_thread(self.get, model_id)
+        found = self._cache.get(model_id)
         if found is None:
             raise ModelNotFoundError(f"no model {model_id!r} is registered; see GET /v1/models")
         return found

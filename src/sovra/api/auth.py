@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from sovra.ai.ports import EntryFields
 from sovra.api.deps import body_problems, reads_body, refusal
-from sovra.errors import ConfigError, PermissionDeniedError, SovraError
+from sovra.errors import ConfigError, PermissionDeniedError
 from sovra.identity import Caller
 from sovra.instance import Instance
 from sovra.policy import ACTIONS, Decision, Resource
@@ -28,7 +28,6 @@ from sovra.policy import ACTIONS, Decision, Resource
 _bearer = HTTPBearer(auto_error=False, description="API key (sk-sovra-...) or OIDC token")
 
 
-_HINTS_MAX = 4096
 _MEMO_MAX = 4096
 
 
@@ -52,9 +51,6 @@ class Authorized:
         self.resource_type = resource_type
         self.resource_id_param = resource_id_param
         self.defer_allowed_record = defer_allowed_record
-        # Hashes of Authorization headers that authenticated recently: a scheduling
-        # hint, never a credential cache (see ``_authenticate``).
-        self._recently_good: set[int] = set()
         self._decisions: tuple[object, dict[tuple[Caller, str, str], Decision]] = (None, {})
 
     def _resource_id(self, request: Request) -> str:
@@ -66,28 +62,19 @@ class Authorized:
 
     async def _authenticate(self, instance: Instance, authorization: str | None,
                             client: str) -> Caller:
-        """Verify the credential: on the loop when it verified recently, else in a thread.
+        """Verify the credential: on the loop when identity's cache answers, else in a
+        thread.
 
-        Every request is verified by ``identity.authenticate`` (which keeps its own short
-        cache, dropped at once on revocation); the hint only decides where. A credential
-        that verified recently costs a hash and a dict lookup, cheaper than a thread
-        hop. Any other goes to the thread pool, because a cache miss or a failure does
-        blocking work (a database read, a durable ledger append of the failure) that
-        must not stall the event loop.
+        A key verified recently (identity's short cache, dropped at once on revocation)
+        costs a hash and a dict lookup, cheaper than a thread hop. Anything else (a cache
+        miss, a revoked or wrong key, an OIDC token) goes to the thread pool, because it
+        does blocking work (a database read, a durable ledger append of the failure)
+        that must not stall the event loop.
         """
-        hint = hash(authorization)
-        if hint in self._recently_good:
-            try:
-                return instance.identity.authenticate(authorization, client)
-            except SovraError:
-                self._recently_good.discard(hint)
-                raise
-        caller = await run_in_threadpool(instance.identity.authenticate, authorization,
-                                         client)
-        if len(self._recently_good) >= _HINTS_MAX:
-            self._recently_good.clear()
-        self._recently_good.add(hint)
-        return caller
+        caller = instance.identity.authenticate_cached(authorization, client)
+        if caller is not None:
+            return caller
+        return await run_in_threadpool(instance.identity.authenticate, authorization, client)
 
     def _decide(self, instance: Instance, caller: Caller, resource: Resource, client: str
                 ) -> tuple[Decision, int]:

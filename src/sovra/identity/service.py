@@ -103,6 +103,27 @@ class IdentityService:
             self._record_failure(token, fingerprint, client, str(exc))
             raise
 
+    def authenticate_cached(self, authorization: str | None, client: str) -> Caller | None:
+        """The caller, if the credential is an API key verified within the cache's
+        lifetime; ``None`` when checking it needs blocking work (a database read, or a
+        failure to record durably), which the caller then does with ``authenticate`` off
+        the event loop. Never records anything; a rate limit still applies."""
+        try:
+            token = bearer_token(authorization)
+            parsed = apikeys.parse(token) if apikeys.looks_like_api_key(token) else None
+        except AuthenticationError:
+            return None
+        if parsed is None:
+            return None
+        self._limiter.check(client, credential_fingerprint(token))
+        now = self._clock()
+        cached = self._cache.get(parsed.key_id)
+        if cached is None or now - cached.cached_at >= self._ttl \
+                or not apikeys.matches(parsed, cached.secret_sha256) \
+                or (cached.expires_at is not None and now >= cached.expires_at):
+            return None
+        return cached.caller
+
     def _verify(self, token: str) -> Caller:
         if apikeys.looks_like_api_key(token):
             return self.verify_api_key(token)
