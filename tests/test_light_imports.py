@@ -13,7 +13,7 @@ import sys
 import pytest
 
 PURE_CORES = ["sovra.ledger.merkle", "sovra.ledger.note", "sovra.data.classify",
-              "sovra.transfer.verify"]
+              "sovra.transfer.verify", "sovra.threat.events"]
 # (python-pkcs11 is not listed: tuf's signer module, which transfer.verify needs, loads it.)
 HEAVY = ["sqlalchemy", "alembic", "fastapi", "starlette", "numpy", "cedarpy"]
 
