@@ -37,8 +37,14 @@ def upgrade(engine: Engine) -> list[str]:
 
 def current_heads(engine: Engine) -> list[str]:
     """The revisions the database is at now (empty before the first upgrade)."""
-    with engine.connect() as connection:
-        return sorted(MigrationContext.configure(connection).get_current_heads())
+    try:
+        with engine.connect() as connection:
+            return sorted(MigrationContext.configure(connection).get_current_heads())
+    except SQLAlchemyError as exc:
+        raise MigrationError(
+            f"cannot read the schema version of database {engine.url!r}: {exc}; check the "
+            "data directory (or SOVRA_DATABASE_URL), or create the database with "
+            "`sovra db upgrade`") from exc
 
 
 def pending(engine: Engine) -> list[str]:
