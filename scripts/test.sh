@@ -6,6 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-system-deps.sh
 SOVRA_EXTRAS="[test]" scripts/install.sh
+# The offline wheelhouse, built while the index is reachable: tests/transfer/
+# test_wheelhouse.py installs Sovra from it inside the loopback-only namespace.
+export SOVRA_WHEELHOUSE="${SOVRA_WHEELHOUSE:-$PWD/dist/wheelhouse}"
+scripts/wheelhouse.sh "$SOVRA_WHEELHOUSE"
 echo "== ruff"
 .venv/bin/ruff check src tests benchmarks
 echo "== mypy"
