@@ -83,6 +83,13 @@ def test_ceremony_sealed_server_custodians_unseal_then_rotate_and_erase(tmp_path
         assert "progress=1 of 2" in first.stdout
         dup = _sovra(data, "unseal", "--share-file", str(files[2]), *url, check=False)
         assert dup.returncode == 1 and "duplicate share" in dup.stderr
+        # A custodian who entered the wrong share starts over: progress back to 0, so
+        # the same share counts again and two more are needed.
+        reset = _sovra(data, "unseal", "--reset", *url)
+        assert "progress=0 of 2" in reset.stdout
+        assert httpx.get(url_base + "/sys/seal-status", timeout=10).json()["sealed"] is True
+        again = _sovra(data, "unseal", "--share-file", str(files[2]), *url)
+        assert "progress=1 of 2" in again.stdout
         _sovra(data, "unseal", "--share-file", str(files[0]), *url)
         assert httpx.get(url_base + "/sys/seal-status", timeout=10).json()["sealed"] is False
 

@@ -4,6 +4,7 @@ import, status, and root rotation, as an operator would type them."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,3 +90,54 @@ def test_connected_side_to_site_with_rotation(tmp_path: Path, sqlite_settings: S
     replay = runner.invoke(app, [*site, "bundle", "import", str(first), "--api-key", cli_admin_key])
     assert replay.exit_code == 1
     assert "BundleVerificationError" in replay.output
+
+
+def test_two_person_import_approve_and_reject(tmp_path: Path, sqlite_settings: Settings,
+                                              cli_admin_key: str) -> None:
+    """``bundle approve`` and ``bundle reject``: the second person of a two-person import
+    activates one bundle and refuses another; the importer cannot approve its own."""
+    keys, repo = tmp_path / "keys", tmp_path / "repo"
+    for name in ("k1", "k2"):
+        _ok("bundle", "keygen", name, "--out", str(keys))
+    signers = ("--keys", str(keys / "k1.key"), "--keys", str(keys / "k2.key"))
+    _ok("bundle", "root-init", "--repo", str(repo), "--threshold", "2",
+        *[a for n in ("k1", "k2") for a in ("--root-key", str(keys / f"{n}.pub.json"))],
+        *signers)
+    bundles = []
+    for name in ("refused", "accepted"):
+        bundles.append(tmp_path / f"{name}.tar")
+        _ok("bundle", "create", str(_spec(tmp_path)), "--repo", str(repo), "--out",
+            str(bundles[-1]), *signers)
+    site = ["--data-dir", str(sqlite_settings.data_dir)]
+    two_person = {"SOVRA_BUNDLE_TWO_PERSON": "true", "SOVRA_CHECKPOINT_INTERVAL_S": "0"}
+
+    def sovra(*args: str) -> tuple[int, str]:
+        result = runner.invoke(app, [*site, *args], env=two_person)
+        return result.exit_code, result.output
+
+    assert sovra("principal", "create", "ann", "--role", "approver",
+                 "--api-key", cli_admin_key)[0] == 0
+    code, out = sovra("apikey", "create", "ann", "--api-key", cli_admin_key)
+    found = re.search(r"sk-sovra-[0-9a-f]{12}_[A-Za-z0-9_-]{43}", out)
+    assert code == 0 and found is not None, out
+    ann = found.group()
+    _ok(*site, "bundle", "trust", str(repo / "roots" / "1.root.json"), "--api-key",
+        cli_admin_key)
+    held_ids = []
+    for bundle in bundles:
+        code, out = sovra("bundle", "import", str(bundle), "--api-key", cli_admin_key)
+        assert code == 0, out
+        held_ids.append(out.split("sovra bundle approve ")[1].split()[0])
+    refused_id, accepted_id = held_ids
+    code, out = sovra("bundle", "reject", refused_id, "--reason", "not ordered",
+                      "--api-key", ann)
+    done = f"bundle {refused_id} rejected; nothing from it was activated"
+    assert (code, out.strip()) == (0, done)
+    code, out = sovra("bundle", "approve", accepted_id, "--api-key", cli_admin_key)
+    assert code == 5, out  # the importer is not its own second person
+    code, out = sovra("bundle", "approve", accepted_id, "--api-key", ann)
+    assert code == 0 and "activated" in out, out
+    code, out = sovra("bundle", "approve", refused_id, "--api-key", ann)
+    assert code != 0 and "not awaiting approval" in out, out
+    status = _ok(*site, "bundle", "status", "--api-key", cli_admin_key)
+    assert "awaiting approval" not in status and "cli-model" in status
