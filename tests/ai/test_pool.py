@@ -28,6 +28,7 @@ from sovra.ai.builtin import smollm2_path
 from sovra.ai.models import ChatMessage, GenerationParams, ModelRecord, ModelSpec
 from sovra.ai.settings import AISettings
 from sovra.errors import UpstreamError
+from tests.e2e.fake_upstream import ANSWER, FakeUpstream
 
 PARAMS = GenerationParams(max_tokens=2, temperature=0.0)
 TIMEOUTS = Timeouts(connect_s=2.0, read_s=30.0)
@@ -92,6 +93,77 @@ def test_excluded_replicas_are_never_chosen() -> None:
     assert choose(_views(0, 0), None, margin=2, exclude=frozenset({0, 1})) is None
     nobody_healthy = choose(_views(2, 1, down=(0, 1)), None, margin=2)
     assert nobody_healthy is not None and nobody_healthy.reason == "no_healthy_replica"
+
+
+# -- failover against a dead port and the FakeUpstream (fast, no model) --------------------
+
+
+def _dead_url() -> str:
+    return f"http://127.0.0.1:{_free_port()}/v1"  # bound, then closed: connection refused
+
+
+def test_stream_fails_over_before_anything_was_streamed(fake_upstream: FakeUpstream) -> None:
+    live = f"http://127.0.0.1:{fake_upstream.port}/v1"
+
+    async def run() -> tuple[str, list[ReplicaView]]:
+        # The dead server is listed first: with nothing in flight, it is chosen first.
+        pool = ReplicaPool([_dead_url(), live], "fake-instant", timeouts=TIMEOUTS,
+                           rules=PoolRules(affinity_chars=0))
+        try:
+            text = "".join([d.text async for d in pool.stream(_ask("hi"), PARAMS)])
+            return text, pool.views()
+        finally:
+            await pool.aclose()
+
+    text, views = asyncio.run(run())
+    assert text.strip() == ANSWER
+    assert [v.healthy for v in views] == [False, True]
+    assert [v.served for v in views] == [0, 1]
+
+
+def test_every_replica_dead_is_a_clean_upstream_error() -> None:
+    async def run() -> None:
+        pool = ReplicaPool([_dead_url(), _dead_url()], "m", timeouts=TIMEOUTS)
+        try:
+            await pool.complete(_ask("hi"), PARAMS)
+        finally:
+            await pool.aclose()
+
+    with pytest.raises(UpstreamError, match="no replica of the model pool answered"):
+        asyncio.run(run())
+
+
+def test_a_stream_that_broke_after_text_is_not_spliced(fake_upstream: FakeUpstream) -> None:
+    chunk = (b'data: {"choices": [{"index": 0, "delta": {"content": "half "},'
+             b' "finish_reason": null}]}\n\n')
+
+    async def breaks_off(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                     b"connection: close\r\n\r\n" + chunk)
+        await writer.drain()
+        writer.close()  # dies mid-answer: no finish reason, no [DONE]
+
+    async def run() -> tuple[list[str], int]:
+        server = await asyncio.start_server(breaks_off, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        pool = ReplicaPool([f"http://127.0.0.1:{port}/v1",
+                            f"http://127.0.0.1:{fake_upstream.port}/v1"], "fake-instant",
+                           timeouts=TIMEOUTS, rules=PoolRules(affinity_chars=0))
+        before = fake_upstream.requests
+        got: list[str] = []
+        try:
+            with pytest.raises(UpstreamError):
+                async for delta in pool.stream(_ask("hi"), PARAMS):
+                    got.append(delta.text)
+            return got, fake_upstream.requests - before
+        finally:
+            await pool.aclose()
+            server.close()
+
+    got, sent_elsewhere = asyncio.run(run())
+    assert got == ["half "]  # the caller saw part of an answer ...
+    assert sent_elsewhere == 0  # ... so nothing was sent to another server
 
 
 # -- three real llama.cpp servers ----------------------------------------------------------
