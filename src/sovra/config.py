@@ -96,7 +96,11 @@ class Settings(BaseSettings):
     lockbox_denial_ends: bool = True
     lockbox_review_quorum: int = Field(default=2, ge=1, le=9)
     lockbox_review_window_s: float = Field(default=86400.0, gt=0.0, le=7 * 86400.0)
-    lockbox_review_window_s: float = Field(default=86400.0, gt=0.0, le=7 * 86400.0)
+    # Whether administrators, like operators, need a grant to read data or destroy keys
+    # (ADR 0700 addendum). None (default): on, except while the key custody is in
+    # development mode, where `sovra up`, /sys/seal-status and the lockbox status say
+    # it is off. True keeps it on even in development mode; False is for tests only.
+    lockbox_enforced: bool | None = None
     # Where approvers hear of requests and break-glass, all on site: a syslog collector
     # (udp://HOST:PORT or tcp://HOST:PORT, RFC 5424), a webhook URL, an SMTP relay
     # (HOST:PORT) with its sender and recipients. Unset: not used.

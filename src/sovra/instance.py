@@ -84,7 +84,10 @@ def open_instance(settings: Settings, *, migrate: bool = True,
     # Subject erasure reaches the prompts and answers the gateway kept (docs/data.md).
     data.erasers.register(AI_KEPT_TEXT, kept_text_eraser(ai))
     # Every decision from here on sees live lockbox grants (policy.use_grants).
-    lockbox = open_lockbox(engine, settings, ledger, policy, data=data, keys=keys)
+    # Administrators need grants too, unless development mode turns that off (ADR 0700).
+    lockbox = open_lockbox(engine, settings, ledger, policy, data=data, keys=keys,
+                           dev_mode=lambda: (None if (c := keys.custody.ceremony) is None
+                                             else c.dev_mode))
     # Every ingested file is scanned (YARA, hash indicators) before it is indexed.
     threat = ThreatService(engine, ledger, policy,
                            stale_after_s=settings.threat_stale_after_days * 86400.0)

@@ -320,7 +320,8 @@ class LockboxService:
 
     def status(self) -> LockboxStatus:
         """Pending requests, live grants, and findings (overdue break-glass reviews)."""
-        return lockbox_status(self._store.query(limit=100_000), self._clock(), self.limits)
+        return lockbox_status(self._store.query(limit=100_000), self._clock(), self.limits,
+                              enforced=self._policy.lockbox_enforced)
 
     def report(self, ledger: LedgerReader, *, since: float) -> Report:
         """Evidence for every request since ``since``, with the ledger's proofs."""

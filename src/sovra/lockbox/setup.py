@@ -6,6 +6,8 @@ with an injected clock.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import Engine
 
 from sovra.config import Settings
@@ -29,10 +31,37 @@ def limits_from(settings: Settings) -> Limits:
                   review_window_s=settings.lockbox_review_window_s)
 
 
+# Shown by `sovra up`, `sovra lockbox status` and GET /lockbox/status while it is off.
+DEV_MODE_LOCKBOX_WARNING = (
+    "LOCKBOX NOT ENFORCED - development mode: administrators read documents and destroy "
+    "keys without an access grant. For production, use a custodian or HSM ceremony, or "
+    "set SOVRA_LOCKBOX_ENFORCED=true."
+)
+
+
+def lockbox_off(*, setting: bool | None, dev_mode: Callable[[], bool | None]
+                ) -> Callable[[], bool] | None:
+    """When decisions see the lockbox off (``PolicyService.unsafe_lockbox_off``).
+
+    ``dev_mode()`` is None while the instance has no ceremony, else whether its ceremony
+    is development mode. Unset setting: off only in development mode, asked per decision
+    while that can still change (a fresh instance gets its ceremony from `sovra up`);
+    a custodian or HSM ceremony never becomes development mode, so it costs nothing.
+    """
+    if setting is True:
+        return None
+    if setting is False:
+        return lambda: True
+    if dev_mode() is False:
+        return None
+    return lambda: dev_mode() is True
+
+
 def open_lockbox(engine: Engine, settings: Settings, ledger: LedgerSink,
-                 policy: PolicyService, *, data: DataLookups, keys: KeyLookups
-                 ) -> LockboxService:
-    """The lockbox service, installed as the policy service's grant source."""
+                 policy: PolicyService, *, data: DataLookups, keys: KeyLookups,
+                 dev_mode: Callable[[], bool | None] = lambda: None) -> LockboxService:
+    """The lockbox service, installed as the policy service's grant source, enforced
+    for administrators as ``settings.lockbox_enforced`` and ``dev_mode`` say."""
     service = LockboxService(RequestStore(engine), ledger, policy,
                              instance_resolvers(data, keys), limits=limits_from(settings))
 
@@ -45,6 +74,8 @@ def open_lockbox(engine: Engine, settings: Settings, ledger: LedgerSink,
     if sinks:
         service.notifiers.append(Notifier(sinks, on_failure=failed))
     policy.use_grants(service)
+    policy.unsafe_lockbox_off(lockbox_off(setting=settings.lockbox_enforced,
+                                          dev_mode=dev_mode))
     return service
 
 
@@ -61,4 +92,5 @@ def sinks_from(settings: Settings) -> list[Sink]:
     return sinks
 
 
-__all__ = ["limits_from", "open_lockbox", "sinks_from"]
+__all__ = ["DEV_MODE_LOCKBOX_WARNING", "limits_from", "lockbox_off", "open_lockbox",
+           "sinks_from"]

@@ -17,10 +17,12 @@ class LockboxStatus:
     active: tuple[AccessRequest, ...]
     overdue_reviews: tuple[AccessRequest, ...]
     findings: tuple[str, ...]
+    # False: administrators need no grant (development mode; ADR 0700 addendum).
+    enforced: bool = True
 
 
 def lockbox_status(everything: Sequence[AccessRequest], now: float,
-                   limits: Limits) -> LockboxStatus:
+                   limits: Limits, *, enforced: bool = True) -> LockboxStatus:
     """Sort requests by where they stand at ``now``; overdue reviews become findings."""
     states = [(r, lifecycle.state(r, now, limits)) for r in everything]
     overdue = tuple(r for r in everything if lifecycle.review_overdue(r, now, limits))
@@ -28,6 +30,7 @@ def lockbox_status(everything: Sequence[AccessRequest], now: float,
         pending=tuple(r for r, s in states if s is State.PENDING),
         active=tuple(r for r, s in states if s is State.ACTIVE),
         overdue_reviews=overdue,
+        enforced=enforced,
         findings=tuple(
             f"lockbox.review-overdue: break-glass grant {r.id} by {r.requester} has "
             f"{len(r.votes_of(VoteKind.REVIEW))} of {limits.review_quorum} reviews, "

@@ -184,9 +184,10 @@ def resource_json(resource: Resource, keep: frozenset[str] | None = None) -> str
 
 def context_json(caller: Caller, context: Mapping[str, object] | None,
                  keep: frozenset[str] | None = None) -> str:
-    """The request context as Cedar JSON: the lockbox flag, the credential, the rest.
+    """The request context as Cedar JSON: the lockbox flags, the credential, the rest.
 
-    The lockbox flag defaults to false and the credential to the caller's; a value in
+    The grant flag defaults to false, the enforcement flag to true (fail closed) and
+    the credential to the caller's; a value in
     ``context`` replaces either (each name appears once: Cedar rejects duplicates).
     With ``keep``, values not named in it are left out where ``_droppable``.
     """
@@ -194,6 +195,10 @@ def context_json(caller: Caller, context: Mapping[str, object] | None,
     if (not context or "access_grant_approved" not in context) and (
             keep is None or "access_grant_approved" in keep):
         fields.append('"access_grant_approved":false')
+    # Fail closed: unless the policy service says otherwise, the lockbox is enforced.
+    if (not context or "lockbox_enforced" not in context) and (
+            keep is None or "lockbox_enforced" in keep):
+        fields.append('"lockbox_enforced":true')
     if caller.via and (not context or "credential" not in context) and (
             keep is None or "credential" in keep or not _valid_text(caller.via)):
         fields.append('"credential":' + _quote(caller.via))
@@ -209,7 +214,7 @@ def context_json(caller: Caller, context: Mapping[str, object] | None,
 
 def _reference_context_json(caller: Caller, context: Mapping[str, object] | None) -> str:
     """``context_json`` through the general encoder (the reference the tests compare)."""
-    built: dict[str, object] = {"access_grant_approved": False}
+    built: dict[str, object] = {"access_grant_approved": False, "lockbox_enforced": True}
     if caller.via:
         built["credential"] = caller.via
     for name, value in (context or {}).items():

@@ -62,12 +62,27 @@ class PolicyService:
         self._active = self._load_or_seed()
         self._checked_at = time.monotonic()
         self._grants: GrantSource | None = None
+        # None: the lockbox boxes administrators too (the default). Otherwise asked per
+        # decision, so a development-mode ceremony created after open is seen at once.
+        self._lockbox_off: Callable[[], bool] | None = None
         self._feed: ChangeFeed | None = None  # other processes' activations (issue 22)
 
     def use_grants(self, grants: GrantSource | None) -> None:
         """Let every decision see a live lockbox grant covering it (``sovra.lockbox``);
         None: no lockbox (the benchmark's baseline)."""
         self._grants = grants
+
+    def unsafe_lockbox_off(self, off: Callable[[], bool] | None) -> None:
+        """While ``off()`` is true, Cedar sees ``context.lockbox_enforced`` false, so the
+        default pack's administrator permits for data and key destruction apply without
+        a grant (development mode only; ADR 0700 addendum). None: always enforced."""
+        self._lockbox_off = off
+
+    @property
+    def lockbox_enforced(self) -> bool:
+        """Whether decisions now see the lockbox enforced (shown by status and `up`)."""
+        off = self._lockbox_off
+        return off is None or not off()
 
     def grant_holder(self, principal_id: str) -> bool:
         """Whether decisions for this principal may depend on a grant (never memoise)."""
@@ -132,6 +147,9 @@ class PolicyService:
         refused = refuse_self_approval(caller, action, resource, context)
         if refused is not None:
             return refused
+        off = self._lockbox_off
+        if off is not None and off():
+            context = {**(context or {}), "lockbox_enforced": False}
         grants = self._grants
         extra = None if grants is None else grants.context_for(caller, action, resource)
         if extra is None:

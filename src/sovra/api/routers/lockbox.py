@@ -23,6 +23,7 @@ from sovra.identity import Caller
 from sovra.instance import Instance
 from sovra.lockbox import AccessRequest, RequestSpec, Scope, State
 from sovra.lockbox.report import report_json
+from sovra.lockbox.setup import DEV_MODE_LOCKBOX_WARNING
 from sovra.lockbox.watch import Watch
 
 router = APIRouter(prefix="/lockbox", tags=["lockbox"])
@@ -121,6 +122,9 @@ class StatusOut(BaseModel):
     active: int
     findings: list[str]
     overdue_reviews: list[AccessRequestOut]
+    # False: administrators need no grant (development mode; ADR 0700 addendum).
+    enforced: bool = True
+    warning: str | None = None
 
 
 def _out(inst: Instance, req: AccessRequest) -> AccessRequestOut:
@@ -187,7 +191,9 @@ def status(caller: Reader, inst: InstanceDep) -> StatusOut:
     found = inst.lockbox.status()
     return StatusOut(pending=len(found.pending), active=len(found.active),
                      findings=list(found.findings),
-                     overdue_reviews=[_out(inst, r) for r in found.overdue_reviews])
+                     overdue_reviews=[_out(inst, r) for r in found.overdue_reviews],
+                     enforced=found.enforced,
+                     warning=None if found.enforced else DEV_MODE_LOCKBOX_WARNING)
 
 
 @router.get("/report", summary="Evidence: each grant's story with ledger inclusion proofs")

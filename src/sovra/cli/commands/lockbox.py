@@ -25,6 +25,7 @@ from sovra.errors import InvalidInputError, StorageError
 from sovra.instance import Instance
 from sovra.lockbox import AccessRequest, RequestSpec, Scope
 from sovra.lockbox.report import report_json
+from sovra.lockbox.setup import DEV_MODE_LOCKBOX_WARNING
 from sovra.policy import Resource
 
 access_app = typer.Typer(help="Ask for, approve and end time-boxed privileged access.",
@@ -190,6 +191,8 @@ def status(ctx: typer.Context, api_key: ApiKey) -> None:
         found = run(inst.lockbox.status)
     console.print(f"pending requests: {len(found.pending)}; live grants: {len(found.active)}",
                   highlight=False)
+    if not found.enforced:
+        console.print(DEV_MODE_LOCKBOX_WARNING, style="bold red", highlight=False)
     for finding in found.findings:
         console.print(f"[bold red]finding:[/] {finding}", highlight=False, soft_wrap=True)
     if found.findings:

@@ -26,6 +26,7 @@ from sovra.errors import ConfigError
 from sovra.identity import ensure_first_admin
 from sovra.instance import open_instance
 from sovra.keys import start_for_up
+from sovra.lockbox.setup import DEV_MODE_LOCKBOX_WARNING
 
 console = Console()
 
@@ -106,6 +107,8 @@ def _start(settings: Settings, sock: socket.socket, *, demo: bool) -> None:
         console.rule("[bold red]DEVELOPMENT MODE")
     for line in keys.messages:
         console.print(line, highlight=False)
+    if not instance.policy.lockbox_enforced:  # ADR 0700 addendum: loud, every start
+        console.print(DEV_MODE_LOCKBOX_WARNING, style="bold red", highlight=False)
     first_key = run(lambda: ensure_first_admin(instance))
     if first_key is not None:
         console.rule("[bold red]FIRST ADMIN API KEY: shown once, store it now")
