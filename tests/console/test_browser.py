@@ -4,7 +4,8 @@ Debian's ``chromium`` driven through its matching ``chromium-driver`` by Seleniu
 (ADR 1300; scripts/install-system-deps.sh installs both). Flows: an administrator logs
 in and sees the dashboard; a second approver approves a lockbox request; an auditor
 searches the ledger and verifies an entry; an administrator erases a data subject and
-downloads the certificate; a user chats over the demo collection and opens a citation. Each page is saved as a screenshot under the test's tmp dir.
+downloads the certificate; a user chats over the demo collection and opens a citation.
+Each page is saved as a screenshot under the test's tmp dir.
 """
 
 from __future__ import annotations
@@ -54,23 +55,38 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("console-screenshots")
 
 
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[WebDriver]:
+def _chromium(downloads: Path, page_load_strategy: str) -> WebDriver:
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
+    options.page_load_strategy = page_load_strategy
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
                      "--disable-gpu", "--window-size=1280,900", "--no-first-run",
                      "--disable-background-networking", "--disable-sync",
                      "--disable-component-update", "--disable-default-apps"):
         options.add_argument(argument)
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
+    downloads.mkdir(exist_ok=True)
     options.add_experimental_option("prefs", {
         "download.default_directory": str(downloads), "download.prompt_for_download": False})
     driver = webdriver.Chrome(options=options, service=Service(DRIVER))
     driver.execute_cdp_cmd("Page.setDownloadBehavior",
                            {"behavior": "allow", "downloadPath": str(downloads)})
     driver.downloads = downloads  # type: ignore[attr-defined]
+    return driver
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[WebDriver]:
+    driver = _chromium(tmp_path / "downloads", "normal")
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def streaming_browser(tmp_path: Path) -> Iterator[WebDriver]:
+    """For a page that keeps loading (a live watch): navigation returns at once."""
+    driver = _chromium(tmp_path / "downloads", "none")
     try:
         yield driver
     finally:
@@ -85,7 +101,8 @@ def log_in(driver: WebDriver, server: Server, key: str) -> None:
     driver.get(server.url + "/console/")
     # Not logged in: sent to the login page, which is reachable by keyboard alone.
     WebDriverWait(driver, 20).until(expected_conditions.url_contains("/console/login"))
-    field = driver.find_element(By.ID, "api_key")
+    field = WebDriverWait(driver, 20).until(
+        expected_conditions.presence_of_element_located((By.ID, "api_key")))
     assert driver.switch_to.active_element == field  # focus starts on the key field
     field.send_keys(key, Keys.ENTER)
     WebDriverWait(driver, 20).until(
@@ -154,6 +171,61 @@ def test_a_second_approver_approves_a_lockbox_request(server: Server, browser: W
     vote = shown["votes"][-1]
     assert vote["voter"] == "abe" and vote["comment"] == "checked INC-7 with the on-call lead"
     assert vote["source"] == "127.0.0.1"  # recorded as the API would record it
+
+
+def test_an_approver_watches_a_supervised_grant_and_terminates_it(
+        server: Server, streaming_browser: WebDriver, shots: Path) -> None:
+    browser = streaming_browser
+    admin = server.headers()
+    operator = cli_principal(server, "olga", "operator")
+    ann = cli_principal(server, "amy", "approver")
+    abe = cli_principal(server, "art", "approver")
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        http.post("/data/collections", headers=admin, json={
+            "id": "ward", "owner": "Care", "purpose": "patients",
+            "subject_categories": ["patients"], "data_categories": ["health"],
+            "retention_days": 365, "jurisdiction": "EU", "ceiling": "secret"},
+        ).raise_for_status()
+        made = http.post("/data/collections/ward/documents", headers=admin,
+                         data={"classification": "secret"},
+                         files={"file": ("chart.txt", b"Bed 4: allergy to penicillin.")})
+        made.raise_for_status()
+        document = f"/data/documents/{made.json()['document_id']}"
+        asked = http.post("/lockbox/requests", headers=operator, json={
+            "scope": "collection:ward", "actions": ["documents.read"], "supervised": True,
+            "reason": "INC-9: restore a chart", "duration_s": 600})
+        assert asked.status_code == 201, asked.text
+        grant = asked.json()["id"]
+        for approver in (ann, abe):
+            http.post(f"/lockbox/requests/{grant}/approve", headers=approver,
+                      json={"comment": "ok"}).raise_for_status()
+        # Nobody watches yet: supervised use is refused.
+        assert http.get(document, headers=operator).status_code == 403
+
+        log_in(browser, server, abe["Authorization"].removeprefix("Bearer "))
+        browser.get(server.url + "/console/approvals")
+        link = WebDriverWait(browser, 20).until(expected_conditions.element_to_be_clickable(
+            (By.CSS_SELECTOR, f"a[href$='/grants/{grant}/watch']")))
+        # The watch page keeps loading while it watches (this browser does not wait).
+        link.click()
+        WebDriverWait(browser, 20).until(
+            expected_conditions.presence_of_element_located((By.ID, "events")))
+        deadline = time.monotonic() + 20
+        while http.get(document, headers=operator).status_code != 200:
+            assert time.monotonic() < deadline, "the watched grant never allowed the read"
+            time.sleep(0.5)
+        WebDriverWait(browser, 20).until(
+            expected_conditions.text_to_be_present_in_element((By.ID, "events"),
+                                                              "documents.read"))
+        assert "olga documents.read" in browser.find_element(By.ID, "events").text
+        shoot(browser, shots, "11-watch")
+        browser.find_element(By.ID, "reason").send_keys("chart restored, ending access")
+        browser.find_element(By.XPATH, "//button[contains(text(), 'Terminate')]").click()
+        WebDriverWait(browser, 20).until(
+            expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".flash")))
+        assert f"terminated {grant} (revoked)" in browser.find_element(
+            By.CSS_SELECTOR, ".flash").text
+        assert http.get(document, headers=operator).status_code == 403
 
 
 def test_an_auditor_searches_the_ledger_and_verifies_an_entry(server: Server,

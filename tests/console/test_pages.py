@@ -59,7 +59,7 @@ def admin(inst: Instance) -> TestClient:
 
 def test_every_page_carries_a_strict_csp_and_no_inline_script(admin: TestClient) -> None:
     for path in ("/console/", "/console/ledger", "/console/approvals", "/console/data",
-                 "/console/login", "/console/ledger/0"):
+                 "/console/login", "/console/ledger/0", "/console/policy", "/console/chat"):
         page = admin.get(path)
         assert page.status_code == 200, (path, page.text)
         assert page.headers["content-security-policy"] == CSP
@@ -209,3 +209,52 @@ def test_no_page_answers_without_a_session(inst: Instance) -> None:
             else:
                 assert answer.status_code == 401, (method, path)
     assert checked >= 8
+
+
+def test_policy_page_shows_a_diff_and_runs_test_cases(admin: TestClient,
+                                                      inst: Instance) -> None:
+    page = admin.get("/console/policy")
+    assert page.status_code == 200 and "Versions" in page.text
+    token = _CSRF.search(page.text)
+    assert token is not None
+    cases = """cases:
+  - name: an auditor reads the ledger
+    principal: {id: aude, roles: [auditor], clearance: secret}
+    action: ledger.read
+    resource: {type: Ledger, id: "*"}
+    expected: allow
+  - name: an analyst reads the ledger
+    principal: {id: pat, roles: [analyst], clearance: secret}
+    action: ledger.read
+    resource: {type: Ledger, id: "*"}
+    expected: allow
+"""
+    ran = admin.post("/console/policy/test", data={"csrf": token.group(1), "version": "1",
+                                                   "cases": cases})
+    assert ran.status_code == 200
+    assert "1 of 2 cases pass against version 1" in ran.text  # the analyst is denied
+    broken = admin.post("/console/policy/test", data={"csrf": token.group(1),
+                                                      "version": "1", "cases": "[: nope"})
+    assert broken.status_code == 400 and "not valid YAML" in broken.text
+
+
+def test_a_second_person_approves_a_policy_proposal_in_the_inbox(inst: Instance) -> None:
+    from sovra.identity import Caller
+
+    proposer = Caller("root", "user", frozenset({"admin"}), "secret")
+    text = inst.policy.show().text + "\n// console test: a comment-only change\n"
+    proposal = inst.policy.propose(proposer, text, "comment only")
+    client = TestClient(create_app(inst))
+    _login(client, _key(inst, "ann", "approver"))
+    inbox = client.get("/console/approvals")
+    assert f"Version {proposal.version} by root" in inbox.text
+    diff = client.get(f"/console/policy?a=1&b={proposal.version}")
+    assert "+// console test: a comment-only change" in diff.text
+    token = _CSRF.search(inbox.text)
+    assert token is not None
+    done = client.post(f"/console/approvals/policy/{proposal.version}/approve",
+                       data={"csrf": token.group(1)}, follow_redirects=False)
+    assert done.status_code == 303, done.text
+    assert inst.policy.show().version == proposal.version
+    assert any(b'"policy.approve"' in e.body and b'"ann"' in e.body
+               for e in inst.ledger.tail(20))

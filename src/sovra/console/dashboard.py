@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from sovra.console.guard import Visit
 from sovra.continuity import status as continuity_status
 from sovra.errors import PermissionDeniedError, SovraError
+from sovra.identity import Caller
 from sovra.instance import Instance
 from sovra.ledger.note import open_checkpoint
 
@@ -55,7 +56,7 @@ def _seal(instance: Instance) -> Rows:
     return tuple(rows)
 
 
-def _ledger(instance: Instance) -> Rows:
+def _ledger(instance: Instance, _caller: Caller) -> Rows:
     ledger = instance.ledger
     rows: list[tuple[str, str]] = [("entries", f"{ledger.size:,}")]
     try:
@@ -71,13 +72,13 @@ def _ledger(instance: Instance) -> Rows:
     return tuple(rows)
 
 
-def _models(instance: Instance) -> Rows:
+def _models(instance: Instance, _caller: Caller) -> Rows:
     found = instance.ai.registry.list(approved_only=True)
     return tuple((m.model_id, f"{m.spec.kind}, approved by {m.approved_by or '-'}")
                  for m in found) or (("models", "none approved"),)
 
 
-def _bundles(instance: Instance) -> Rows:
+def _bundles(instance: Instance, _caller: Caller) -> Rows:
     found = instance.transfer.status()
     rows: list[tuple[str, str]] = [("patch lag", age(found.patch_lag_s)),
                                    ("newest bundle", found.newest_bundle_id or "none")]
@@ -86,14 +87,14 @@ def _bundles(instance: Instance) -> Rows:
     return tuple(rows)
 
 
-def _approvals(instance: Instance) -> Rows:
+def _approvals(instance: Instance, _caller: Caller) -> Rows:
     found = instance.lockbox.status()
     return (("lockbox requests pending", str(len(found.pending))),
             ("grants active", str(len(found.active))),
             ("findings", "; ".join(found.findings) or "none"))
 
 
-def _policy(instance: Instance) -> Rows:
+def _policy(instance: Instance, _caller: Caller) -> Rows:
     versions = instance.policy.versions()
     active = [v.version for v in versions if v.status == "active"]
     proposed = [v.version for v in versions if v.status == "proposed"]
@@ -101,7 +102,7 @@ def _policy(instance: Instance) -> Rows:
             ("proposals awaiting approval", ", ".join(map(str, proposed)) or "none"))
 
 
-def _continuity(instance: Instance) -> Rows:
+def _continuity(instance: Instance, _caller: Caller) -> Rows:
     found = continuity_status(instance.settings)
     backup = found.last_backup or {}
     drill = found.last_drill or {}
@@ -113,14 +114,25 @@ def _continuity(instance: Instance) -> Rows:
     return tuple(rows)
 
 
+def _threat(instance: Instance, caller: Caller) -> Rows:
+    found = instance.threat.status(caller)  # the service decides and records again
+    oldest = max((p.age_s for p in found.packs), default=None)
+    rows: list[tuple[str, str]] = [("open alerts", str(found.open_alerts)),
+                                   ("threat packs", str(len(found.packs))),
+                                   ("oldest pack", age(oldest))]
+    rows.extend(("warning", w) for w in found.warnings)
+    return tuple(rows)
+
+
 # title, action, resource type, reader, link
-_SECTIONS: tuple[tuple[str, str, str, Callable[[Instance], Rows], str], ...] = (
+_SECTIONS: tuple[tuple[str, str, str, Callable[[Instance, Caller], Rows], str], ...] = (
     ("Ledger", "ledger.read", "Ledger", _ledger, "ledger"),
     ("Approvals", "lockbox.read", "AccessRequest", _approvals, "approvals"),
     ("Models", "models.use", "Model", _models, ""),
     ("Bundles", "bundles.read", "Bundle", _bundles, ""),
-    ("Policy", "policy.read", "Policy", _policy, "approvals"),
+    ("Policy", "policy.read", "Policy", _policy, "policy"),
     ("Continuity", "continuity.status", "Continuity", _continuity, ""),
+    ("Threats", "threat.read", "Threat", _threat, ""),
 )
 
 
@@ -134,8 +146,8 @@ async def sections(visit: Visit) -> list[Section]:
             out.append(Section(title, (), f"your role may not {action}"))
             continue
         try:
-            out.append(Section(title, await run_in_threadpool(read, visit.instance),
-                               link=link))
+            out.append(Section(title, await run_in_threadpool(read, visit.instance,
+                                                              visit.caller), link=link))
         except SovraError as exc:
             out.append(Section(title, (), f"unavailable: {exc}"))
     return out

@@ -22,7 +22,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response, Stream
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from sovra.console import chat, explorer
+from sovra.console import chat, explorer, policy_page, watching
 from sovra.console.dashboard import sections
 from sovra.console.guard import (
     LOGIN_COOKIE,
@@ -76,6 +76,7 @@ class Console:
                     ("Approvals", "lockbox.read", "AccessRequest", "/approvals"),
                     ("Ledger", "ledger.read", "Ledger", "/ledger"),
                     ("Data", "collections.read", "Collection", "/data"),
+                    ("Policy", "policy.read", "Policy", "/policy"),
                     ("Chat", "models.use", "Model", "/chat")):
                 if found.may(action, kind):
                     nav.append((label, base + path))
@@ -248,6 +249,81 @@ class Console:
         return Response(certificate, media_type="application/json", headers={
             "content-disposition": f'attachment; filename="{_safe_name(name)}"'})
 
+    async def watch(self, request: Request) -> Response:
+        found = await visit(request, self.instance, self.sessions)
+        grant_id = field({"g": str(request.path_params["grant_id"])}, "g", max_length=64)
+        # The API's door (GET /lockbox/grants/{id}/events); the lockbox decides the rest.
+        await found.require("lockbox.watch", "AccessRequest")
+        lockbox = self.instance.lockbox
+        watch = await run_in_threadpool(lambda: lockbox.watch_grant(
+            found.caller, grant_id, source=found.client))
+        try:
+            req = await run_in_threadpool(lockbox.get, grant_id)
+            page = self.render(request, "watch.html", found=found, req=req,
+                               mark=watching.MARK)
+        except BaseException:
+            watch.close()
+            raise
+        return StreamingResponse(watching.stream_watch(lockbox, watch,
+                                                       bytes(page.body).decode(), request),
+                                 media_type="text/html; charset=utf-8")
+
+    async def terminate(self, request: Request) -> Response:
+        found = await visit(request, self.instance, self.sessions)
+        form = await request.form()
+        found.check_csrf(form)
+        grant_id = str(request.path_params["grant_id"])
+        reason = field(form, "reason", required=True)
+        # The API's door (POST /lockbox/requests/{id}/revoke), then the service.
+        await found.require("lockbox.read", "AccessRequest")
+        done = await run_in_threadpool(lambda: self.instance.lockbox.revoke(
+            found.caller, grant_id, reason=reason))
+        base = request.scope.get("root_path", "")
+        state = self.instance.lockbox.state(done).value
+        return RedirectResponse(f"{base}/approvals?done=terminated+{done.id}+({state})", 303)
+
+    async def approve_policy(self, request: Request) -> Response:
+        found = await visit(request, self.instance, self.sessions)
+        found.check_csrf(await request.form())
+        version = _int(str(request.path_params["version"]), "version")
+        # The API's door (POST /policy/versions/{version}/approve), then the service.
+        await found.require("policy.approve", "Policy", str(version))
+        done = await run_in_threadpool(self.instance.policy.approve, found.caller, version)
+        base = request.scope.get("root_path", "")
+        return RedirectResponse(f"{base}/approvals?done=approved+policy+version+"
+                                f"{done.version}+({done.status})", 303)
+
+    async def policy(self, request: Request) -> Response:
+        found = await visit(request, self.instance, self.sessions)
+        await found.require("policy.read", "Policy")
+        return await self._policy_page(request, found)
+
+    async def _policy_page(self, request: Request, found: Visit, **extra: Any) -> Response:
+        versions = await run_in_threadpool(self.instance.policy.versions)
+        by_number = {v.version: v for v in versions}
+        params = request.query_params
+        newest = versions[-1].version if versions else 0
+        first = _int(field(params, "a", max_length=10) or str(max(1, newest - 1)), "a")
+        second = _int(field(params, "b", max_length=10) or str(newest), "b")
+        shown = ""
+        if first in by_number and second in by_number:
+            shown = policy_page.diff(by_number[first], by_number[second])
+        return self.render(request, "policy.html", found=found, versions=versions,
+                           a=first, b=second, diff=shown,
+                           cases=extra.pop("cases", policy_page.EXAMPLE_CASES), **extra)
+
+    async def policy_test(self, request: Request) -> Response:
+        found = await visit(request, self.instance, self.sessions)
+        form = await request.form()
+        found.check_csrf(form)
+        version = _int(field(form, "version", max_length=10, required=True), "version")
+        cases = field(form, "cases", max_length=policy_page.MAX_CASES_BYTES, required=True)
+        await found.require("policy.read", "Policy", str(version))
+        chosen = await run_in_threadpool(self.instance.policy.get, version)
+        report = await run_in_threadpool(policy_page.run, chosen, cases)
+        return await self._policy_page(request, found, report=report, tested=version,
+                                       cases=cases)
+
     async def chat_form(self, request: Request) -> Response:
         found = await visit(request, self.instance, self.sessions)
         await found.require("models.use", "Model")
@@ -361,6 +437,11 @@ def console_app(instance: Instance, sessions: SessionStore | None = None) -> Sta
         route("/ledger/{seq}", console.entry, ["GET"]),
         route("/data", console.data, ["GET"]),
         route("/data/erasures", console.erase, ["POST"]),
+        route("/approvals/policy/{version}/approve", console.approve_policy, ["POST"]),
+        route("/grants/{grant_id}/watch", console.watch, ["GET"]),
+        route("/grants/{grant_id}/terminate", console.terminate, ["POST"]),
+        route("/policy", console.policy, ["GET"]),
+        route("/policy/test", console.policy_test, ["POST"]),
         route("/chat", console.chat_form, ["GET"]),
         route("/chat", console.ask, ["POST"]),
         route("/passages/{document_id}", console.passage, ["GET"]),
