@@ -14,7 +14,7 @@ import logging
 import operator
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -216,8 +216,8 @@ class Ledger:
             if self._stale:
                 self._resync()
             return self._seal_and_insert(batch)
-        with self._store.sequenced():
-            self._resync()
+        with self._store.sequenced(self._tree.size) as tail:
+            self._catch_up(tail)
             return self._seal_and_insert(batch)
 
     def _seal_and_insert(self, batch: list[Pending[Receipt]]) -> tuple[range, list[bytes]]:
@@ -235,14 +235,18 @@ class Ledger:
 
     def _resync(self) -> None:
         try:
-            for seq, leaf in self._store.leaf_hashes_from(self._tree.size):
-                if seq != self._tree.size:
-                    self._problem = f"entry {self._tree.size} is missing (next is {seq})"
-                    raise LedgerUnavailableError(f"ledger storage is inconsistent: "
-                                                 f"{self._problem}")
-                self._tree.extend([leaf])
+            self._catch_up(self._store.leaf_hashes_from(self._tree.size))
         except StorageError as exc:
             raise LedgerUnavailableError(f"cannot read the ledger tail: {exc}") from exc
+
+    def _catch_up(self, tail: Iterable[tuple[int, bytes]]) -> None:
+        """Extend the tree with entries other processes appended; a gap fails closed."""
+        for seq, leaf in tail:
+            if seq != self._tree.size:
+                self._problem = f"entry {self._tree.size} is missing (next is {seq})"
+                raise LedgerUnavailableError(f"ledger storage is inconsistent: "
+                                             f"{self._problem}")
+            self._tree.extend([leaf])
         self._stale = False
 
     def refresh(self) -> int:

@@ -113,22 +113,32 @@ class LedgerStore:
         self._in_sequence = False  # inside ``sequenced``: statements join its transaction
 
     @contextlib.contextmanager
-    def sequenced(self) -> Iterator[None]:
+    def sequenced(self, start: int) -> Iterator[list[tuple[int, bytes]]]:
         """Hold the ledger's sequence lock across reading the tail, inserting and
         committing, so no other process can take the same sequence numbers (ADR 0108).
+        Yields (seq, leaf_hash) of every entry with ``seq >= start``, read under the lock.
 
         PostgreSQL: a transaction-scoped advisory lock, released by COMMIT or ROLLBACK
-        (also when the connection dies). SQLite: ``BEGIN IMMEDIATE``, the database's one
-        write lock. Called by the writer thread only.
+        (also when the connection dies); BEGIN, the lock and the tail read go as one
+        simple-protocol string, one round trip, because every round trip here is time
+        the lock is held for all processes. SQLite: ``BEGIN IMMEDIATE``, the database's
+        one write lock. Called by the writer thread only.
         """
         dbapi = self.engine.dialect.loaded_dbapi
         cursor = self._writer_cursor()
+        # Only integers are interpolated: the lock key and the tree size.
+        tail_sql = (f"SELECT seq, leaf_hash FROM {ledger_entries.name} "  # noqa: S608
+                    f"WHERE seq >= {int(start)} ORDER BY seq")
         try:
             if self._postgres:
-                cursor.execute("BEGIN")
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", (SEQUENCE_LOCK_KEY,))
+                cursor.execute(f"BEGIN; SELECT pg_advisory_xact_lock({SEQUENCE_LOCK_KEY}); "
+                               f"{tail_sql}")
+                while cursor.nextset():  # past BEGIN's and the lock's results
+                    pass
             else:
                 cursor.execute("BEGIN IMMEDIATE")
+                cursor.execute(tail_sql)
+            tail = [(int(seq), bytes(leaf)) for seq, leaf in cursor.fetchall()]
         except dbapi.Error as exc:
             self._drop_writer()
             raise LedgerUnavailableError(
@@ -136,7 +146,7 @@ class LedgerStore:
                 "nothing in this batch was recorded") from exc
         self._in_sequence = True
         try:
-            yield
+            yield tail
         except BaseException:
             self._in_sequence = False
             try:
