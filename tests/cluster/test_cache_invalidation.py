@@ -2,7 +2,8 @@
 
 Process B has just accepted a key (and cached it); the key is revoked through process A;
 B must refuse it within a second (PostgreSQL LISTEN/NOTIFY, ``sovra.store.notify``), not
-after its five-second cache lifetime. The same for a principal disabled through A.
+after its five-second cache lifetime. The same for a principal disabled through A, and
+for a model approved through A (B's registry cache lives two seconds).
 """
 
 from __future__ import annotations
@@ -91,3 +92,43 @@ def test_a_principal_disabled_through_one_process_is_refused_by_another(
     assert disabled.status_code == 200, disabled.text
     seen = _refused_within(b, key)
     assert seen[-1] == 401, f"B still accepted the disabled principal's key: {seen}"
+
+
+def _approver_key(data_dir: Path, database_url: str, admin_key: str) -> str:
+    """The first approver, made by the owner with the CLI (tests.e2e.server does the same
+    for a single instance)."""
+    made = cli(data_dir, database_url, "principal", "create", "approver-x", "--role",
+               "approver", "--clearance", "secret", api_key=admin_key)
+    assert made.returncode == 0, made.stdout + made.stderr
+    keyed = cli(data_dir, database_url, "apikey", "create", "approver-x", api_key=admin_key)
+    assert keyed.returncode == 0, keyed.stdout + keyed.stderr
+    return next(line.strip() for line in keyed.stdout.splitlines()
+                if line.strip().startswith("sk-sovra-") and "_" in line)
+
+
+def test_a_model_approved_through_one_process_is_served_by_another(
+        cluster: tuple[Path, str, list[Server]]) -> None:
+    data_dir, database_url, (a, b) = cluster
+    approver = _approver_key(data_dir, database_url, a.admin_key)
+    registered = httpx.post(a.url + "/v1/sovra/models", headers=a.headers(), timeout=10,
+                            json={"id": "cluster-model", "locality": "on_premises",
+                                  "sha256": "cd" * 32, "source": "test", "licence": "test",
+                                  "ceiling": "internal",
+                                  "upstream_url": "http://127.0.0.1:9/v1"})
+    assert registered.status_code == 201, registered.text
+
+    def listed() -> set[str]:
+        answer = httpx.get(b.v1 + "/models", headers=b.headers(), timeout=10)
+        assert answer.status_code == 200, answer.text
+        return {m["id"] for m in answer.json()["data"]}
+
+    assert "cluster-model" not in listed()  # B has just cached the registry
+    approved = httpx.post(a.url + "/v1/sovra/models/cluster-model/approve",
+                          headers=a.headers(approver), json={}, timeout=10)
+    assert approved.status_code == 200, approved.text
+    deadline = time.monotonic() + WITHIN_S
+    seen = False
+    while not seen and time.monotonic() < deadline:
+        seen = "cluster-model" in listed()
+        time.sleep(0.05)
+    assert seen, f"B did not list the model approved through A within {WITHIN_S} s"
