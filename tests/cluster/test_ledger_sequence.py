@@ -53,12 +53,8 @@ def test_three_processes_append_one_gapless_sequence(
             thread.start()
         for thread in threads:
             thread.join(120)
-        # Every process now sees the same tree: the same checkpoint after signing.
-        heads = {httpx.get(s.url + "/ledger/checkpoint", headers=s.headers(),
-                           timeout=30).status_code for s in servers}
     assert failures == [], "\n".join(failures[:10])
     assert len(acked) == len(servers) * THREADS_PER_PROCESS * CREATES_PER_THREAD
-    assert heads == {200}
 
     engine = create_engine(database_url)
     try:
