@@ -31,6 +31,13 @@ EXEMPT_API_ROUTES = {
     ("GET", "/sys/seal-status"),
     ("POST", "/sys/unseal"),
     ("POST", "/sys/unseal/reset"),
+    # A load balancer's and an orchestrator's probes, and the Prometheus scrape: seal
+    # state, database reachability and counts by route template, never request text or
+    # a principal (sovra.api.routers.health, metrics; docs/cluster.md says to bind the
+    # scrape to the monitoring network).
+    ("GET", "/livez"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
 }
 # The documentation pages, their assets and the home page (static API description and
 # links, no data, no actions; sovra.api.routers.home).
