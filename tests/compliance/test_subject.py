@@ -19,7 +19,10 @@ OUTSIDER = Caller("eve", "user", frozenset(), "secret")  # may read no collectio
 
 
 def test_subject_report_finds_the_identifier_and_records_itself(tmp_path: Path) -> None:
-    inst = open_instance(load_settings(data_dir=tmp_path / "d", checkpoint_interval_s=0.0))
+    # The lockbox off (development mode's behaviour): the report's content is under test,
+    # not an administrator's standing access (tests/support/lockbox.py).
+    inst = open_instance(load_settings(data_dir=tmp_path / "d", checkpoint_interval_s=0.0,
+                                       lockbox_enforced=False))
     try:
         inst.keys.init(threshold=2, shares=3, deliver=lambda _: None)
         inst.data.create_collection(ADMIN, CollectionSpec(

@@ -19,6 +19,7 @@ from sovra.instance import open_instance
 from sovra.store import make_engine
 from sovra.store.local_postgres import LocalPostgres
 from tests.continuity.conftest import ADMIN, DOCUMENTS, POLICY_PACK, Source, make_source
+from tests.support.lockbox import lockbox_off
 
 
 def _tables(db: Path) -> dict[str, list[tuple[object, ...]]]:
@@ -63,7 +64,9 @@ def test_backup_then_restore_gives_equal_data_and_the_same_ledger_root(
     assert (target / pack).read_bytes() == POLICY_PACK
     assert stat.S_IMODE((target / "secrets" / "ledger-log.key").stat().st_mode) == 0o600
 
-    restored = open_instance(restored_settings(target))
+    # The lockbox off (development mode's behaviour): the restored contents are under
+    # test, not an administrator's standing access (tests/support/lockbox.py).
+    restored = open_instance(lockbox_off(restored_settings(target)))
     try:
         assert restored.ledger.root(made.ledger.size) == made.ledger.root
         assert restored.ledger.integrity_problem is None
@@ -127,7 +130,8 @@ def test_cluster_backup_restores_into_a_new_database_with_equal_rows_and_root(
         assert done.ledger_root == made.ledger.root
         assert not (tmp_path / "restored" / "database.pgdump").exists()
         assert _pg_tables(inst.settings.effective_database_url) == _pg_tables(target_db)
-        restored = open_instance(restored_settings(tmp_path / "restored", target_db))
+        restored = open_instance(lockbox_off(restored_settings(tmp_path / "restored",
+                                                               target_db)))
         try:
             assert restored.ledger.root(made.ledger.size) == made.ledger.root
             for share in source.share_texts[:2]:

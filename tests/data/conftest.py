@@ -6,16 +6,25 @@ from collections.abc import Iterator
 
 import pytest
 
+from sovra.config import Settings
 from sovra.data.embed import Embedder
 from sovra.data.values import CollectionSpec
 from sovra.identity import Caller
 from sovra.instance import Instance
 from sovra.keys import Share
 from sovra.policy import Classification
+from tests.support.lockbox import lockbox_off
 
 ADMIN = Caller("alice", "user", frozenset({"admin"}), "secret")
 ANALYST = Caller("bob", "user", frozenset({"analyst"}), "internal")
 OUTSIDER = Caller("eve", "user", frozenset(), "secret")
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The lockbox off, as in development mode: these tests are about the data room
+    (tests/support/lockbox.py says why)."""
+    return lockbox_off(settings)
 
 
 @pytest.fixture(scope="session")

@@ -11,12 +11,21 @@ from pathlib import Path
 
 import pytest
 
+from sovra.config import Settings
 from sovra.instance import Instance
 from sovra.keys import Share
+from tests.support.lockbox import lockbox_off
 
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 TOKEN_LABEL = "sovra-test"
 USER_PIN = "4711-test-pin"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The lockbox off, as in development mode: these tests are about key custody, not
+    who may rotate or destroy keys (tests/support/lockbox.py says why)."""
+    return lockbox_off(settings)
 
 
 def deal(instance: Instance, threshold: int = 3, shares: int = 5) -> list[Share]:
