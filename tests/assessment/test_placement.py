@@ -103,7 +103,7 @@ def test_csv_inventory_places_like_yaml() -> None:
      "inventory:7: workload 'a' is already defined at inventory:2"),
     ("workloads: [\n", "inventory:2: not valid YAML"),
     ("workloads: []\n", "the inventory lists no workloads"),
-    ("workloads:\n  - name: a\x85\x9f\n", "inventory: not valid YAML"),  # C1 controls
+    ("workloads:\n  - name: a\x85\x9f\n", "inventory:1: not valid YAML"),  # C1 controls
     (("name,classification,personal_data,criticality,connectivity\n"
      "a,public,maybe,low,none\n"), "inventory.csv:2: personal_data must be true or false"),
 ])

@@ -26,21 +26,25 @@ class Record:
     fields: dict[str, Any]
 
 
-def yaml_document(text: str, name: str) -> tuple[Any, yaml.Node | None]:
-    """The document's value and its node tree (to find lines), or a clear error."""
+def yaml_document(text: str, name: str, *, fix: str = "") -> tuple[Any, yaml.Node | None]:
+    """The document's value and its node tree (to find lines), or a clear error naming
+    the line; ``fix`` is appended to say what to start from (shared by every YAML file
+    of the assessment room: inventories, rules, questionnaires)."""
     try:
         # The loader reads the stream as soon as it is built: a character YAML does not
         # allow (C1 controls, say) fails there, and must be the caller's error too.
         loader = yaml.SafeLoader(text)
     except yaml.YAMLError as exc:
-        raise InvalidInputError(f"{name}: not valid YAML ({exc})") from exc
+        raise InvalidInputError(f"{name}:1: not valid YAML ({exc}){fix}") from exc
     try:
         node = loader.get_single_node()
         value = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
-        raise InvalidInputError(f"{name}{line}: not valid YAML ({exc})") from exc
+        raise InvalidInputError(f"{name}{line}: not valid YAML ({exc}){fix}") from exc
+    except RecursionError as exc:  # nesting deeper than any of these files needs
+        raise InvalidInputError(f"{name}: nested too deeply{fix}") from exc
     finally:
         loader.dispose()
     return value, node

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from sovra.assessment.placement._sources import yaml_document
 from sovra.assessment.readiness.criteria import CRITERIA, Source
 from sovra.assessment.readiness.facts import Fact, Status
 from sovra.errors import InvalidInputError
@@ -79,24 +80,7 @@ def _line(node: yaml.Node | None) -> int:
 
 
 def _document(text: str, name: str) -> tuple[Any, yaml.Node | None]:
-    try:
-        # The reader checks the characters when the loader is built: inside the try.
-        loader = yaml.SafeLoader(text)
-    except yaml.YAMLError as exc:
-        raise InvalidInputError(f"{name}:1: not valid YAML ({exc})") from exc
-    try:
-        node = loader.get_single_node()
-        value = loader.construct_document(node) if node is not None else None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise InvalidInputError(f"{name}{line}: not valid YAML ({exc})") from exc
-    except RecursionError as exc:  # nesting deeper than any questionnaire needs
-        raise InvalidInputError(f"{name}: nested too deeply to be a questionnaire; start "
-                                "from `sovra assess questionnaire`") from exc
-    finally:
-        loader.dispose()
-    return value, node
+    return yaml_document(text, name, fix="; start from `sovra assess questionnaire`")
 
 
 def _children(node: yaml.Node | None) -> dict[str, yaml.Node]:
