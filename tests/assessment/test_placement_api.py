@@ -16,6 +16,7 @@ from sovra.cli.app import app
 from sovra.config import load_settings
 from sovra.identity import ensure_first_admin
 from sovra.instance import Instance, open_instance
+from tests.support.admin import bearer
 
 INVENTORY = (Path(__file__).parent / "workloads.yaml").read_text()
 
@@ -24,12 +25,6 @@ INVENTORY = (Path(__file__).parent / "workloads.yaml").read_text()
 def client(instance: Instance) -> Iterator[TestClient]:
     with TestClient(create_app(instance)) as test_client:
         yield test_client
-
-
-def _bearer(instance: Instance, principal: str, role: str) -> dict[str, str]:
-    instance.identity.create_principal("system", principal, roles=[role], clearance="secret")
-    token = instance.identity.create_api_key("system", principal).token
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _last(instance: Instance, action: str) -> dict[str, object]:
@@ -41,7 +36,7 @@ def _last(instance: Instance, action: str) -> dict[str, object]:
 
 def test_an_auditor_gets_advice_and_the_ledger_holds_every_placement(
         instance: Instance, client: TestClient) -> None:
-    auditor = _bearer(instance, "erin", "auditor")
+    auditor = bearer(instance, "erin", "auditor")
     answer = client.post("/placement/advise", headers=auditor, json={"inventory": INVENTORY})
     assert answer.status_code == 200, answer.text
     body = answer.json()
@@ -57,7 +52,7 @@ def test_an_auditor_gets_advice_and_the_ledger_holds_every_placement(
 
 def test_an_analyst_is_refused_and_the_refusal_is_recorded(
         instance: Instance, client: TestClient) -> None:
-    analyst = _bearer(instance, "dave", "analyst")
+    analyst = bearer(instance, "dave", "analyst")
     answer = client.post("/placement/advise", headers=analyst, json={"inventory": INVENTORY})
     assert answer.status_code == 403
     decision = _last(instance, "policy.decision")
@@ -66,7 +61,7 @@ def test_an_analyst_is_refused_and_the_refusal_is_recorded(
 
 def test_a_bad_inventory_is_a_400_naming_the_line_and_nothing_is_recorded(
         instance: Instance, client: TestClient) -> None:
-    auditor = _bearer(instance, "erin", "auditor")
+    auditor = bearer(instance, "erin", "auditor")
     bad = INVENTORY.replace("regimes: [gdpr, nis2, health-data-hosting]",
                             "regimes: [gdpr, nis3]")
     answer = client.post("/placement/advise", headers=auditor, json={"inventory": bad})

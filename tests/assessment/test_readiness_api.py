@@ -17,18 +17,13 @@ from sovra.config import load_settings
 from sovra.identity import ensure_first_admin
 from sovra.instance import Instance, open_instance
 from tests.assessment.readiness_support import FILLED
+from tests.support.admin import bearer
 
 
 @pytest.fixture
 def client(instance: Instance) -> Iterator[TestClient]:
     with TestClient(create_app(instance)) as test_client:
         yield test_client
-
-
-def _bearer(instance: Instance, principal: str, role: str) -> dict[str, str]:
-    instance.identity.create_principal("system", principal, roles=[role], clearance="secret")
-    token = instance.identity.create_api_key("system", principal).token
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _entries(instance: Instance, action: str) -> list[dict[str, object]]:
@@ -38,7 +33,7 @@ def _entries(instance: Instance, action: str) -> list[dict[str, object]]:
 
 def test_an_auditor_runs_an_assessment_and_it_is_recorded(
         instance: Instance, client: TestClient) -> None:
-    auditor = _bearer(instance, "erin", "auditor")
+    auditor = bearer(instance, "erin", "auditor")
     answer = client.post("/assessment/run", headers=auditor, json={"questionnaire": FILLED})
     assert answer.status_code == 200, answer.text
     doc = answer.json()
@@ -57,7 +52,7 @@ def test_an_auditor_runs_an_assessment_and_it_is_recorded(
 
 def test_an_analyst_is_refused_and_the_refusal_is_recorded(
         instance: Instance, client: TestClient) -> None:
-    analyst = _bearer(instance, "dave", "analyst")
+    analyst = bearer(instance, "dave", "analyst")
     answer = client.post("/assessment/run", headers=analyst, json={})
     assert answer.status_code == 403
     assert not _entries(instance, "assessment.run")
@@ -67,7 +62,7 @@ def test_an_analyst_is_refused_and_the_refusal_is_recorded(
 
 def test_a_bad_questionnaire_is_a_400_naming_the_line_and_nothing_is_recorded(
         instance: Instance, client: TestClient) -> None:
-    auditor = _bearer(instance, "erin", "auditor")
+    auditor = bearer(instance, "erin", "auditor")
     bad = FILLED.replace("hardware_supply:\n  answer: yes", "hardware_supply:\n  answer: 7")
     answer = client.post("/assessment/run", headers=auditor, json={"questionnaire": bad})
     assert answer.status_code == 400, answer.text
@@ -122,7 +117,7 @@ def test_the_cli_writes_the_template_runs_twice_renders_and_diffs(tmp_path: Path
 
 def test_a_damaged_assessment_is_a_400_never_a_500(instance: Instance,
                                                    client: TestClient) -> None:
-    auditor = _bearer(instance, "erin", "auditor")
+    auditor = bearer(instance, "erin", "auditor")
     damaged = {"format": "sovra-readiness/1", "id": "a", "seal": {}, "layers": {},
                "criteria": [{"id": 3}]}
     answer = client.post("/assessment/report", headers=auditor,

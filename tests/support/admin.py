@@ -36,3 +36,11 @@ def cli_admin_key(sqlite_settings: Settings) -> str:
         return first_admin_key(opened)
     finally:
         opened.close()
+
+
+def bearer(instance: Instance, principal: str, role: str,
+           clearance: str = "secret") -> dict[str, str]:
+    """Create ``principal`` with ``role`` (as the machine owner) and its API key's header."""
+    instance.identity.create_principal("system", principal, roles=[role], clearance=clearance)
+    token = instance.identity.create_api_key("system", principal).token
+    return {"Authorization": f"Bearer {token}"}

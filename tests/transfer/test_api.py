@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from sovra.api import create_app
 from sovra.instance import Instance
+from tests.support.admin import bearer
 from tests.transfer.conftest import Workshop
 
 
@@ -18,16 +19,10 @@ def client(instance: Instance) -> Iterator[TestClient]:
         yield test_client
 
 
-def _bearer(instance: Instance, principal: str, role: str) -> dict[str, str]:
-    instance.identity.create_principal("system", principal, roles=[role], clearance="secret")
-    token = instance.identity.create_api_key("system", principal).token
-    return {"Authorization": f"Bearer {token}"}
-
-
 def test_upload_import_two_person_and_status(instance: Instance, client: TestClient,
                                              workshop: Workshop) -> None:
-    admin = _bearer(instance, "alice", "admin")
-    approver = _bearer(instance, "bob", "approver")
+    admin = bearer(instance, "alice", "admin")
+    approver = bearer(instance, "bob", "approver")
     root = (workshop.repo / "roots" / "1.root.json").read_bytes()
     assert client.post("/bundles/trust", files={"root": ("1.root.json", root)}).status_code \
         == 401
@@ -72,7 +67,7 @@ def test_upload_import_two_person_and_status(instance: Instance, client: TestCli
 
 def test_server_path_import_and_refusal(instance: Instance, client: TestClient,
                                         workshop: Workshop) -> None:
-    admin = _bearer(instance, "alice", "admin")
+    admin = bearer(instance, "alice", "admin")
     root = (workshop.repo / "roots" / "1.root.json").read_bytes()
     client.post("/bundles/trust", headers=admin, files={"root": ("1.root.json", root)})
     bundle = workshop.build()
