@@ -208,9 +208,12 @@ def test_breakglass_opens_at_once_and_an_overdue_review_is_a_finding(server: Ser
         shown = subprocess.run([*sovra_command(), "--data-dir", str(server.data_dir),
                                 "lockbox", "status"], env=env, capture_output=True, text=True)
         assert shown.returncode == 1 and "finding" in shown.stdout
+        # `sovra up` on a fresh directory is development mode: the lockbox is off, loudly.
+        assert "LOCKBOX NOT ENFORCED" in shown.stdout
         for reviewer in reviewers:
             done = http.post(f"/lockbox/requests/{glass['id']}/review", headers=reviewer,
                              json={"comment": "justified"})
             assert done.status_code == 200, done.text
         status = http.get("/lockbox/status", headers=reviewers[0]).json()
         assert status["findings"] == []
+        assert status["enforced"] is False and "development mode" in status["warning"]
