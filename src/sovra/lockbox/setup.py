@@ -15,6 +15,7 @@ from sovra.identity.sink import LedgerSink
 from sovra.lockbox.notify import Notice, Notifier, Sink, SmtpSink, SyslogSink, WebhookSink
 from sovra.lockbox.resolvers import DataLookups, KeyLookups, instance_resolvers
 from sovra.lockbox.service import LockboxService
+from sovra.lockbox.status import DEV_MODE_LOCKBOX_WARNING
 from sovra.lockbox.store import RequestStore
 from sovra.lockbox.values import HOUR, Limits
 from sovra.policy.service import PolicyService
@@ -29,14 +30,6 @@ def limits_from(settings: Settings) -> Limits:
                   denial_ends=settings.lockbox_denial_ends,
                   review_quorum=settings.lockbox_review_quorum,
                   review_window_s=settings.lockbox_review_window_s)
-
-
-# Shown by `sovra up`, `sovra lockbox status` and GET /lockbox/status while it is off.
-DEV_MODE_LOCKBOX_WARNING = (
-    "LOCKBOX NOT ENFORCED - development mode: administrators read documents and destroy "
-    "keys without an access grant. For production, use a custodian or HSM ceremony, or "
-    "set SOVRA_LOCKBOX_ENFORCED=true."
-)
 
 
 def lockbox_off(*, setting: bool | None, dev_mode: Callable[[], bool | None]

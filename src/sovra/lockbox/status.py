@@ -8,6 +8,13 @@ from dataclasses import dataclass
 from sovra.lockbox import lifecycle
 from sovra.lockbox.values import AccessRequest, Limits, State, VoteKind
 
+# Shown by `sovra up`, `sovra lockbox status` and GET /lockbox/status while it is off.
+DEV_MODE_LOCKBOX_WARNING = (
+    "LOCKBOX NOT ENFORCED - development mode: administrators read documents and destroy "
+    "keys without an access grant. For production, use a custodian or HSM ceremony, or "
+    "set SOVRA_LOCKBOX_ENFORCED=true."
+)
+
 
 @dataclass(frozen=True)
 class LockboxStatus:
@@ -37,4 +44,4 @@ def lockbox_status(everything: Sequence[AccessRequest], now: float,
             f"due {r.review_due:.0f}" for r in overdue))
 
 
-__all__ = ["LockboxStatus", "lockbox_status"]
+__all__ = ["DEV_MODE_LOCKBOX_WARNING", "LockboxStatus", "lockbox_status"]

@@ -23,7 +23,7 @@ from sovra.identity import Caller
 from sovra.instance import Instance
 from sovra.lockbox import AccessRequest, RequestSpec, Scope, State
 from sovra.lockbox.report import report_json
-from sovra.lockbox.setup import DEV_MODE_LOCKBOX_WARNING
+from sovra.lockbox.status import DEV_MODE_LOCKBOX_WARNING
 from sovra.lockbox.watch import Watch
 
 router = APIRouter(prefix="/lockbox", tags=["lockbox"])

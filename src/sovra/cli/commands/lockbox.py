@@ -25,7 +25,7 @@ from sovra.errors import InvalidInputError, StorageError
 from sovra.instance import Instance
 from sovra.lockbox import AccessRequest, RequestSpec, Scope
 from sovra.lockbox.report import report_json
-from sovra.lockbox.setup import DEV_MODE_LOCKBOX_WARNING
+from sovra.lockbox.status import DEV_MODE_LOCKBOX_WARNING
 from sovra.policy import Resource
 
 access_app = typer.Typer(help="Ask for, approve and end time-boxed privileged access.",

@@ -26,7 +26,7 @@ from sovra.errors import ConfigError
 from sovra.identity import ensure_first_admin
 from sovra.instance import open_instance
 from sovra.keys import start_for_up
-from sovra.lockbox.setup import DEV_MODE_LOCKBOX_WARNING
+from sovra.lockbox.status import DEV_MODE_LOCKBOX_WARNING
 
 console = Console()
 
