@@ -217,3 +217,4 @@ def test_breakglass_opens_at_once_and_an_overdue_review_is_a_finding(server: Ser
         status = http.get("/lockbox/status", headers=reviewers[0]).json()
         assert status["findings"] == []
         assert status["enforced"] is False and "development mode" in status["warning"]
+        assert http.get("/sys/seal-status").json()["lockbox_enforced"] is False

@@ -42,6 +42,8 @@ class SealStatusOut(BaseModel):
     progress: int
     hsm_token: str | None
     last_error: str | None
+    # False in development mode: administrators need no lockbox grant (ADR 0700 addendum).
+    lockbox_enforced: bool = True
 
     @classmethod
     def of(cls, s: SealStatus) -> SealStatusOut:
@@ -105,7 +107,8 @@ def _custodian(request: Request) -> str:
 
 @router.get("/sys/seal-status")
 def seal_status(instance: InstanceDep) -> SealStatusOut:
-    return SealStatusOut.of(instance.keys.seal_status())
+    return SealStatusOut.of(instance.keys.seal_status()).model_copy(
+        update={"lockbox_enforced": instance.policy.lockbox_enforced})
 
 
 @router.post("/sys/unseal")
