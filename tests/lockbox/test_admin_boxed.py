@@ -59,6 +59,9 @@ def test_an_enforced_lockbox_refuses_an_admins_read_and_key_erase_and_records_bo
                                 Resource("Keys", unsealed.data.get_collection("notes").keyring_id))
     erase = last_decision(unsealed)
     assert "deny" in json.dumps(erase) and "keys.erase" in json.dumps(erase)
+    # Rows are contents too: governed SQL needs a grant like a document read.
+    assert not unsealed.policy.decide(ADMIN, "analytics.query",
+                                      Resource("Collection", "notes")).allowed
     # Running the instance stays open without a grant.
     for action, resource in (("principals.manage", Resource("Principal", "bob")),
                              ("keys.status", Resource("Keys", "instance")),
@@ -92,6 +95,8 @@ def test_development_mode_turns_the_lockbox_off_and_says_so(instance: Instance) 
     assert "payment batch" in text
     assert instance.policy.decide(ADMIN, "keys.erase",
                                   Resource("Keys", "collection/notes")).allowed
+    assert instance.policy.decide(ADMIN, "analytics.query",
+                                  Resource("Collection", "notes")).allowed
 
 
 def test_the_setting_decides_before_development_mode() -> None:

@@ -16,6 +16,7 @@ from types import MappingProxyType
 # action -> why it is privileged (shown by ``sovra access request --help`` and the docs)
 PRIVILEGED_ACTIONS: MappingProxyType[str, str] = MappingProxyType({
     "documents.read": "read document or chunk contents",
+    "analytics.query": "run governed SQL over a collection's rows",
     "collections.read": "see a collection and list its documents",
     "collections.ingest": "write data into a collection",
     "collections.erase": "erase documents or a whole collection (crypto-erasure)",
@@ -36,6 +37,7 @@ PRIVILEGED_ACTIONS: MappingProxyType[str, str] = MappingProxyType({
 # pure core imports nothing of the policy room.
 ACTION_TYPES: MappingProxyType[str, frozenset[str]] = MappingProxyType({
     "documents.read": frozenset({"Document", "Collection"}),
+    "analytics.query": frozenset({"Collection"}),
     "collections.read": frozenset({"Collection"}),
     "collections.ingest": frozenset({"Collection"}),
     "collections.erase": frozenset({"Collection", "Document"}),
