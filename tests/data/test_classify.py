@@ -181,3 +181,11 @@ def test_level_is_never_below_the_declared_label(text: str, declared: Classifica
     result = classify(text, declared)
     assert result.level >= declared
     assert all(DEFAULT_MAPPING.level_for(f.kind) <= result.level for f in result.findings)
+
+
+@pytest.mark.parametrize("text", ["call +S now", "+x", "a +Z9", "+"])
+def test_a_lone_plus_before_a_letter_is_no_number_and_no_crash(text: str) -> None:
+    # Found by schemathesis through POST /analytics/exports (a 500): DIGIT_RUN matches a
+    # lone "+", which has no digit group to drop when a letter is glued to it.
+    result = classify(text)
+    assert [f for f in result.findings if f.kind.name == "PHONE"] == []

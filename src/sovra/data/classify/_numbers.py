@@ -217,8 +217,10 @@ def scan_digit_runs(text: str) -> tuple[list[Finding], list[DateCandidate]]:
             findings.append(suffixed)
             continue
         groups = [m.span() for m in GROUP.finditer(text, start, end)]
-        if end < len(text) and text[end].isalnum():
+        if groups and end < len(text) and text[end].isalnum():
             groups.pop()  # the last group is glued to a word ("258S"): not a number alone
+        if not groups:
+            continue  # a lone "+" (DIGIT_RUN allows it) before a letter: no number here
         plus = 1 if text[start] == "+" else 0
         for found, when in _windows(text, groups, start, plus):
             if found is not None:
