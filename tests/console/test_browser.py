@@ -24,6 +24,7 @@ import pytest
 from sovra.data import verify_certificate
 from tests.e2e.server import Server, sovra_command, sovra_up
 from tests.lockbox.test_e2e import cli_principal
+from tests.support.lockbox import VAULT_COLLECTION
 
 pytestmark = pytest.mark.e2e
 
@@ -139,11 +140,8 @@ def test_a_second_approver_approves_a_lockbox_request(server: Server, browser: W
     ann = cli_principal(server, "ann", "approver")
     abe = cli_principal(server, "abe", "approver")
     with httpx.Client(base_url=server.url, timeout=60) as http:
-        http.post("/data/collections", headers=admin, json={
-            "id": "vault", "owner": "Treasury", "purpose": "payments",
-            "subject_categories": ["clients"], "data_categories": ["bank details"],
-            "retention_days": 365, "jurisdiction": "EU", "ceiling": "secret"},
-        ).raise_for_status()
+        http.post("/data/collections", headers=admin,
+                  json=VAULT_COLLECTION).raise_for_status()
         asked = http.post("/lockbox/requests", headers=operator, json={
             "scope": "collection:vault", "actions": ["documents.read"],
             "reason": "INC-7: verify the held batch", "ticket": "INC-7", "duration_s": 600})

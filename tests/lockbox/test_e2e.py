@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tests.e2e.server import Server, sovra_command, sovra_up
+from tests.support.lockbox import VAULT_COLLECTION
 
 pytestmark = pytest.mark.e2e
 
@@ -68,11 +69,8 @@ def test_operator_reads_a_secret_document_only_while_two_approvers_grant_it(
     ann = cli_principal(server, "ann", "approver")
     abe = cli_principal(server, "abe", "approver")
     with httpx.Client(base_url=server.url, timeout=60) as http:
-        http.post("/data/collections", headers=admin, json={
-            "id": "vault", "owner": "Treasury", "purpose": "payments",
-            "subject_categories": ["clients"], "data_categories": ["bank details"],
-            "retention_days": 365, "jurisdiction": "EU", "ceiling": "secret",
-        }).raise_for_status()
+        http.post("/data/collections", headers=admin,
+                  json=VAULT_COLLECTION).raise_for_status()
         ingested = http.post("/data/collections/vault/documents", headers=admin,
                              data={"classification": "secret"},
                              files={"file": ("batch.txt", b"Payment batch 7 was held.")})

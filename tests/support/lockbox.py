@@ -15,3 +15,10 @@ from sovra.config import Settings
 def lockbox_off(settings: Settings) -> Settings:
     """``settings`` with ``lockbox_enforced=False`` (development mode's behaviour)."""
     return settings.model_copy(update={"lockbox_enforced": False})
+
+
+# The secret collection an operator asks the lockbox to read (end-to-end lockbox flows).
+VAULT_COLLECTION: dict[str, object] = {
+    "id": "vault", "owner": "Treasury", "purpose": "payments",
+    "subject_categories": ["clients"], "data_categories": ["bank details"],
+    "retention_days": 365, "jurisdiction": "EU", "ceiling": "secret"}
