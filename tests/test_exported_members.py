@@ -11,8 +11,9 @@ EXPECTED: dict[str, set[str]] = {
     "sovra": {"SovraError", "__version__"},
     "sovra.store": {"current_heads", "make_engine", "pending", "upgrade"},
     "sovra.ai": {
-        "AISettings", "ChatRequest", "ChatResult", "Citation", "Gateway", "ModelRecord",
-        "ModelRegistry", "ModelSpec", "PreparedChat", "Trace", "open_gateway",
+        "AISettings", "AdmittedChat", "ChatRequest", "ChatResult", "Citation", "Event",
+        "Gateway", "ModelRecord", "ModelRegistry", "ModelSpec", "Outcome", "PreparedChat",
+        "Trace", "open_gateway",
         "register_builtin_models", "verify_trace",
     },
     "sovra.ledger": {
@@ -20,9 +21,10 @@ EXPECTED: dict[str, set[str]] = {
         "verify_archive",
     },
     "sovra.keys": {
-        "DEV_MODE_WARNING", "CeremonyResult", "Erasure", "HsmConfig", "KeyService", "KeyStatus",
-        "KeyringInfo", "MinVersionResult", "SealStatus", "Share", "StartupReport", "parse_share",
-        "share_file_text", "start_for_up", "write_share_files",
+        "DEV_MODE_WARNING", "Ceremony", "CeremonyResult", "Erasure", "HsmConfig", "KeyService",
+        "KeyStatus", "KeyringInfo", "MinVersionResult", "RootKey", "SealStatus", "Share",
+        "StartupReport", "open_root", "parse_share", "share_file_text", "start_for_up",
+        "write_share_files",
     },
     "sovra.identity": {
         "ApiKeyInfo", "Caller", "CreatedKey", "FailureLimiter", "IdentityService",

@@ -12,7 +12,8 @@ codes and status codes in exactly one place each (``sovra.cli.errors`` and
     ├── ServerUnreachableError      no Sovra server answers at the URL (CLI to server)
     ├── StorageError                the database could not do what was asked
     │   ├── MigrationError
-    │   └── StorageBusyError        a lock or statement wait ran out: retry (HTTP 503)
+    │   ├── StorageBusyError        a lock or statement wait ran out: retry (HTTP 503)
+    │   └── StorageUnavailableError the database cannot be reached now (HTTP 503)
     ├── LedgerError
     │   ├── LedgerUnavailableError  cannot record durably: the action must not happen
     │   ├── ProofError              malformed or out-of-range proof request / proof
@@ -82,6 +83,15 @@ class MigrationError(StorageError):
 class StorageBusyError(StorageError):
     """Another session held a lock (or a statement ran) past the bounded wait; nothing
     was changed, and the same request may succeed after ``retry_after_s``."""
+
+    def __init__(self, message: str, retry_after_s: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class StorageUnavailableError(StorageError):
+    """The database cannot be reached (restarting, connection lost): the operation did
+    not complete, and may succeed once it is back, after ``retry_after_s``."""
 
     def __init__(self, message: str, retry_after_s: float = 1.0) -> None:
         super().__init__(message)

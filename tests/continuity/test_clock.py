@@ -1,25 +1,19 @@
 """The clock jumping backwards (issue 17, "Faults survived"): ledger times must stay
-monotonic, or the jump must be recorded."""
+monotonic, and the jump is recorded as a ledger entry."""
 
 from __future__ import annotations
 
 import itertools
 
-import pytest
-
 from sovra.config import Settings
 from sovra.continuity.manifest import entry_time
 from sovra.ledger import Ledger
+from sovra.ledger.entry import decode
 from sovra.store import make_engine, upgrade
 
 NOW = 1_796_000_000.0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "gap found by issue 17, owned by the ledger room: Ledger._commit_batch stamps each "
-    "batch with the wall clock as it is, so after a backwards jump later entries carry "
-    "earlier times and nothing records the jump (fix: keep times monotonic and record "
-    "the jump as an event); this test turns green, and strict xfail red, when fixed"))
 def test_ledger_times_stay_monotonic_or_the_jump_is_recorded(
         sqlite_settings: Settings) -> None:
     readings = [NOW, NOW + 1.0, NOW - 3600.0, NOW - 3599.0]  # one reading per append
@@ -39,7 +33,10 @@ def test_ledger_times_stay_monotonic_or_the_jump_is_recorded(
         ledger.close()
         engine.dispose()
     times = [entry_time(b) for b in bodies]
-    monotonic = all(a is not None and b is not None and a <= b
-                    for a, b in itertools.pairwise(times))
-    jump_recorded = any(b'"clock' in b for b in bodies)
-    assert monotonic or jump_recorded, times
+    assert all(a is not None and b is not None and a <= b
+               for a, b in itertools.pairwise(times)), times
+    jumps = [decode(b) for b in bodies if decode(b).action == "clock.jump_backwards"]
+    assert len(jumps) == 1, [decode(b).action for b in bodies]
+    assert jumps[0].details["delta_s"] == -3601.0
+    assert [decode(b).resource for b in bodies if decode(b).action == "test.event"] == [
+        f"thing/{i}" for i in range(4)]

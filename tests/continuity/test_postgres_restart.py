@@ -125,12 +125,5 @@ def test_nothing_acknowledged_is_lost(outcome: Outcome) -> None:
 
 def test_requests_during_the_outage_fail_cleanly(outcome: Outcome) -> None:
     failed = sorted({s for s in outcome.statuses if s != 201})
-    if 500 in failed or outcome.transport_errors:
-        # Not strict: whether a request lands in the window depends on timing.
-        pytest.xfail("gap found by issue 17, owned by the lockbox room: "
-                     "sovra.lockbox.store.live_grants (reached from api.auth through "
-                     "policy.grant_holder) lets SQLAlchemy's OperationalError escape "
-                     "untranslated while PostgreSQL restarts, so a request answers 500 "
-                     "or has its connection reset ('Exception in ASGI application'), "
-                     "not 503 StorageError")
+    assert outcome.transport_errors == [], outcome.transport_errors[:5]
     assert set(failed) <= {503}, failed

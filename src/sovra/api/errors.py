@@ -20,6 +20,7 @@ _STATUS: tuple[tuple[type[errors.SovraError], int], ...] = (
     (errors.LedgerUnavailableError, 503),
     (errors.OverloadedError, 503),
     (errors.StorageBusyError, 503),
+    (errors.StorageUnavailableError, 503),
     (errors.AuthenticationError, 401),
     (errors.RateLimitedError, 429),
     (errors.QuotaExceededError, 429),

@@ -32,7 +32,7 @@ from sovra.errors import (
     StorageError,
 )
 from sovra.instance import Instance
-from sovra.keys.ceremony import Ceremony
+from sovra.keys import Ceremony
 from sovra.ledger import note as notes
 
 DB_NAME = "sovra.db"

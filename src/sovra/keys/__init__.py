@@ -9,16 +9,20 @@ operator guide.
 
 from __future__ import annotations
 
+from sovra.keys.ceremony import Ceremony
 from sovra.keys.custody import CeremonyResult, SealStatus
 from sovra.keys.devmode import DEV_MODE_WARNING, StartupReport, start_for_up
 from sovra.keys.hsm import HsmConfig
 from sovra.keys.keyring import Erasure, KeyringInfo
+from sovra.keys.recovery import open_root
+from sovra.keys.root import RootKey
 from sovra.keys.service import KeyService, KeyStatus, MinVersionResult
 from sovra.keys.sharefiles import share_file_text, write_share_files
 from sovra.keys.shares import Share, parse_share
 
 __all__ = [
     "DEV_MODE_WARNING",
+    "Ceremony",
     "CeremonyResult",
     "Erasure",
     "HsmConfig",
@@ -26,9 +30,11 @@ __all__ = [
     "KeyStatus",
     "KeyringInfo",
     "MinVersionResult",
+    "RootKey",
     "SealStatus",
     "Share",
     "StartupReport",
+    "open_root",
     "parse_share",
     "share_file_text",
     "start_for_up",

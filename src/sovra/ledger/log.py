@@ -47,6 +47,8 @@ EntryFields = tuple[str, str, str, str, Mapping[str, object] | None]
 # Tries per batch: the first optimistic one, then under the sequence lock, where only a
 # process still on its optimistic path can clash, once, before it takes the lock too.
 _ATTEMPTS = 8
+# Backwards steps smaller than this are NTP slewing, not a jump worth an entry.
+_CLOCK_JITTER_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,10 @@ class Ledger:
         # Set once another process was seen appending: batches then take the sequence
         # lock (ADR 0108); a process alone on its database never pays for it.
         self._contended = False
+        # The latest clock reading and the latest time stamped: entry times never go
+        # backwards, and a backwards step of the clock is recorded (issue 17).
+        self._clock_seen: float | None = None
+        self._stamped = float("-inf")
         self._write_lock = threading.Lock()
         self.checkpoints = checkpointer
         self._batcher: Batcher[Receipt] = Batcher(
@@ -202,7 +208,8 @@ class Ledger:
                 raise LedgerUnavailableError("sequence numbers kept conflicting with "
                                              "another writer; nothing was recorded")
             self._tree.extend(hashes)
-        return list(map(Receipt, seqs, hashes))
+        # A recorded clock jump comes first in the batch and has no caller waiting.
+        return list(map(Receipt, seqs, hashes[len(hashes) - len(seqs):]))
 
     def _insert(self, batch: list[Pending[Receipt]]) -> tuple[range, list[bytes]]:
         """Seal and insert one batch at the tail; (seqs, leaf hashes) once committed.
@@ -221,17 +228,40 @@ class Ledger:
             return self._seal_and_insert(batch)
 
     def _seal_and_insert(self, batch: list[Pending[Receipt]]) -> tuple[range, list[bytes]]:
+        """(seqs of ``batch``, leaf hashes of every row inserted, a clock jump's first)."""
+        now = self._clock()
+        stamp = max(now, self._stamped)
+        jump = self._clock_jump(now)
+        rows_of = batch if jump is None else [jump, *batch]
         first = self._tree.size
-        seqs = range(first, first + len(batch))
-        bodies = entries.seal_many([p.prefix for p in batch], first,
-                                   entries.format_time(self._clock()))
+        seqs = range(first + len(rows_of) - len(batch), first + len(rows_of))
+        bodies = entries.seal_many([p.prefix for p in rows_of], first,
+                                   entries.format_time(stamp))
         # C-level pipelines, not per-item Python: this runs under the GIL that every
         # appending thread also wants (ADR 0104).
         hashes = leaf_hash_list(bodies)
-        rows = list(zip(seqs, hashes, bodies, *zip(*map(_COLUMNS, batch), strict=True),
-                        strict=True))
+        rows = list(zip(range(first, first + len(rows_of)), hashes, bodies,
+                        *zip(*map(_COLUMNS, rows_of), strict=True), strict=True))
         self._store.insert_entries(rows)
+        self._clock_seen, self._stamped = now, stamp  # only once the rows are committed
         return seqs, hashes
+
+    def _clock_jump(self, now: float) -> Pending[Receipt] | None:
+        """An entry recording that the clock stepped back since the last batch, if it did.
+
+        Entry times stay monotonic (the batch is stamped with the latest time already
+        used), and the step itself is evidence an auditor needs: a backwards jump can
+        hide the order of events (issue 17, "the clock jumping backwards").
+        """
+        seen = self._clock_seen
+        if seen is None or now >= seen - _CLOCK_JITTER_S:
+            return None
+        details = {"observed": entries.format_time(now), "previous": entries.format_time(seen),
+                   "delta_s": round(now - seen, 6),
+                   "stamped": entries.format_time(self._stamped)}
+        prefix = entries.prepare("sovra", "clock.jump_backwards", "ledger/clock", "success",
+                                 details)
+        return Pending(prefix, "sovra", "clock.jump_backwards", "ledger/clock")
 
     def _resync(self) -> None:
         try:

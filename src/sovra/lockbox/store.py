@@ -8,14 +8,15 @@ nothing of its change is stored.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, and_, bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
-from sovra.errors import ConflictError, NotFoundError
+from sovra.errors import ConflictError, NotFoundError, StorageUnavailableError
 from sovra.lockbox.values import AccessRequest, Scope, Status, Vote, VoteKind
 from sovra.store.tables.lockbox import lockbox_requests, lockbox_votes
 
@@ -61,6 +62,20 @@ def _request(row: Row[Any], votes: Sequence[Vote]) -> AccessRequest:
         supervised=bool(row.supervised))
 
 
+@contextlib.contextmanager
+def _reachable() -> Iterator[None]:
+    """A database that cannot be reached (PostgreSQL restarting, a connection lost) is a
+    temporary outage, not a fault: every decision reads grants here, so letting the
+    driver's error through answered 500 on every route (issue 17)."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        raise StorageUnavailableError(
+            "the database cannot be reached (restarting, or the connection was lost); "
+            "the lockbox could not read or store access requests, so nothing was decided: "
+            f"retry shortly ({type(exc.orig).__name__})") from exc
+
+
 class RequestStore:
     """The lockbox's two tables."""
 
@@ -82,7 +97,7 @@ class RequestStore:
 
     def insert(self, req: AccessRequest) -> None:
         try:
-            with self._engine.begin() as conn:
+            with _reachable(), self._engine.begin() as conn:
                 conn.execute(insert(lockbox_requests).values(**_row_values(req)))
                 for vote in req.votes:
                     conn.execute(insert(lockbox_votes).values(**_vote_values(req.id, vote)))
@@ -90,7 +105,7 @@ class RequestStore:
             raise ConflictError(f"access request {req.id} exists already") from exc
 
     def get(self, request_id: str) -> AccessRequest:
-        with self._engine.connect() as conn:
+        with _reachable(), self._engine.connect() as conn:
             found = self._load(conn, conn.execute(
                 select(lockbox_requests).where(_R.id == request_id)).all())
         if not found:
@@ -101,7 +116,7 @@ class RequestStore:
     def current(self, request_id: str) -> tuple[str, float | None, float | None] | None:
         """(status, expires_at, first_used_at) as stored now: one primary-key read, for
         the decision path (revocation, termination and use by any process)."""
-        with self._engine.connect() as conn:
+        with _reachable(), self._engine.connect() as conn:
             row = conn.execute(_CURRENT, {"id": request_id}).first()
         return None if row is None else (row.status, row.expires_at, row.first_used_at)
 
@@ -111,7 +126,7 @@ class RequestStore:
         values = _row_values(after)
         del values["id"]
         try:
-            with self._engine.begin() as conn:
+            with _reachable(), self._engine.begin() as conn:
                 done = conn.execute(update(lockbox_requests).where(and_(
                     _R.id == before.id, _R.status == before.status.value,
                     _R.last_event_at == before.last_event_at,
@@ -138,14 +153,14 @@ class RequestStore:
         if statuses is not None:
             q = q.where(_R.status.in_([s.value for s in statuses]))
         q = q.order_by(_R.created_at, _R.id).limit(limit)
-        with self._engine.connect() as conn:
+        with _reachable(), self._engine.connect() as conn:
             return self._load(conn, conn.execute(q).all())
 
     def live_grants(self, now: float) -> list[AccessRequest]:
         """Grants that may still be in force at ``now`` (active and not yet expired)."""
         q = select(lockbox_requests).where(_R.status == Status.ACTIVE.value,
                                            _R.expires_at > now)
-        with self._engine.connect() as conn:
+        with _reachable(), self._engine.connect() as conn:
             return self._load(conn, conn.execute(q).all())
 
 
