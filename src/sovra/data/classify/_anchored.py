@@ -12,7 +12,6 @@ from sovra.data.classify._patterns import (
     BIRTH_CONTEXT,
     EMAIL_DOMAIN,
     EMAIL_LOCAL,
-    HEX_TAIL,
     IPV6,
     IPV6_HINT,
     KV_PASSWORD,
@@ -24,6 +23,7 @@ from sovra.data.classify._patterns import (
     TOKEN_END,
     URL_PASSWORD,
 )
+from sovra.data.classify._prefilter import hex_tail_start
 from sovra.data.classify._types import Finding, Kind
 
 _BIRTH_WINDOW = 48  # characters before a date in which a birth keyword makes it a DOB
@@ -126,8 +126,7 @@ def scan_ipv6(text: str) -> list[Finding]:
     for hint in IPV6_HINT.finditer(text):
         if hint.start() < resume:
             continue
-        tail = HEX_TAIL.search(text, max(0, hint.start() - 40), hint.start())
-        start = tail.start() if tail else hint.start()
+        start = hex_tail_start(text, hint.start())
         if start > 0 and (text[start - 1].isalnum() or text[start - 1] in ":_"):
             continue
         match = IPV6.match(text, start)

@@ -32,6 +32,7 @@ from stdnum.se import personnummer as se_pnr
 
 from sovra.data.classify._gates import DIGIT_GATES, hetu_check_character
 from sovra.data.classify._patterns import DIGIT_RUN, GROUP, LETTER_SUFFIXED
+from sovra.data.classify._prefilter import inert_digit_run
 from sovra.data.classify._types import Finding, Kind
 
 _MAX_DIGITS = 19  # the longest payment card (ISO/IEC 7812) is the longest thing we look for
@@ -212,6 +213,8 @@ def scan_digit_runs(text: str) -> tuple[list[Finding], list[DateCandidate]]:
             continue
         if start > 0 and (text[start - 1].isalnum() or text[start - 1] in "_+-./"):
             continue  # inside a word, token or longer identifier: other passes own it
+        if inert_digit_run(text, start, end):
+            continue  # a timestamp's date, a plain number: nothing to find (_prefilter)
         suffixed = _letter_suffixed(text, start, end)
         if suffixed is not None:
             findings.append(suffixed)
