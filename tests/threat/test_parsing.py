@@ -123,16 +123,24 @@ def test_syslog_message_is_rfc5424() -> None:
     assert msg == b'Title with "quotes"'
 
 
+_NC = " COLLATE NOCASE"
+
+
 @pytest.mark.parametrize(("where", "expected"), [
-    ("\"action\"='data.retrieve' AND \"classification\"='secret'",
-     ("data.retrieve", "\"classification\"='secret'")),
-    ("\"action\"='a.b'", ("a.b", "1=1")),
+    (f"\"action\"='data.retrieve'{_NC} AND \"classification\"='secret'{_NC}",
+     ("data.retrieve", f"\"classification\"='secret'{_NC}")),
+    (f"\"action\"='a.b'{_NC}", ("a.b", "1=1")),
+    # Case-insensitive: the value is folded as the projection folds actions.
+    (f"\"action\"='Data.Retrieve'{_NC}", ("data.retrieve", "1=1")),
+    ("LOWER(\"action\")=LOWER('A.b') AND \"hour\" < 5", ("a.b", "\"hour\" < 5")),
+    # A case-sensitive comparison (|cased) is not Sigma's default match: not split.
+    ("\"action\"='a.b'", (None, None)),
     # AND binds tighter than OR: splitting would change the meaning.
-    ("\"action\"='a.b' AND \"outcome\"='denied' OR \"hour\" < 5", (None, None)),
-    ("\"action\"='a.b' AND (\"outcome\"='denied' OR \"hour\" < 5)",
+    (f"\"action\"='a.b'{_NC} AND \"outcome\"='denied' OR \"hour\" < 5", (None, None)),
+    (f"\"action\"='a.b'{_NC} AND (\"outcome\"='denied' OR \"hour\" < 5)",
      ("a.b", "(\"outcome\"='denied' OR \"hour\" < 5)")),
-    ("\"action\"='a.b' AND \"resource\"=' OR x'", ("a.b", "\"resource\"=' OR x'")),
-    ("\"principal\"='x'", (None, None)),
+    (f"\"action\"='a.b'{_NC} AND \"resource\"=' OR x'", ("a.b", "\"resource\"=' OR x'")),
+    (f"\"principal\"='x'{_NC}", (None, None)),
 ])
 def test_rules_are_grouped_by_action_only_when_that_keeps_their_meaning(
         where: str, expected: tuple[str | None, str | None]) -> None:

@@ -43,7 +43,7 @@ def project(entry: RawEntry, roles: Mapping[str, str],
     return {
         "seq": entry.seq, "ts": moment.timestamp() if moment else 0.0, "timestamp": stamp,
         "principal": principal[:256], "role": roles.get(principal, ""),
-        "action": str(body.get("action", ""))[:128], "resource": resource[:512],
+        "action": fold(str(body.get("action", ""))[:128]), "resource": resource[:512],
         "outcome": str(body.get("outcome", ""))[:16],
         "source_ip": _source_ip(resource, d),
         "classification": _classification(d, document_levels),
@@ -53,6 +53,15 @@ def project(entry: RawEntry, roles: Mapping[str, str],
         # A decision made under a lockbox grant names it (sovra.lockbox, ADR 0700).
         "grant_id": _text(d.get("grant_id"), 64),
     }
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def fold(value: str) -> str:
+    """ASCII letters in lower case, others kept: exactly what SQLite's NOCASE folds, so
+    an action stored folded compares with ``=`` as Sigma's case-insensitive match."""
+    return value.translate(_ASCII_LOWER)
 
 
 def details_of(entry: RawEntry) -> Mapping[str, Any]:
@@ -116,4 +125,4 @@ def _bytes(details: Mapping[str, Any]) -> int:
     return 0
 
 
-__all__ = ["FIELDS", "RawEntry", "details_of", "document_ids", "project"]
+__all__ = ["FIELDS", "RawEntry", "details_of", "document_ids", "fold", "project"]

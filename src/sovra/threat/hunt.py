@@ -1,25 +1,35 @@
 """Running compiled rules incrementally over the events in ``[lo, hi)``.
 
-Single-event rules are one indexed query each. Correlations read the events of the new
-range plus one timespan before it, so a window that began before the range still counts,
-and report only rows inside the range: each event is judged once by each rule. A rule
-that fails at run time is reported and the others still run.
+One pass (``run_pass``) reads each new event once: single-event rules, grouped by the
+action they fix, are evaluated together in one indexed query per action, and the
+matches of every rule a correlation refers to are stored (``threat_rule_matches``).
+Correlations then read those stored matches for their whole window (the new range plus
+one timespan before it, so a window that began before the range still counts) instead
+of evaluating their base rules again over every event of the timespan, and report only
+rows inside the range: each event is judged once by each rule (ADR 0901). A rule that
+fails at run time is reported and the others still run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import defaultdict, deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, delete, insert, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from sovra.threat.sigma import CorrelationRule, RuleProblem, SingleRule
+from sovra.store.tables.threat import threat_cursors, threat_rule_matches
+from sovra.threat.events import fold
+from sovra.threat.sigma import CompiledPack, CorrelationRule, RuleProblem, SingleRule
 
 # Matches kept per alert: enough to triage, bounded so one noisy rule cannot bloat rows.
 MAX_EVENTS_PER_MATCH = 200
+_COVER = "matches:"  # threat_cursors names: "matches:<key>:from" and "...:to"
+Hits = dict[str, list[tuple[int, float]]]  # a rule's SQL condition -> (seq, ts) matched
 
 
 @dataclass(frozen=True)
@@ -35,39 +45,65 @@ class Match:
     last_ts: float
 
 
-def run_singles(conn: Connection, rules: Sequence[SingleRule], lo: int, hi: int,
-                problems: list[RuleProblem]) -> list[Match]:
-    """Every standalone rule over ``[lo, hi)``: one query per action the rules name.
+def rule_key(where: str) -> int:
+    """A rule's key in ``threat_rule_matches``: a digest of its SQL condition, so a rule
+    whose condition changes starts afresh and never reads another's matches."""
+    return int(hashlib.sha256(where.encode()).hexdigest()[:15], 16)
 
-    Most rules fix the action (``"action"='x' AND ...``); those are grouped by it, and
-    each group is one index range read of that action's new events evaluating the
-    group's rules together, so each event is read once, not once per rule (measured in
+
+def run_pass(conn: Connection, pack: CompiledPack, lo: int, hi: int,
+             problems: list[RuleProblem]) -> list[Match]:
+    """Every rule of ``pack`` over the events in ``[lo, hi)``; writes the base rules'
+    matches, so ``conn`` should be in a transaction the caller commits."""
+    needed = {base for rule in pack.correlations for base in rule.bases}
+    matches, hits = run_singles(conn, pack.singles, lo, hi, problems, keep=needed)
+    if pack.correlations:
+        failed = store_matches(conn, pack.correlations, hits, lo, hi, problems)
+        matches += run_correlations(
+            conn, [r for r in pack.correlations if not set(r.bases) & failed], lo, hi,
+            problems)
+    return matches
+
+
+def run_singles(conn: Connection, rules: Sequence[SingleRule], lo: int, hi: int,  # noqa: PLR0917
+                problems: list[RuleProblem], keep: Iterable[str] = ()
+                ) -> tuple[list[Match], Hits]:
+    """Every standalone rule over ``[lo, hi)``, and the matched events of each rule whose
+    condition is in ``keep`` (a correlation's base): one query per action the rules name.
+
+    Most rules fix the action (``action: x``); those are grouped by it, and each group is
+    one index range read of that action's new events evaluating the group's rules
+    together, so each event is read once, not once per rule (measured in
     benchmarks/threat_sigma_pass.py). A group that fails at run time is retried rule by
     rule, so one bad rule is reported and the others still run.
     """
+    wanted = set(keep)
     groups: dict[str | None, list[tuple[SingleRule, str]]] = defaultdict(list)
     for rule in rules:
-        if rule.standalone:
+        if rule.standalone or rule.where in wanted:
             action, rest = split_action(rule.where)
             groups[action].append((rule, rest))
     out: list[Match] = []
+    hits: Hits = {}
     for action, members in groups.items():
         try:
-            out += _run_group(conn, action, members, lo, hi)
+            _run_group(conn, action, members, (lo, hi), wanted, out, hits)
         except SQLAlchemyError:
             for member in members:
                 try:
-                    out += _run_group(conn, action, [member], lo, hi)
+                    _run_group(conn, action, [member], (lo, hi), wanted, out, hits)
                 except SQLAlchemyError as exc:
                     problems.append(RuleProblem("pack", member[0].title,
                                                 f"failed to run: {exc}"))
-    return out
+    return out, hits
 
 
-def _run_group(conn: Connection, action: str | None, members: list[tuple[SingleRule, str]],
-               lo: int, hi: int) -> list[Match]:
-    flags = ", ".join(f"CASE WHEN ({rest}) THEN 1 ELSE 0 END" for _, rest in members)
-    either = " OR ".join(f"({rest})" for _, rest in members)
+def _run_group(conn: Connection, action: str | None,  # noqa: PLR0917
+               members: list[tuple[SingleRule, str]], span: tuple[int, int],
+               keep: set[str], out: list[Match], hits: Hits) -> None:
+    lo, hi = span
+    flags = ", ".join(f"CASE WHEN ({_sql(rest)}) THEN 1 ELSE 0 END" for _, rest in members)
+    either = " OR ".join(f"({_sql(rest)})" for _, rest in members)
     scope = '"action" = :action AND ' if action is not None else ""
     # In a savepoint: on PostgreSQL a failed statement aborts the whole transaction,
     # and every rule after it would fail too.
@@ -76,27 +112,41 @@ def _run_group(conn: Connection, action: str | None, members: list[tuple[SingleR
             f"SELECT seq, ts, principal, {flags} FROM threat_events "  # noqa: S608 - rules
             f"WHERE {scope}seq >= :lo AND seq < :hi AND ({either}) ORDER BY seq"),
             {"action": action, "lo": lo, "hi": hi}).all()
-    out: list[Match] = []
     for index, (rule, _) in enumerate(members, start=3):
+        matched = [row for row in rows if row[index]]
+        if rule.where in keep:
+            hits.setdefault(rule.where, []).extend((int(r[0]), float(r[1])) for r in matched)
+        if not rule.standalone:
+            continue
         groups: dict[str, list[tuple[int, float]]] = defaultdict(list)
-        for row in rows:
-            if row[index]:
-                groups[str(row[2])].append((int(row[0]), float(row[1])))
+        for row in matched:
+            groups[str(row[2])].append((int(row[0]), float(row[1])))
         out += [_match(rule.rule_id, rule.title, rule.severity, (("principal", p),), events)
                 for p, events in groups.items()]
-    return out
 
 
-_ACTION_EQ = re.compile(r"""^"action"\s*=\s*'((?:[^']|'')*)'(?: AND (.+))?$""", re.DOTALL)
+def _sql(condition: str) -> str:
+    """A rule's condition inside ``text()``, which would read ``:name`` in a value (a
+    rule matching ``' :x'``) as a bind parameter; escaped, it stays a colon."""
+    return condition.replace(":", "\\:")
+
+
+# The two forms of Sigma's case-insensitive ``action: x`` (sovra.threat.sigma).
+_ACTION_EQ = re.compile(r"""^(?:"action"='((?:[^']|'')*)' COLLATE NOCASE"""
+                        r"""|LOWER\("action"\)=LOWER\('((?:[^']|'')*)'\))(?: AND (.+))?$""",
+                        re.DOTALL)
 
 
 def split_action(where: str) -> tuple[str | None, str]:
-    """``("x", rest)`` when ``where`` is ``"action"='x' AND rest`` at the top level (so
-    it equals ``action = 'x' AND (rest)``); ``(None, where)`` otherwise."""
+    """``("x", rest)`` when ``where`` is ``action`` equal to ``x`` ignoring case ``AND
+    rest`` at the top level; ``(None, where)`` otherwise. The projection stores actions
+    in lower case (``sovra.threat.events.fold``), so ``x`` folded the same way and
+    compared with ``=`` is the same test, and it can use the (action, seq) index."""
     match = _ACTION_EQ.match(where)
     if match is None or not _top_level_and_only(where):
         return None, where
-    return match.group(1).replace("''", "'"), match.group(2) or "1=1"
+    value = match.group(1) if match.group(1) is not None else match.group(2)
+    return fold(value.replace("''", "'")), match.group(3) or "1=1"
 
 
 def _top_level_and_only(where: str) -> bool:
@@ -117,8 +167,95 @@ def _top_level_and_only(where: str) -> bool:
     return True
 
 
+def store_matches(conn: Connection, rules: Sequence[CorrelationRule], hits: Hits,  # noqa: PLR0917
+                  lo: int, hi: int, problems: list[RuleProblem]) -> set[str]:
+    """Keep each base rule's matches over its correlations' windows; the conditions that
+    failed (their correlations cannot run this pass).
+
+    Coverage is recorded per rule (``matches:<key>:from`` and ``:to``): matches are held
+    for ``[from, to)``. A pass continuing where the last one stopped adds the new range
+    and drops what no window reaches any more; anything else (a rule new to the pack, a
+    pass that stopped half way, a rule absent for a while) is filled in from the events
+    once, so a correlation never misses a base match its window should see.
+    """
+    start = conn.execute(text("SELECT MIN(ts) FROM threat_events WHERE seq >= :lo "
+                              "AND seq < :hi"), {"lo": lo, "hi": hi}).scalar()
+    spans: dict[str, float] = {}
+    for rule in rules:
+        for base in rule.bases:
+            spans[base] = max(spans.get(base, 0.0), rule.timespan_s)
+    cover = {str(name): int(pos) for name, pos in conn.execute(
+        select(threat_cursors.c.name, threat_cursors.c.position).where(
+            threat_cursors.c.name.like(_COVER + "%")))}
+    firsts: dict[float, int] = {}
+    failed: set[str] = set()
+    for where, span in sorted(spans.items()):
+        key = rule_key(where)
+        if where not in hits:  # it failed to run over the new events (reported)
+            failed.add(where)
+            continue
+        first = lo if start is None else firsts.setdefault(
+            span, _first_seq(conn, float(start) - span, lo))
+        held_from = cover.get(f"{_COVER}{key}:from")
+        held_to = cover.get(f"{_COVER}{key}:to")
+        try:
+            with conn.begin_nested():
+                if held_from is None or held_to != lo:
+                    conn.execute(delete(threat_rule_matches).where(
+                        threat_rule_matches.c.rule_key == key))
+                    found = _evaluate(conn, where, first, lo)
+                elif held_from > first:
+                    found = _evaluate(conn, where, first, held_from)
+                else:
+                    found = []
+                    conn.execute(delete(threat_rule_matches).where(
+                        threat_rule_matches.c.rule_key == key,
+                        threat_rule_matches.c.seq < first))
+                rows = [{"rule_key": key, "seq": s, "ts": t}
+                        for s, t in found + hits[where]]
+                if rows:
+                    conn.execute(insert(threat_rule_matches), rows)
+                _set_cursor(conn, f"{_COVER}{key}:from", first, f"{_COVER}{key}:from" in cover)
+                _set_cursor(conn, f"{_COVER}{key}:to", hi, f"{_COVER}{key}:to" in cover)
+        except SQLAlchemyError as exc:
+            failed.add(where)
+            problems.append(RuleProblem("pack", f"base rule {key}",
+                                        f"failed to run: {exc}"))
+    return failed
+
+
+def _first_seq(conn: Connection, since: float, lo: int) -> int:
+    # The first event of the window, one step down the ts index (the ledger stamps
+    # entries in seq order, so ts grows with seq).
+    first = conn.execute(text("SELECT seq FROM threat_events WHERE ts >= :since "
+                              "ORDER BY ts, seq LIMIT 1"), {"since": since}).scalar()
+    return min(int(first), lo) if first is not None else lo
+
+
+def _evaluate(conn: Connection, where: str, lo: int, hi: int) -> list[tuple[int, float]]:
+    if lo >= hi:
+        return []
+    action, rest = split_action(where)
+    scope = '"action" = :action AND ' if action is not None else ""
+    rows = conn.execute(text(
+        f"SELECT seq, ts FROM threat_events WHERE {scope}seq >= :lo "  # noqa: S608 - rules
+        f"AND seq < :hi AND ({_sql(rest)}) ORDER BY seq"),
+        {"action": action, "lo": lo, "hi": hi}).all()
+    return [(int(s), float(t)) for s, t in rows]
+
+
+def _set_cursor(conn: Connection, name: str, position: int, exists: bool) -> None:
+    if exists:
+        conn.execute(threat_cursors.update().where(threat_cursors.c.name == name)
+                     .values(position=position))
+    else:
+        conn.execute(insert(threat_cursors).values(name=name, position=position))
+
+
 def run_correlations(conn: Connection, rules: Sequence[CorrelationRule], lo: int, hi: int,
                      problems: list[RuleProblem]) -> list[Match]:
+    """Every correlation over the base matches ``store_matches`` kept, firing on rows
+    in ``[lo, hi)``."""
     if not rules:
         return []
     start = conn.execute(text("SELECT MIN(ts) FROM threat_events WHERE seq >= :lo "
@@ -127,26 +264,55 @@ def run_correlations(conn: Connection, rules: Sequence[CorrelationRule], lo: int
         return []
     out: list[Match] = []
     for rule in rules:
-        since = float(start) - rule.timespan_s
-        # The first event of the window, one step down the ts index (the ledger stamps
-        # entries in seq order, so ts grows with seq): the query then reads a range of
-        # seq (the rowid on SQLite), not every event before the new ones.
-        first = conn.execute(text("SELECT seq FROM threat_events WHERE ts >= :since "
-                                  "ORDER BY ts, seq LIMIT 1"), {"since": since}).scalar()
+        params = {"lo": lo, "hi": hi, "since": float(start) - rule.timespan_s}
         try:
             with conn.begin_nested():  # a failure must not abort the others (PostgreSQL)
-                out += _correlate(conn, rule, int(first if first is not None else lo), hi,
-                                  lo, since)
+                out += _correlate(conn, rule, params)
         except SQLAlchemyError as exc:
             problems.append(RuleProblem("pack", rule.title, f"failed to run: {exc}"))
     return out
 
 
-def _correlate(conn: Connection, rule: CorrelationRule, first: int, hi: int,  # noqa: PLR0917
-               lo: int, since: float) -> list[Match]:
-    params = {"first": first, "lo": lo, "hi": hi, "since": since}
-    if rule.kind == "value_count":
-        return _value_count(conn, rule, params)
+def base_sql(rule: CorrelationRule) -> str:
+    """The rule's base matches in its window: one row per event, with the group's
+    values, the counted field and one 0/1 flag per base rule (``f0``, ``f1``...)."""
+    keys = [rule_key(b) for b in rule.bases]
+    columns = [*rule.group_by, *([rule.field] if rule.field else [])]
+    picked = "".join(f', e."{c}" AS "c_{c}"' for c in dict.fromkeys(columns))
+    grouped = "".join(f', e."{c}"' for c in dict.fromkeys(columns))
+    flags = "".join(f", MAX(CASE WHEN m.rule_key = {k} THEN 1 ELSE 0 END) AS f{i}"
+                    for i, k in enumerate(keys))
+    return (f"SELECT m.seq AS seq, m.ts AS ts{picked}{flags} "  # noqa: S608 - digests
+            "FROM threat_rule_matches m JOIN threat_events e ON e.seq = m.seq "
+            f"WHERE m.rule_key IN ({', '.join(map(str, dict.fromkeys(keys)))}) "
+            f"AND m.ts >= :since AND m.seq < :hi GROUP BY m.seq, m.ts{grouped}")
+
+
+def window_sql(rule: CorrelationRule) -> str:
+    """event_count and temporal as one window-function query over the base matches
+    (SQLite >= 3.28, PostgreSQL >= 11)."""
+    groups = ", ".join(f'"c_{g}"' for g in rule.group_by)
+    partition = f"PARTITION BY {groups} " if groups else ""
+    window = (f"({partition}ORDER BY ts RANGE BETWEEN {rule.timespan_s!r} PRECEDING "
+              "AND CURRENT ROW)")
+    select_groups = f", {groups}" if groups else ""
+    if rule.kind == "event_count":
+        inner = f"SELECT seq, ts{select_groups}, COUNT(*) OVER {window} AS n FROM b"  # noqa: S608
+        cond = f"n {rule.op} {rule.threshold}"
+    else:  # temporal: every base rule seen within the window, in any order
+        flags = ", ".join(f"MAX(f{i}) OVER {window} AS r{i}" for i in range(len(rule.bases)))
+        inner = f"SELECT seq, ts{select_groups}, {flags} FROM b"  # noqa: S608
+        cond = " AND ".join(f"r{i} = 1" for i in range(len(rule.bases)))
+    return (f"WITH b AS ({base_sql(rule)}) SELECT * FROM ({inner}) w "  # noqa: S608
+            f"WHERE seq >= :lo AND {cond} ORDER BY seq")
+
+
+def _correlate(conn: Connection, rule: CorrelationRule,
+               params: Mapping[str, float]) -> list[Match]:
+    if rule.kind in {"value_count", "temporal_ordered"}:
+        rows = conn.execute(text(f"{base_sql(rule)} ORDER BY m.ts, m.seq"), params).all()
+        scan = _value_count if rule.kind == "value_count" else _temporal_ordered
+        return scan(rule, rows, int(params["lo"]))
     rows = conn.execute(text(window_sql(rule)), params).all()
     # Per group: the first and the last row of this pass that met the condition; the
     # alert carries every base match from the first one's window to the last one.
@@ -158,68 +324,72 @@ def _correlate(conn: Connection, rule: CorrelationRule, first: int, hi: int,  # 
     return [_window_events(conn, rule, key, span, params) for key, span in fired.items()]
 
 
-def window_sql(rule: CorrelationRule) -> str:
-    """event_count and temporal as one window-function query (SQLite >= 3.28, PG >= 11)."""
-    groups = ", ".join(f'"{g}"' for g in rule.group_by)
-    partition = f"PARTITION BY {groups} " if groups else ""
-    window = (f"({partition}ORDER BY ts RANGE BETWEEN {rule.timespan_s!r} PRECEDING "
-              "AND CURRENT ROW)")
-    any_base = " OR ".join(f"({b})" for b in rule.bases)
-    select_groups = f", {groups}" if groups else ""
-    if rule.kind == "event_count":
-        inner = (f"SELECT seq, ts{select_groups}, COUNT(*) OVER {window} AS n "  # noqa: S608
-                 f"FROM threat_events WHERE seq >= :first AND seq < :hi AND ts >= :since "
-                 f"AND ({any_base})")
-        cond = f"n {rule.op} {rule.threshold}"
-    else:  # temporal: every base rule seen within the window
-        flags = ", ".join(f"MAX(CASE WHEN ({b}) THEN 1 ELSE 0 END) OVER {window} AS r{i}"
-                          for i, b in enumerate(rule.bases))
-        inner = (f"SELECT seq, ts{select_groups}, {flags} FROM threat_events "  # noqa: S608
-                 f"WHERE seq >= :first AND seq < :hi AND ts >= :since AND ({any_base})")
-        cond = " AND ".join(f"r{i} = 1" for i in range(len(rule.bases)))
-    return (f"SELECT * FROM ({inner}) w WHERE seq >= :lo AND {cond} "  # noqa: S608
-            "ORDER BY seq")
-
-
 def _window_events(conn: Connection, rule: CorrelationRule, key: tuple[str, ...],
-                   span: tuple[float, float], params: dict[str, float]) -> Match:
-    # By ts and group only (rare: once per alert), so the window's start may lie
-    # before the range the pass read.
-    same = "".join(f' AND "{g}" = :g{i}' for i, g in enumerate(rule.group_by))
-    any_base = " OR ".join(f"({b})" for b in rule.bases)
-    binds = {**params, "t0": span[0] - rule.timespan_s, "t1": span[1],
+                   span: tuple[float, float], params: Mapping[str, float]) -> Match:
+    # Rare: once per alert. The window's start may lie before the pass's ``since``.
+    same = "".join(f' AND "c_{g}" = :g{i}' for i, g in enumerate(rule.group_by))
+    binds = {**params, "since": span[0] - rule.timespan_s, "t1": span[1],
              **{f"g{i}": v for i, v in enumerate(key)}}
     rows = conn.execute(text(
-        f"SELECT seq, ts FROM threat_events WHERE ts >= :t0 AND ts <= :t1 "  # noqa: S608
-        f"AND seq < :hi AND ({any_base}){same} ORDER BY seq"), binds).all()
+        f"SELECT seq, ts FROM ({base_sql(rule)}) b WHERE ts <= :t1{same} "  # noqa: S608
+        "ORDER BY seq"), binds).all()
     events = [(int(s), float(t)) for s, t in rows]
     return _match(rule.rule_id, rule.title, rule.severity, tuple(zip(rule.group_by, key,
                                                                      strict=True)), events)
 
 
-def _value_count(conn: Connection, rule: CorrelationRule,
-                 params: dict[str, float]) -> list[Match]:
+def _value_count(rule: CorrelationRule, rows: Sequence[Sequence[Any]], lo: int
+                 ) -> list[Match]:
     # Distinct values in a sliding window is not a window function in SQLite or
     # PostgreSQL (no COUNT(DISTINCT) OVER); the base matches are few, so one ordered
     # scan with a counter per group is linear and exact.
-    groups = "".join(f', "{g}"' for g in rule.group_by)
-    any_base = " OR ".join(f"({b})" for b in rule.bases)
-    rows = conn.execute(text(
-        f'SELECT seq, ts, "{rule.field}"{groups} FROM threat_events '  # noqa: S608
-        f"WHERE seq >= :first AND seq < :hi AND ts >= :since AND ({any_base}) "
-        "ORDER BY ts, seq"), params).all()
+    width = len(dict.fromkeys([*rule.group_by, *([rule.field] if rule.field else [])]))
+    at = list(dict.fromkeys([*rule.group_by, *([rule.field] if rule.field else [])]))
     windows: dict[tuple[str, ...], deque[tuple[int, float, str]]] = defaultdict(deque)
     fired: dict[tuple[str, ...], list[tuple[int, float]]] = {}
     for row in rows:
-        seq, ts, value, key = int(row[0]), float(row[1]), str(row[2]), tuple(
-            str(v) for v in row[3:])
+        values = tuple(row)
+        seq, ts = int(values[0]), float(values[1])
+        cols = values[2:2 + width]
+        key = tuple(str(cols[at.index(g)]) for g in rule.group_by)
+        value = str(cols[at.index(rule.field or "")])
         window = windows[key]
         window.append((seq, ts, value))
         while window and window[0][1] < ts - rule.timespan_s:
             window.popleft()
         distinct = len({v for _, _, v in window})
-        if seq >= params["lo"] and key not in fired and _compare(distinct, rule):
+        if seq >= lo and key not in fired and _compare(distinct, rule):
             fired[key] = [(s, t) for s, t, _ in window]
+    return [_match(rule.rule_id, rule.title, rule.severity,
+                   tuple(zip(rule.group_by, key, strict=True)), events)
+            for key, events in fired.items()]
+
+
+def _temporal_ordered(rule: CorrelationRule, rows: Sequence[Sequence[Any]], lo: int
+                      ) -> list[Match]:
+    """Sigma's ``temporal_ordered``: the base rules matched in the rule's order, all
+    within the timespan. One ordered scan: per group and step ``i``, the chain through
+    steps ``0..i`` that began latest (the one most likely to finish in time)."""
+    width = len(dict.fromkeys(rule.group_by))
+    steps = len(rule.bases)
+    chains: dict[tuple[str, ...], list[tuple[float, list[tuple[int, float]]] | None]] = {}
+    fired: dict[tuple[str, ...], list[tuple[int, float]]] = {}
+    for row in rows:
+        values = tuple(row)
+        seq, ts = int(values[0]), float(values[1])
+        key = tuple(str(v) for v in values[2:2 + width])
+        flags = values[2 + width:]
+        chain = chains.setdefault(key, [None] * steps)
+        # From the last step down, so one event never serves as two steps at once.
+        for i in reversed(range(steps)):
+            if not flags[i]:
+                continue
+            before = chain[i - 1] if i else (ts, [])
+            if before is None or ts - before[0] > rule.timespan_s:
+                continue
+            chain[i] = (before[0], [*before[1], (seq, ts)])
+            if i == steps - 1 and seq >= lo and key not in fired:
+                fired[key] = chain[i][1]  # type: ignore[index]
     return [_match(rule.rule_id, rule.title, rule.severity,
                    tuple(zip(rule.group_by, key, strict=True)), events)
             for key, events in fired.items()]
@@ -238,4 +408,5 @@ def _match(rule_id: str, title: str, severity: str, group: tuple[tuple[str, str]
                  min(t for _, t in events), max(t for _, t in events))
 
 
-__all__ = ["Match", "run_correlations", "run_singles", "window_sql"]
+__all__ = ["Match", "base_sql", "rule_key", "run_correlations", "run_pass", "run_singles",
+           "store_matches", "window_sql"]

@@ -8,12 +8,13 @@ records nothing, so detection does not fill the ledger with its own heartbeat.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +31,7 @@ from sovra.store.tables.threat import threat_quarantine
 from sovra.threat.alerts import Alert, AlertStore
 from sovra.threat.baseline import Departure, daily_metrics, judge
 from sovra.threat.feed import EventFeed, read_cursor, write_cursor
-from sovra.threat.hunt import Match, run_correlations, run_singles
+from sovra.threat.hunt import Match, run_pass
 from sovra.threat.packs import (
     DEFAULT_STALE_AFTER_S,
     LoadedPacks,
@@ -47,6 +48,9 @@ HUNT_CURSOR = "hunt"
 BASELINE_CURSOR = "baseline"
 PACKS_CURSOR = "packs"  # a digest of the pack set last recorded in the ledger
 BASELINE_EVERY_S = 3600.0
+# pg_advisory_lock key of the hunt pass: the first 8 bytes of sha256("sovra.threat.hunt").
+HUNT_LOCK_KEY = int.from_bytes(hashlib.sha256(b"sovra.threat.hunt").digest()[:8], "big",
+                               signed=True)
 BASELINE_WINDOW_DAYS = 28
 _log = logging.getLogger(__name__)
 ACTOR = "sovra.threat"
@@ -184,15 +188,14 @@ class ThreatService:
         """
         if caller is not None:
             self._policy.require(caller, "threat.hunt", Resource("Threat", "hunt"))
-        with self._hunt_lock:
+        with self._hunt_lock, self._one_pass_at_a_time():
             loaded = self.packs()
             projected = self.feed.catch_up()
             hi = self.feed.position()
             problems: list[RuleProblem] = []
-            with self._engine.connect() as conn:
+            with self._engine.begin() as conn:  # run_pass keeps the base rules' matches
                 lo = read_cursor(conn, HUNT_CURSOR)
-                matches = run_singles(conn, loaded.sigma.singles, lo, hi, problems)
-                matches += run_correlations(conn, loaded.sigma.correlations, lo, hi, problems)
+                matches = run_pass(conn, loaded.sigma, lo, hi, problems)
                 matches += _indicator_matches(conn, loaded, lo, hi)
             alerts = self.alerts.raise_matches(matches)
             with self._engine.begin() as conn:
@@ -206,6 +209,25 @@ class ThreatService:
                                 {"from": lo, "to": hi, "alerts": list(result.alerts)[:50],
                                  "problems": list(result.problems)[:20]})
         return result
+
+    @contextlib.contextmanager
+    def _one_pass_at_a_time(self) -> Iterator[None]:
+        """Across processes: two ``sovra up`` on one PostgreSQL would otherwise both read
+        the same cursor, judge the same events and raise every alert twice. A session
+        advisory lock, held on its own connection for the pass, makes the second wait
+        and then start from the first's new cursor, so it finds nothing left to judge.
+        (One SQLite file is one process's: its ``_hunt_lock`` already serialises.)"""
+        if self._engine.dialect.name != "postgresql":
+            yield
+            return
+        with self._engine.connect() as lock:
+            lock.execute(text("SELECT pg_advisory_lock(:k)"), {"k": HUNT_LOCK_KEY})
+            lock.commit()
+            try:
+                yield
+            finally:
+                lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": HUNT_LOCK_KEY})
+                lock.commit()
 
     # -- insider baselines ---------------------------------------------------------
 

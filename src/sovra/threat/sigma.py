@@ -2,7 +2,8 @@
 
 Single-event rules go through pySigma and its SQLite backend (quoting adjusted so the
 same text runs on PostgreSQL); correlation rules (Sigma specification v2, "Correlation
-rules": event_count, value_count, temporal) are compiled here to window-function SQL,
+rules": event_count, value_count, temporal, temporal_ordered) are compiled here to
+window-function SQL or one ordered scan of the base rules' matches,
 because the backend's own correlation SQL joins every event with every other in its
 window and grows quadratically (docs/threat.md). Every problem names the file and the
 rule, and a bad rule never stops the others: ``compile_pack`` returns the good rules
@@ -25,7 +26,7 @@ from sigma.rule import SigmaRule
 from sovra.threat.events import FIELDS
 
 SEVERITIES = ("informational", "low", "medium", "high", "critical")
-CORRELATION_TYPES = ("event_count", "value_count", "temporal")
+CORRELATION_TYPES = ("event_count", "value_count", "temporal", "temporal_ordered")
 _PREFIX = re.compile(r"^SELECT \* FROM \S+ WHERE ", re.DOTALL)
 _OPS = {"gte": ">=", "gt": ">", "lte": "<=", "lt": "<", "eq": "="}
 
@@ -81,27 +82,45 @@ class CompiledPack:
 
 class _Backend(sqliteBackend):
     """The SQLite backend, with standard double-quoted identifiers (PostgreSQL reads
-    them too) and on PostgreSQL case-insensitive LIKE, as Sigma's matching is."""
+    them too) and Sigma's case-insensitive string equality (``COLLATE NOCASE``; LIKE
+    already ignores case), ``|cased`` staying case-sensitive (GLOB)."""
 
     def __init__(self, **options: Any) -> None:
-        super().__init__(**options)  # type: ignore[no-untyped-call]
+        super().__init__(collate_nocase=True, **options)  # type: ignore[no-untyped-call]
 
     def escape_and_quote_field(self, field: str) -> str:
         return '"' + field.replace('"', '""') + '"'
 
 
 class _PostgresBackend(_Backend):
+    """The same matching on PostgreSQL, whose ``=`` and ``LIKE`` are case-sensitive and
+    which has no ``COLLATE NOCASE`` and no ``GLOB``: equality compares ``LOWER`` of both
+    sides, wildcards use ``ILIKE``, and ``|cased`` is ``=`` or ``LIKE`` (ADR 0901)."""
+
+    eq_expression = "LOWER({field})=LOWER({value})"
     wildcard_match_expression = "{field} ILIKE '{value}' ESCAPE '\\'"
     contains_expression = "{field} ILIKE '%{value}%' ESCAPE '\\'"
     startswith_expression = "{field} ILIKE '{value}%' ESCAPE '\\'"
     endswith_expression = "{field} ILIKE '%{value}' ESCAPE '\\'"
+    re_expression = "{field} ~ '{regex}'"
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.collate_nocase = False  # the LOWER() above is PostgreSQL's NOCASE
+
+    def convert_condition_field_eq_val_str_case_sensitive(self, cond: Any,
+                                                          state: Any) -> str:
+        field = self.escape_and_quote_field(cond.field)
+        value = cond.value
+        if value.contains_special() or any(c in value for c in ("%", "_", "\\")):
+            pattern = self.convert_value_str(value, state, no_quote=True)
+            return f"{field} LIKE '{pattern}' ESCAPE '\\'"
+        return f"{field}={self.convert_value_str(value, state)}"
 
 
 def _backend(dialect: str) -> Any:  # pySigma's backends are untyped
     if dialect == "postgresql":
         return _PostgresBackend(table="threat_events")
-    # Without COLLATE NOCASE: Sovra's own values (actions, outcomes, levels) are lower
-    # case already, and a collated comparison cannot use the (action, seq) index.
     return _Backend(table="threat_events")
 
 
@@ -189,8 +208,8 @@ def _correlation(source: str, doc: dict[str, Any],
     return CorrelationRule(rule_id, str(rule.title), _severity(rule.level), kind,
                            tuple(by_ref[r].where for r in refs), group_by,
                            float(rule.timespan.seconds), _OPS.get(op, ">="),
-                           int(condition.count or 0) if kind != "temporal"
-                           else len(refs), field)
+                           len(refs) if kind.startswith("temporal")
+                           else int(condition.count or 0), field)
 
 
 def _correlation_problem(kind: str, refs: list[str], group_by: tuple[str, ...],  # noqa: PLR0917
@@ -209,7 +228,7 @@ def _correlation_problem(kind: str, refs: list[str], group_by: tuple[str, ...], 
                 f"{', '.join(sorted(FIELDS))}")
     if kind == "value_count" and field is None:
         return "value_count needs condition.field"
-    if kind != "temporal" and op not in _OPS:
+    if not kind.startswith("temporal") and op not in _OPS:
         return f"condition operator {op!r} is not supported"
     return None
 

@@ -35,6 +35,9 @@ threat_events = Table(
     Column("bytes", BigInteger, nullable=False),
     Column("hour", Integer, nullable=False),  # UTC hour of day, for off-hours rules
     Column("grant_id", String(64), nullable=True),  # lockbox grant a decision used
+    # Request metadata matched against domain and user-agent indicators (threat_0002).
+    Column("user_agent", String(256), nullable=True),
+    Column("domain", String(253), nullable=True),
     Index("ix_threat_events_action_seq", "action", "seq"),
     Index("ix_threat_events_principal_ts", "principal", "ts"),
     Index("ix_threat_events_ts", "ts"),
@@ -45,6 +48,18 @@ threat_cursors = Table(
     metadata,
     Column("name", String(300), primary_key=True),
     Column("position", BigInteger, nullable=False),
+)
+
+# Each base rule's matches (rule_key: a digest of its SQL condition), stored by the pass
+# that found them, so a correlation's window reads these few rows, not every event of
+# its timespan again; rows older than the longest timespan are dropped (threat_0002).
+threat_rule_matches = Table(
+    "threat_rule_matches",
+    metadata,
+    Column("rule_key", BigInteger, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("ts", Float, nullable=False),
+    Index("ix_threat_rule_matches_seq", "seq"),
 )
 
 threat_alerts = Table(
@@ -88,4 +103,4 @@ threat_quarantine = Table(
 )
 
 __all__ = ["threat_alert_events", "threat_alerts", "threat_cursors", "threat_events",
-           "threat_quarantine"]
+           "threat_quarantine", "threat_rule_matches"]
