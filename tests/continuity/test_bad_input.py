@@ -5,6 +5,7 @@ One test per attack or mistake, named after it (as tests/transfer/test_attacks.p
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -143,7 +144,7 @@ def test_stored_files_swapped_between_paths_fail_to_decrypt(
     shutil.copy(scratch, two)
     doc = json.loads((made.path / MANIFEST).read_bytes())
     f1, f2 = doc["files"][1], doc["files"][2]
-    for key in ("stored_size", "stored_sha256"):
+    for key in ("stored_size", "stored_digest"):
         f1[key], f2[key] = f2[key], f1[key]
     body = (json.dumps(doc, sort_keys=True, indent=1) + "\n").encode()
     (made.path / MANIFEST).write_bytes(body)
@@ -152,3 +153,26 @@ def test_stored_files_swapped_between_paths_fail_to_decrypt(
     with pytest.raises(DecryptionError):
         _restore(source, made.path, tmp_path / "target")
     _nothing_restored(tmp_path / "target")
+
+
+def test_a_format_v1_backup_with_sha256_digests_still_verifies_and_restores(
+        source: Source, made: BackupInfo, tmp_path: Path) -> None:
+    """Backups written before the BLAKE3 digests (ADR 0801) stay restorable."""
+    doc = json.loads((made.path / MANIFEST).read_bytes())
+    doc["format"] = "sovra-backup/v1"
+    for record in doc["files"]:
+        del record["stored_digest"]
+        record["stored_sha256"] = hashlib.sha256(
+            (made.path / record["stored"]).read_bytes()).hexdigest()
+    body = (json.dumps(doc, sort_keys=True, indent=1) + "\n").encode()
+    (made.path / MANIFEST).write_bytes(body)
+    (made.path / SIGNATURE).write_text(sign(
+        made.backup_id, body, source.instance.ledger.checkpoints.signer, "sovra-backup/v1"))
+    done = restore(made.path, tmp_path / "target",
+                   trusted=source.instance.ledger.checkpoints.verifier,
+                   shares=source.share_texts[:2], checkpoint=None, actor="test")
+    assert (done.ledger_size, done.files) == (made.ledger.size, made.files)
+    one = _stored(made, 1)
+    one.write_bytes(one.read_bytes()[:-1] + b"\x00")
+    with pytest.raises(BackupIntegrityError, match="sha256 digest does not match"):
+        _restore(source, made.path, tmp_path / "target-2")

@@ -27,12 +27,16 @@ def test_backup_verify_drill_status_restore_prune(tmp_path: Path, embedder: Embe
     data, shares = tmp_path / "data", tmp_path / "custodians"
     base = ["--data-dir", str(data)]
 
+    env: dict[str, str] = {}
+
     def sovra(*args: str, code: int = 0) -> str:
-        done = runner.invoke(app, [*base, *args])
+        done = runner.invoke(app, [*base, *args], env=env)
         assert done.exit_code == code, done.output
         return done.output
 
-    sovra("init", "--shares", "2", "--threshold", "2", "--share-dir", str(shares))
+    initialized = sovra("init", "--shares", "2", "--threshold", "2", "--share-dir",
+                        str(shares))
+    admin_key = re.search(r"sk-sovra-\S+", initialized).group(0)
     share_args = [a for f in sorted(shares.glob("sovra-share-*.txt"))
                   for a in ("--share-file", str(f))]
     inst = open_instance(load_settings(data_dir=data, checkpoint_interval_s=0.0))
@@ -49,6 +53,12 @@ def test_backup_verify_drill_status_restore_prune(tmp_path: Path, embedder: Embe
     finally:
         inst.close()
 
+    analyst_key = _analyst_key(data)
+    env["SOVRA_API_KEY"] = analyst_key  # the CLI asks the policy as the API does
+    denied = sovra("backup", "create", *share_args, code=5)
+    assert "PermissionDeniedError" in denied and "continuity.backup" in denied
+    assert "PermissionDeniedError" in sovra("continuity", "drill", *share_args, code=5)
+    env["SOVRA_API_KEY"] = admin_key
     sealed = sovra("backup", "create", code=4)  # custodian mode: this process is sealed
     assert "SealedError" in sealed
     created = sovra("backup", "create", *share_args)
@@ -73,13 +83,35 @@ def test_backup_verify_drill_status_restore_prune(tmp_path: Path, embedder: Embe
 
     checkpoint = tmp_path / "checkpoint.note"
     checkpoint.write_text(sovra("ledger", "checkpoint"))
+    env["SOVRA_API_KEY"] = analyst_key  # the restored instance's policy denies an analyst
+    refused = sovra("restore", str(backup_dir), "--target", str(tmp_path / "refused"),
+                    "--log-key", log_key, *share_args, code=5)
+    assert "PermissionDeniedError" in refused and not (tmp_path / "refused").exists()
+    env["SOVRA_API_KEY"] = admin_key
     target = tmp_path / "restored"
     held = sovra("restore", str(backup_dir), "--target", str(target), "--log-key", log_key,
                  "--checkpoint", str(checkpoint), *share_args, code=1)
     assert "ROLLBACK DETECTED" in held and (target / "continuity" / "hold.json").is_file()
+    restored = open_instance(load_settings(data_dir=target, checkpoint_interval_s=0.0))
+    try:
+        bodies = [bytes(r.body) for r in restored.ledger.tail(3)]
+    finally:
+        restored.close()
+    assert b'"continuity.restore"' in bodies[0] and b'"allow' in bodies[0]  # the decision
+    assert b'"continuity.restore"' in bodies[1]
     held_status = runner.invoke(app, ["--data-dir", str(target), "continuity", "status"])
     assert "HELD after a restore" in held_status.output
 
     plan = sovra("backup", "prune", "--keep-daily", "1", "--keep-weekly", "0")
     assert "keep" in plan and "pruned" in plan  # the drill's backup is newer: this one goes
     assert not backup_dir.exists()
+
+
+def _analyst_key(data: Path) -> str:
+    """A second principal the default policy grants no continuity action."""
+    inst = open_instance(load_settings(data_dir=data, checkpoint_interval_s=0.0))
+    try:
+        inst.identity.create_principal("test", "bob", roles=("analyst",))
+        return inst.identity.create_api_key("test", "bob").token
+    finally:
+        inst.close()

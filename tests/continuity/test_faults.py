@@ -95,9 +95,13 @@ def test_a_backup_killed_half_way_leaves_no_backup_and_the_next_one_works(
     big = source.settings.data_dir / "transfer" / "policies" / ("ef" * 32) / "big.bin"
     big.parent.mkdir(parents=True)
     big.write_bytes(os.urandom(256 << 20))  # long enough to be caught half-way
+    identity = source.instance.identity
+    identity.create_principal("test", "ops", roles=("admin",))
+    api_key = identity.create_api_key("test", "ops").token  # the CLI asks the policy
     source.instance.close()  # the CLI process opens the data directory itself
     dest = tmp_path / "backups"
-    env = {**os.environ, "SOVRA_DATA_DIR": str(source.settings.data_dir)}
+    env = {**os.environ, "SOVRA_DATA_DIR": str(source.settings.data_dir),
+           "SOVRA_API_KEY": api_key}
     shares = [a for t, i in zip(source.share_texts[:2], range(2), strict=True)
               for a in ("--share-file", str(_share_file(tmp_path, i, t)))]
     process = subprocess.Popen([*sovra_command(), "backup", "create", "--dest", str(dest),

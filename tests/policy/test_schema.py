@@ -22,7 +22,8 @@ CONTRACT_ACTIONS = {
     "lockbox.request", "lockbox.read", "lockbox.approve", "lockbox.deny", "lockbox.revoke",
     "lockbox.breakglass", "lockbox.review", "lockbox.activate", "lockbox.watch",
     # backups, restores and drills (sovra.continuity)
-    "continuity.backup", "continuity.status", "continuity.rollback.accept",
+    "continuity.backup", "continuity.restore", "continuity.status",
+    "continuity.rollback.accept",
     # compliance evidence and the incident register (sovra.compliance)
     "compliance.report", "compliance.read", "compliance.incident",
     # governed SQL and the outbound diode (sovra.analytics)

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+import blake3
+
 from sovra.config import Settings
 from sovra.continuity import crypto, manifest, postgres, retention, sqlite_copy, state
 from sovra.errors import (
@@ -84,12 +86,21 @@ def _instance_files(settings: Settings, include_weights: bool
 
 
 def _sha256_of(path: Path) -> tuple[int, str]:
-    digest, size = hashlib.sha256(), 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()
+    size, digest = _digest_of(path, "sha256")
+    return size, digest.removeprefix("sha256:")
+
+
+def _digest_of(path: Path, algorithm: str) -> tuple[int, str]:
+    """(size, "<algorithm>:<hex>") of a file, read once in large chunks."""
+    digest = blake3.blake3() if algorithm == "blake3" else hashlib.sha256()
+    size = 0
+    with path.open("rb", buffering=0) as handle:
+        buffer = bytearray(_CHUNK)
+        view = memoryview(buffer)
+        while count := handle.readinto(buffer):
+            digest.update(view[:count])
+            size += count
+    return size, f"{algorithm}:{digest.hexdigest()}"
 
 
 def _seal_one(key: bytearray, index: int, backup_id: str, *, rel: str, src: Path,
@@ -106,7 +117,7 @@ def _seal_reader(key: bytearray, index: int, backup_id: str, *, rel: str, plain:
         out.flush()
         os.fsync(out.fileno())
     return manifest.FileRecord(rel, stored, sealed.size, sealed.stored_size,
-                               sealed.stored_sha256)
+                               sealed.stored_digest)
 
 
 def create(instance: Instance, *, actor: str, dest: Path | None = None,
@@ -257,7 +268,7 @@ def verify(folder: Path, trusted: notes.Verifier) -> Verification:
 def _check_stored(folder: Path, record: manifest.FileRecord) -> str | None:
     path = folder / record.stored
     try:
-        size, digest = _sha256_of(path)
+        size, digest = _digest_of(path, record.digest_algorithm)
     except FileNotFoundError:
         return f"{record.stored} ({record.path}) is missing"
     except OSError as exc:
@@ -265,8 +276,9 @@ def _check_stored(folder: Path, record: manifest.FileRecord) -> str | None:
     if size != record.stored_size:
         return (f"{record.stored} ({record.path}) is truncated or extended: {size} bytes, "
                 f"the manifest says {record.stored_size}")
-    if digest != record.stored_sha256:
-        return f"{record.stored} ({record.path}) was altered: its SHA-256 does not match"
+    if digest != record.stored_digest:
+        return (f"{record.stored} ({record.path}) was altered: its {record.digest_algorithm} "
+                "digest does not match the manifest")
     return None
 
 

@@ -2,8 +2,10 @@
 
 A backup is a plain file set (``manifest.json``, ``manifest.sig``, ``files/*.enc``) so it
 can be copied to removable media with ``cp``. The manifest names every file with its size
-and the SHA-256 of its stored (encrypted) form, whose AES-GCM tags in turn authenticate
-the plaintext (a second hash of the plaintext cost a third of the backup's time).
+and the digest of its stored (encrypted) form, whose AES-GCM tags in turn authenticate
+the plaintext (a second hash of the plaintext cost a third of the backup's time). The
+digest is BLAKE3 since format v2 (``blake3:<hex>``; SHA-256 was half of a backup's time,
+ADR 0801); v1 backups (``sha256:<hex>``) still verify and restore.
 ``manifest.sig`` is a C2SP signed note (c2sp.org/signed-note) by the ledger's log key
 over the manifest's SHA-256, so ``verify`` needs no key but the log's public key, and
 no unseal.
@@ -22,7 +24,9 @@ from typing import Any
 from sovra.errors import BackupIntegrityError, NoteError
 from sovra.ledger import note as notes
 
-FORMAT = "sovra-backup/v1"
+FORMAT = "sovra-backup/v2"
+_FORMATS = frozenset({"sovra-backup/v1", FORMAT})
+DIGESTS = ("blake3", "sha256")
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
 FILES_DIR = "files"
@@ -39,7 +43,11 @@ class FileRecord:
     stored: str        # relative to the backup directory ("files/000001.enc")
     size: int          # of the plaintext; its integrity is the AEAD's (path-bound tags)
     stored_size: int
-    stored_sha256: str
+    stored_digest: str  # "blake3:<hex>" (v1: "sha256:<hex>")
+
+    @property
+    def digest_algorithm(self) -> str:
+        return self.stored_digest.partition(":")[0]
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,7 @@ class Manifest:
     ledger: LedgerHead
     files: tuple[FileRecord, ...]
     references: tuple[Reference, ...]
+    format: str = FORMAT
 
     def encode(self) -> bytes:
         return json.dumps(_to_json(self), sort_keys=True, indent=1).encode("utf-8") + b"\n"
@@ -98,7 +107,7 @@ def _b64(raw: bytes) -> str:
 def _to_json(m: Manifest) -> dict[str, Any]:
     c = m.ceremony
     return {
-        "format": FORMAT, "backup_id": m.backup_id, "created_at": m.created_at,
+        "format": m.format, "backup_id": m.backup_id, "created_at": m.created_at,
         "profile": m.profile, "log_origin": m.log_origin, "log_vkey": m.log_vkey,
         "ceremony": {"ceremony_id": c.ceremony_id, "mode": c.mode, "threshold": c.threshold,
                      "share_count": c.share_count, "fingerprints": list(c.fingerprints),
@@ -106,9 +115,28 @@ def _to_json(m: Manifest) -> dict[str, Any]:
         "wrapped_key": _b64(m.wrapped_key),
         "ledger": {"size": m.ledger.size, "root": _b64(m.ledger.root),
                    "last_entry_time": m.ledger.last_entry_time},
-        "files": [f.__dict__ for f in m.files],
+        "files": [_file_json(f, m.format) for f in m.files],
         "references": [r.__dict__ for r in m.references],
     }
+
+
+def _file_json(f: FileRecord, fmt: str) -> dict[str, Any]:
+    found = dict(f.__dict__)
+    if fmt == "sovra-backup/v1":  # v1 named the field after its one algorithm
+        found["stored_sha256"] = found.pop("stored_digest").removeprefix("sha256:")
+    return found
+
+
+def _file_record(doc: dict[str, Any], fmt: str) -> FileRecord:
+    doc = dict(doc)
+    if fmt == "sovra-backup/v1":
+        doc["stored_digest"] = "sha256:" + str(doc.pop("stored_sha256"))
+    record = FileRecord(**doc)
+    algorithm, _, hexdigest = record.stored_digest.partition(":")
+    if algorithm not in DIGESTS or not re.fullmatch(r"[0-9a-f]{64}", hexdigest):
+        raise ValueError(f"stored_digest {record.stored_digest!r} is not blake3:<hex> or "
+                         "sha256:<hex>")
+    return record
 
 
 def entry_time(body: bytes) -> str | None:
@@ -135,13 +163,14 @@ def decode(raw: bytes) -> Manifest:
     except ValueError as exc:
         raise BackupIntegrityError(f"the manifest is not JSON ({exc}): the backup is "
                                    "damaged") from exc
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+    if not isinstance(doc, dict) or doc.get("format") not in _FORMATS:
         found = doc.get("format") if isinstance(doc, dict) else None
         raise BackupIntegrityError(f"not a Sovra backup manifest (format {found!r}, "
                                    f"expected {FORMAT})")
+    fmt = str(doc["format"])
     try:
         c, led = doc["ceremony"], doc["ledger"]
-        files = tuple(FileRecord(**f) for f in doc["files"])
+        files = tuple(_file_record(f, fmt) for f in doc["files"])
         manifest = Manifest(
             backup_id=str(doc["backup_id"]), created_at=float(doc["created_at"]),
             profile=str(doc["profile"]), log_origin=str(doc["log_origin"]),
@@ -153,7 +182,8 @@ def decode(raw: bytes) -> Manifest:
             wrapped_key=base64.b64decode(doc["wrapped_key"], validate=True),
             ledger=LedgerHead(int(led["size"]), base64.b64decode(led["root"], validate=True),
                               led["last_entry_time"]),
-            files=files, references=tuple(Reference(**r) for r in doc["references"]))
+            files=files, references=tuple(Reference(**r) for r in doc["references"]),
+            format=fmt)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise BackupIntegrityError(f"the manifest is malformed ({type(exc).__name__}: "
                                    f"{exc}): the backup is damaged") from exc
@@ -166,13 +196,14 @@ def decode(raw: bytes) -> Manifest:
     return manifest
 
 
-def signed_text(backup_id: str, manifest_bytes: bytes) -> str:
+def signed_text(backup_id: str, manifest_bytes: bytes, fmt: str = FORMAT) -> str:
     """The note text the log key signs: the format, the backup id, the manifest's hash."""
-    return f"{FORMAT}\n{backup_id}\nsha256 {hashlib.sha256(manifest_bytes).hexdigest()}\n"
+    return f"{fmt}\n{backup_id}\nsha256 {hashlib.sha256(manifest_bytes).hexdigest()}\n"
 
 
-def sign(backup_id: str, manifest_bytes: bytes, signer: notes.Signer) -> str:
-    text = signed_text(backup_id, manifest_bytes)
+def sign(backup_id: str, manifest_bytes: bytes, signer: notes.Signer,
+         fmt: str = FORMAT) -> str:
+    text = signed_text(backup_id, manifest_bytes, fmt)
     return notes.Note(text, (signer.sign(text),)).render()
 
 
@@ -195,7 +226,7 @@ def verify_signature(manifest_bytes: bytes, signature: str,
         raise BackupIntegrityError(
             f"the manifest of backup {manifest.backup_id} is not signed by the trusted log "
             f"key {trusted.name} ({exc}): it was signed by an unknown key or altered") from exc
-    if note.text != signed_text(manifest.backup_id, manifest_bytes):
+    if note.text != signed_text(manifest.backup_id, manifest_bytes, manifest.format):
         raise BackupIntegrityError(f"the manifest of backup {manifest.backup_id} was altered "
                                    "after it was signed (its hash does not match)")
     return manifest

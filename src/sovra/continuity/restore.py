@@ -121,11 +121,15 @@ def _check_database(found: manifest.Manifest, database_url: str | None) -> None:
 
 def restore(folder: Path, target: Path, *, trusted: notes.Verifier, shares: Sequence[str],
             checkpoint: str | None, actor: str, database_url: str | None = None,
+            credential: str | None = None,
             clock: Callable[[], float] = time.monotonic) -> RestoreResult:
     """Restore backup ``folder`` into ``target`` (new or empty), verified end to end.
 
     A cluster-profile backup also needs ``database_url``, a new, empty PostgreSQL
-    database; a failure after loading it empties it again.
+    database; a failure after loading it empties it again. With ``credential`` (an API
+    key, as the CLI always passes), the restored instance's own policy decides
+    ``continuity.restore`` for its holder before anything is kept, and the decision is
+    recorded in the restored ledger; a denial keeps nothing (``PermissionDeniedError``).
     """
     started = clock()
     target = target.absolute()
@@ -157,7 +161,7 @@ def restore(folder: Path, target: Path, *, trusted: notes.Verifier, shares: Sequ
             (staging / postgres.DUMP_NAME).unlink()  # plaintext: the database holds it now
         verdict, ledger_root = _check_restored_log(
             staging, found, trusted=trusted, checkpoint=checkpoint, actor=actor,
-            database_url=database_url)
+            database_url=database_url, credential=credential)
         _check_target(target)
         if target.exists():
             target.rmdir()
@@ -203,37 +207,76 @@ def restored_settings(data_dir: Path, database_url: str | None = None) -> Settin
 
 
 def _check_restored_log(staging: Path, found: manifest.Manifest, *, trusted: notes.Verifier,
-                        checkpoint: str | None, actor: str, database_url: str | None
-                        ) -> tuple[RollbackVerdict, bytes]:
+                        checkpoint: str | None, actor: str, database_url: str | None,
+                        credential: str | None) -> tuple[RollbackVerdict, bytes]:
     """Open the restored log: it must be the backed-up one, then compare, then record."""
     settings = restored_settings(staging, database_url)
+    if credential is not None:
+        return _check_authorized(settings, found, trusted=trusted, checkpoint=checkpoint,
+                                 credential=credential)
     engine = make_engine(settings.effective_database_url)
     try:
         ledger = Ledger.open(engine, settings)
         try:
-            if ledger.integrity_problem is not None:
-                raise BackupIntegrityError(f"the restored ledger is inconsistent: "
-                                           f"{ledger.integrity_problem}")
-            if ledger.size != found.ledger.size or ledger.root() != found.ledger.root:
-                raise BackupIntegrityError("the restored ledger is not the one the manifest "
-                                           "records (size or root differs)")
-            root = ledger.root()
-            verdict = check_rollback(checkpoint, trusted, ledger.size, ledger.root)
-            details: dict[str, object] = {
-                "backup_id": found.backup_id, "ledger_size": found.ledger.size,
-                "rolled_back": verdict.rolled_back, "reason": verdict.reason,
-                "checkpoint_size": verdict.checkpoint_size}
-            ledger.append(actor, "continuity.restore", f"continuity/backup/{found.backup_id}",
-                          "success", details)
-            if verdict.rolled_back:
-                ledger.append(actor, "continuity.rollback.hold",
-                              f"continuity/backup/{found.backup_id}", "success", details)
-                state.write_json(state.hold_path(staging), {
-                    "backup_id": found.backup_id, "reason": verdict.reason,
-                    "checkpoint_size": verdict.checkpoint_size,
-                    "restored_size": verdict.restored_size, "detected_at": time.time()})
+            return _check_and_record(ledger, staging, found, trusted=trusted,
+                                     checkpoint=checkpoint, actor=actor)
         finally:
             ledger.close()
     finally:
         engine.dispose()
-    return verdict, root
+
+
+def _check_authorized(settings: Settings, found: manifest.Manifest, *,
+                      trusted: notes.Verifier, checkpoint: str | None, credential: str
+                      ) -> tuple[RollbackVerdict, bytes]:
+    """``_check_and_record`` after the restored instance's policy allowed the holder of
+    ``credential`` to restore it (the CLI must not bypass policy, as the API cannot)."""
+    from sovra.instance import open_instance  # the whole instance only for this path
+    from sovra.policy import Resource
+
+    opened = open_instance(settings)
+    try:
+        _require_backed_up(opened.ledger, found)
+        caller = opened.identity.authenticate(f"Bearer {credential}", "cli")
+        opened.policy.require(caller, "continuity.restore",
+                              Resource("Continuity", found.backup_id), {"client_ip": "cli"})
+        return _check_and_record(opened.ledger, settings.data_dir, found, trusted=trusted,
+                                 checkpoint=checkpoint, actor=caller.principal_id,
+                                 expected_size=opened.ledger.size)
+    finally:
+        opened.close()
+
+
+def _require_backed_up(ledger: Ledger, found: manifest.Manifest) -> None:
+    if ledger.integrity_problem is not None:
+        raise BackupIntegrityError(f"the restored ledger is inconsistent: "
+                                   f"{ledger.integrity_problem}")
+    if ledger.size != found.ledger.size or ledger.root() != found.ledger.root:
+        raise BackupIntegrityError("the restored ledger is not the one the manifest "
+                                   "records (size or root differs)")
+
+
+def _check_and_record(ledger: Ledger, staging: Path, found: manifest.Manifest, *,
+                      trusted: notes.Verifier, checkpoint: str | None, actor: str,
+                      expected_size: int | None = None) -> tuple[RollbackVerdict, bytes]:
+    if expected_size is None:
+        _require_backed_up(ledger, found)
+    elif ledger.size != expected_size:
+        raise BackupIntegrityError("the restored ledger changed while it was checked")
+    # The backed-up log's size, not the current one: a policy decision recorded just
+    # now must not make an older log look long enough.
+    size = found.ledger.size
+    verdict = check_rollback(checkpoint, trusted, size, ledger.root)
+    details: dict[str, object] = {
+        "backup_id": found.backup_id, "ledger_size": size,
+        "rolled_back": verdict.rolled_back, "reason": verdict.reason,
+        "checkpoint_size": verdict.checkpoint_size}
+    resource = f"continuity/backup/{found.backup_id}"
+    ledger.append(actor, "continuity.restore", resource, "success", details)
+    if verdict.rolled_back:
+        ledger.append(actor, "continuity.rollback.hold", resource, "success", details)
+        state.write_json(state.hold_path(staging), {
+            "backup_id": found.backup_id, "reason": verdict.reason,
+            "checkpoint_size": verdict.checkpoint_size,
+            "restored_size": verdict.restored_size, "detected_at": time.time()})
+    return verdict, ledger.root(size)

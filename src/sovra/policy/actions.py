@@ -35,10 +35,11 @@ ACTIONS: MappingProxyType[str, frozenset[str]] = MappingProxyType({
     "bundles.approve": frozenset({"Bundle"}),
     "bundles.read": frozenset({"Bundle"}),
     "ai.trace": frozenset({"Trace"}),
-    # Continuity (sovra.continuity, 70-continuity.cedar): backups, the status, and an
-    # approver's acceptance of a restore that rolled the log back.
-    **dict.fromkeys(("continuity.backup", "continuity.status", "continuity.rollback.accept"),
-                    frozenset({"Continuity"})),
+    # Continuity (sovra.continuity, 70-continuity.cedar): backups (and drills), restores
+    # (decided by the restored instance's own policy), the status, and an approver's
+    # acceptance of a restore that rolled the log back.
+    **dict.fromkeys(("continuity.backup", "continuity.restore", "continuity.status",
+                     "continuity.rollback.accept"), frozenset({"Continuity"})),
     "assessment.run": frozenset({"Assessment"}),
     "placement.advise": frozenset({"Assessment"}),
     # Compliance evidence and incidents (sovra.compliance, 95-compliance.cedar).

@@ -1,5 +1,9 @@
 """``sovra backup ...``, ``sovra restore`` and ``sovra continuity ...``: thin edges.
 
+Every command that changes something takes the caller's API key (``--api-key`` or
+SOVRA_API_KEY) and asks the policy first, as the API does, with the decision recorded:
+``continuity.backup`` for backups, pruning and drills, ``continuity.restore`` for a
+restore, decided by the restored instance's own policy (the source may be gone).
 Backups run in this process against the data directory while ``sovra up`` keeps serving
 (SQLite's online backup reads one consistent snapshot). In custodian mode this process
 is sealed: pass ``--share-file`` (threshold times) to unseal it for the command, as for
@@ -20,11 +24,13 @@ import typer
 from rich.console import Console
 
 from sovra import continuity
+from sovra.cli.commands.identity import ApiKey, acting
 from sovra.cli.context import instance, options
 from sovra.cli.errors import EXIT_INVALID, run
 from sovra.errors import InvalidInputError, NoteError
 from sovra.instance import Instance
 from sovra.ledger import note as notes
+from sovra.policy import Resource
 
 backup_app = typer.Typer(help="Encrypted, signed backups: create, list, verify, prune.",
                          no_args_is_help=True)
@@ -41,9 +47,10 @@ DestOpt = Annotated[Path | None, typer.Option(
 LogKey = Annotated[str, typer.Option(
     "--log-key", help="The instance's log key as `sovra ledger key` prints it (inline or "
     "@file): the manifest must be signed by it. Keep it outside the backup.")]
-ApiKey = Annotated[str, typer.Option(
+ApproverKey = Annotated[str, typer.Option(
     "--api-key", envvar="SOVRA_API_KEY", help="An approver's API key (env SOVRA_API_KEY).",
     show_default=False)]
+_CONTINUITY = Resource("Continuity")
 
 
 def _actor() -> str:
@@ -78,14 +85,17 @@ def _when(epoch: float) -> str:
 
 
 @backup_app.command("create")
-def create_command(ctx: typer.Context, dest: DestOpt = None, include_weights: Annotated[
+def create_command(ctx: typer.Context, api_key: ApiKey, dest: DestOpt = None,
+                   include_weights: Annotated[
         bool, typer.Option("--include-weights", help="Include model weights (default: "
                            "listed by reference to the bundle that brought them).")] = False,
         share_file: ShareFiles = None) -> None:
     """Back up the whole instance: database, stored objects, configuration, policy packs."""
     with instance(ctx) as opened:
+        caller = run(lambda: acting(opened, api_key, "continuity.backup", _CONTINUITY))
         _unseal_here(opened, share_file)
-        made = run(lambda: continuity.create_backup(opened, actor=_actor(), dest=dest,
+        made = run(lambda: continuity.create_backup(opened, actor=caller.principal_id,
+                                                    dest=dest,
                                                     include_weights=include_weights))
         vkey = opened.ledger.checkpoints.verifier.vkey
     console.print(f"backup {made.backup_id}: {made.files} files, {made.bytes} bytes "
@@ -127,7 +137,7 @@ def verify_command(backup: Annotated[Path, typer.Argument(help="The backup folde
 
 
 @backup_app.command("prune")
-def prune_command(ctx: typer.Context, dest: DestOpt = None,
+def prune_command(ctx: typer.Context, api_key: ApiKey, dest: DestOpt = None,
                   keep_daily: Annotated[int | None, typer.Option(
                       "--keep-daily", min=0, help="Newest per day, for N days.")] = None,
                   keep_weekly: Annotated[int | None, typer.Option(
@@ -135,7 +145,9 @@ def prune_command(ctx: typer.Context, dest: DestOpt = None,
                   ) -> None:
     """Remove the backups no retention rule keeps (the newest is always kept)."""
     with instance(ctx) as opened:
-        plan = run(lambda: continuity.prune_backups(opened, actor=_actor(), dest=dest,
+        caller = run(lambda: acting(opened, api_key, "continuity.backup", _CONTINUITY))
+        plan = run(lambda: continuity.prune_backups(opened, actor=caller.principal_id,
+                                                    dest=dest,
                                                     daily=keep_daily, weekly=keep_weekly))
     for kept in plan.keep:
         console.print(f"keep   {kept.backup_id}  ({', '.join(kept.reasons)})", highlight=False)
@@ -151,6 +163,7 @@ def restore_command(  # noqa: PLR0917 (Typer maps each parameter to an option)
     backup: Annotated[Path, typer.Argument(help="The backup folder.")],
     target: Annotated[Path, typer.Option("--target", help="A new, empty data directory.")],
     log_key: LogKey,
+    api_key: ApiKey,
     checkpoint: Annotated[Path | None, typer.Option(
         "--checkpoint", help="The newest checkpoint note known outside the backup (from "
         "`sovra ledger checkpoint`, or a witness's cosigned copy): rollback detection.",
@@ -167,7 +180,8 @@ def restore_command(  # noqa: PLR0917 (Typer maps each parameter to an option)
     database_url = options(ctx).database_url
     done = run(lambda: continuity.restore(backup, target, trusted=trusted,
                                           shares=_texts(share_file), checkpoint=note,
-                                          actor=_actor(), database_url=database_url))
+                                          actor=_actor(), database_url=database_url,
+                                          credential=api_key))
     console.print(f"restored backup {done.backup_id} into {done.target}: {done.files} files, "
                   f"{done.size_bytes} bytes, ledger size {done.ledger_size} "
                   f"({done.elapsed_s:.1f} s)", highlight=False, soft_wrap=True)
@@ -185,14 +199,16 @@ def restore_command(  # noqa: PLR0917 (Typer maps each parameter to an option)
 
 
 @app.command("drill")
-def drill_command(ctx: typer.Context, share_file: ShareFiles = None, keep: Annotated[
+def drill_command(ctx: typer.Context, api_key: ApiKey, share_file: ShareFiles = None,
+                  keep: Annotated[
         bool, typer.Option("--keep", help="Keep the scratch restore for inspection.")] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")
                            ] = False) -> None:
     """Back up, restore into scratch, verify, measure RTO and RPO; report and record."""
     with instance(ctx) as opened:
+        caller = run(lambda: acting(opened, api_key, "continuity.backup", _CONTINUITY))
         _unseal_here(opened, share_file)
-        report = run(lambda: continuity.run_drill(opened, actor=_actor(),
+        report = run(lambda: continuity.run_drill(opened, actor=caller.principal_id,
                                                   shares=_texts(share_file), keep=keep))
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=1))
@@ -232,7 +248,7 @@ def status_command(ctx: typer.Context, as_json: Annotated[bool, typer.Option(
 
 
 @app.command("accept-rollback")
-def accept_rollback_command(ctx: typer.Context, api_key: ApiKey, reason: Annotated[
+def accept_rollback_command(ctx: typer.Context, api_key: ApproverKey, reason: Annotated[
         str, typer.Option("--reason", help="Why serving this older state is acceptable.")]
         ) -> None:
     """An approver accepts a detected rollback so the restored instance may serve again."""
