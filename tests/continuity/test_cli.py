@@ -72,7 +72,8 @@ def test_backup_verify_drill_status_restore_prune(tmp_path: Path, embedder: Embe
     assert drill["passed"], drill
     names = {c["name"] for c in drill["checks"] if c["passed"]}
     assert {"restore", "ledger-consistency", "sqlite-integrity", "documents-decrypt",
-            "retrieval", "ledger-verify"} <= names
+            "retrieval", "ledger-verify", "chat"} <= names  # the bundled model answered
+    assert drill["notes"] == []  # every check was evidenced
     assert drill["rto_s"] >= 0 and drill["rpo_s"] is not None
     assert Path(drill["report_path"]).is_file()
     assert not any((data / "continuity" / "tmp").iterdir())  # the scratch is gone

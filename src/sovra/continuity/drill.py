@@ -3,7 +3,10 @@
 A drill backs the live instance up, restores the backup into scratch (a segregated data
 directory, DORA Art. 12(2)), opens it as a second instance and checks it as an operator
 would: SQLite's integrity check, the ledger (consistent with the live log, and verified
-offline from an export), a sample of documents decrypted, one retrieval query. RTO is
+offline from an export), a sample of documents decrypted, one retrieval query, and one
+chat request through the restored instance's gateway with the bundled model (when the
+model is not installed, the check says "not evidenced": it neither passes nor fails,
+and the report says so; it is never counted as a success). RTO is
 the time from the start of the restore until that query answers; RPO is the age of the
 last backed-up ledger entry against the last entry the live instance acknowledged. The
 report is a JSON file and a ledger entry; ``status`` warns when no drill ran in 12 months
@@ -12,6 +15,7 @@ report is a JSON file and a ledger entry; ``status`` warns when no drill ran in 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import shutil
 import sqlite3
@@ -23,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from sovra.config import Settings
-from sovra.continuity import backup, manifest, state
+from sovra.continuity import backup, manifest, postgres, state
 from sovra.continuity.restore import restore, restored_settings
-from sovra.errors import SovraError
+from sovra.errors import InvalidInputError, SovraError
 from sovra.identity import Caller
 from sovra.instance import Instance, open_instance
 from sovra.ledger import merkle, verify_archive
@@ -39,6 +43,9 @@ class Check:
     name: str
     passed: bool
     detail: str
+    # False: the drill could not run this check here (say, no bundled model installed);
+    # such a check has passed=False, is left out of the verdict and named in the report.
+    evidenced: bool = True
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,10 @@ def _failed(name: str, detail: str) -> Check:
     return Check(name, passed=False, detail=detail)
 
 
+def _not_evidenced(name: str, detail: str) -> Check:
+    return Check(name, passed=False, detail=f"not evidenced: {detail}", evidenced=False)
+
+
 def _entry_time(text: str | None) -> float | None:
     if text is None:
         return None
@@ -92,10 +103,16 @@ def _dev_shares(instance: Instance) -> list[str]:
 
 def run_drill(instance: Instance, *, actor: str, shares: Sequence[str] = (),
               scratch: Path | None = None, keep: bool = False,
+              scratch_database_url: str | None = None,
               clock: Callable[[], float] = time.time,
               monotonic: Callable[[], float] = time.monotonic) -> DrillReport:
-    """Back up, restore into scratch, verify, measure; report and record the result."""
+    """Back up, restore into scratch, verify, measure; report and record the result.
+
+    The cluster profile restores into ``scratch_database_url``, a new, empty PostgreSQL
+    database (segregated from the live one), emptied again afterwards unless ``keep``.
+    """
     settings = instance.settings
+    _check_scratch_database(settings, scratch_database_url)
     started_at = clock()
     made = backup.create(instance, actor=actor)
     drill_id = f"drill-{made.backup_id}"
@@ -116,14 +133,14 @@ def run_drill(instance: Instance, *, actor: str, shares: Sequence[str] = (),
         scratch_root.mkdir(parents=True, exist_ok=True, mode=0o700)
         restored = restore(made.path, target, trusted=instance.ledger.checkpoints.verifier,
                            shares=[*shares, *_dev_shares(instance)], checkpoint=None,
-                           actor=actor)
+                           actor=actor, database_url=scratch_database_url)
         checks.append(_ok("restore", f"{restored.files} files, {restored.size_bytes} "
                             "bytes, manifest and every hash verified"))
         checks.append(_consistency(instance, head.size, restored.ledger_root, live_size,
                                    live_root))
         # The drill reads the scratch copy's documents itself and keeps only counts, so
         # that private copy's lockbox is off (ADR 0700 addendum); the live one's is not.
-        opened = open_instance(restored_settings(target).model_copy(
+        opened = open_instance(restored_settings(target, scratch_database_url).model_copy(
             update={"lockbox_enforced": False}))
         try:
             for share in shares:
@@ -135,7 +152,9 @@ def run_drill(instance: Instance, *, actor: str, shares: Sequence[str] = (),
             # Serving: restored, opened, unsealed, answering a query. The checks below
             # verify more than serving needs, so they are outside the RTO.
             rto = monotonic() - t0
-            checks.append(_integrity(target / backup.DB_NAME))
+            checks.append(_integrity(target / backup.DB_NAME) if scratch_database_url is None
+                          else _database_readable(opened, head.size))
+            checks.append(_chat(opened, _admin(opened)))
             checks.append(_ledger_offline(opened, scratch_root))
         finally:
             opened.close()
@@ -144,12 +163,15 @@ def run_drill(instance: Instance, *, actor: str, shares: Sequence[str] = (),
     finally:
         if not keep:
             shutil.rmtree(scratch_root, ignore_errors=True)
-    passed = all(c.passed for c in checks) and rto is not None
+            if scratch_database_url is not None:
+                with contextlib.suppress(SovraError):  # it may never have been loaded
+                    postgres.empty(scratch_database_url)
+    passed = all(c.passed for c in checks if c.evidenced) and rto is not None
     report = DrillReport(
         drill_id, started_at, made.backup_id, -1.0 if rto is None else round(rto, 3),
         None if rpo is None else round(rpo, 3), live_size - head.size,
         settings.continuity_rto_target_s, settings.continuity_rpo_target_s, tuple(checks),
-        passed, notes=("the chat check of issue 17 is not part of this drill yet",))
+        passed, notes=tuple(f"{c.name}: {c.detail}" for c in checks if not c.evidenced))
     return _record(instance, report, actor)
 
 
@@ -161,7 +183,10 @@ def _record(instance: Instance, report: DrillReport, actor: str) -> DrillReport:
                            "success" if report.passed else "failure",
                            {"backup_id": report.backup_id, "rto_s": report.rto_s,
                             "rpo_s": report.rpo_s, "passed": report.passed,
-                            "failed_checks": [c.name for c in report.checks if not c.passed]})
+                            "failed_checks": [c.name for c in report.checks
+                                              if c.evidenced and not c.passed],
+                            "not_evidenced": [c.name for c in report.checks
+                                              if not c.evidenced]})
     state.write_json(path, report.to_json())
     state.update_state(data_dir, last_drill={
         "drill_id": report.drill_id, "at": report.started_at, "rto_s": report.rto_s,
@@ -179,6 +204,32 @@ def _consistency(instance: Instance, size: int, restored_root: bytes, live_size:
         return _failed("ledger-consistency", f"{type(exc).__name__}: {exc}")
     return _ok("ledger-consistency", f"restored log (size {size}) is consistent with "
                  f"the live log (size {live_size})")
+
+
+def _check_scratch_database(settings: Settings, url: str | None) -> None:
+    if settings.profile == "cluster" and url is None:
+        raise InvalidInputError("a drill of the cluster profile restores into a separate "
+                                "PostgreSQL database: give --scratch-database-url of a new, "
+                                "empty database (it is emptied again after the drill)")
+    if settings.profile != "cluster" and url is not None:
+        raise InvalidInputError("this instance is of the embedded profile: its drill "
+                                "restores into a scratch data directory; drop "
+                                "--scratch-database-url")
+    if url is not None:
+        postgres.require_empty(url)  # before the backup: nothing is made for a bad target
+
+
+def _database_readable(opened: Instance, backed_up: int) -> Check:
+    """PostgreSQL: every table of the restored database reads in full (a sequential
+    scan of each heap), and it holds the backed-up log's rows."""
+    try:
+        counts = postgres.table_rows(opened.engine)
+    except SovraError as exc:
+        return _failed("database-readable", f"{type(exc).__name__}: {exc}")
+    entries = counts.get("ledger_entries", 0)
+    return Check("database-readable", entries >= backed_up,
+                 f"{len(counts)} tables read in full, {sum(counts.values())} rows, "
+                 f"{entries} ledger entries (backed up: {backed_up})")
 
 
 def _integrity(db: Path) -> Check:
@@ -216,6 +267,46 @@ def _documents(opened: Instance) -> list[Check]:
         return [_failed("documents", f"{type(exc).__name__}: {exc}")]
     return [_ok("documents-decrypt", f"{len(texts)} documents decrypted"),
             Check("retrieval", bool(hits), f"{len(hits)} hits for one query")]
+
+
+CHAT_PROMPT = "This is a restore drill. Reply with the word: ready."
+
+
+def _chat(opened: Instance, caller: Caller | None) -> Check:
+    """One chat request through the restored (scratch) instance's gateway, with the
+    bundled model: the same operation the OpenAI route runs, governed and recorded in
+    the scratch copy's ledger. Model missing: not evidenced, never a success."""
+    from sovra.ai import ChatRequest, register_builtin_models
+    from sovra.ai.builtin import SMOLLM2_ID
+    from sovra.ai.models import ChatMessage, GenerationParams
+    from sovra.errors import ModelNotFoundError
+
+    if caller is None:
+        return _not_evidenced("chat", "the restored instance has no administrator to ask as")
+    try:
+        # Registering the bundled model touches only the private scratch copy.
+        register_builtin_models(opened.ai)
+    except ModelNotFoundError as exc:
+        return _not_evidenced("chat", f"the bundled model is not installed here ({exc})")
+    request = ChatRequest(SMOLLM2_ID, (ChatMessage("user", CHAT_PROMPT),),
+                          GenerationParams(max_tokens=8, temperature=0.0, seed=0))
+
+    async def ask() -> tuple[str, str, int]:
+        try:
+            async with opened.ai.chat(caller, None, request) as chat:
+                result = await chat.complete()
+                return chat.request_id, result.text, result.usage.completion_tokens
+        finally:
+            await opened.ai.aclose()
+
+    try:
+        request_id, text, tokens = asyncio.run(ask())
+    except SovraError as exc:
+        return _failed("chat", f"{SMOLLM2_ID}: {type(exc).__name__}: {exc}")
+    if tokens < 1 or not text.strip():
+        return _failed("chat", f"{SMOLLM2_ID} answered nothing (request {request_id})")
+    return _ok("chat", f"{SMOLLM2_ID} answered {tokens} tokens through the restored "
+                       f"instance's gateway (request {request_id}, recorded in its ledger)")
 
 
 def _ledger_offline(opened: Instance, scratch: Path) -> Check:

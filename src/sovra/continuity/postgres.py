@@ -87,6 +87,20 @@ def require_empty(url: str) -> None:
                             "never overwrites; create a new, empty database for it")
 
 
+def table_rows(engine: Engine) -> dict[str, int]:
+    """Rows of every table in the public schema, each counted by reading it in full."""
+    try:
+        with engine.connect() as conn:
+            names = [str(r[0]) for r in conn.execute(text(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+                "'public' AND table_type = 'BASE TABLE' ORDER BY table_name"))]
+            return {name: int(conn.execute(text(
+                f'SELECT count(*) FROM "{name}"')).scalar_one())  # noqa: S608 - catalogue names
+                for name in names}
+    except SQLAlchemyError as exc:
+        raise StorageError(f"the restored database cannot be read: {exc}") from exc
+
+
 def load(url: str, dump_file: Path) -> None:
     engine = make_engine(url)
     try:

@@ -199,22 +199,28 @@ def restore_command(  # noqa: PLR0917 (Typer maps each parameter to an option)
 
 
 @app.command("drill")
-def drill_command(ctx: typer.Context, api_key: ApiKey, share_file: ShareFiles = None,
+def drill_command(  # noqa: PLR0917 (Typer maps each parameter to an option)
+        ctx: typer.Context, api_key: ApiKey, share_file: ShareFiles = None,
                   keep: Annotated[
         bool, typer.Option("--keep", help="Keep the scratch restore for inspection.")] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")
-                           ] = False) -> None:
+                           ] = False,
+        scratch_database_url: Annotated[str | None, typer.Option(
+            "--scratch-database-url", help="Cluster profile: a new, empty PostgreSQL "
+            "database to restore into (emptied again after the drill).",
+            show_default=False)] = None) -> None:
     """Back up, restore into scratch, verify, measure RTO and RPO; report and record."""
     with instance(ctx) as opened:
         caller = run(lambda: acting(opened, api_key, "continuity.backup", _CONTINUITY))
         _unseal_here(opened, share_file)
         report = run(lambda: continuity.run_drill(opened, actor=caller.principal_id,
-                                                  shares=_texts(share_file), keep=keep))
+                                                  shares=_texts(share_file), keep=keep,
+                                                  scratch_database_url=scratch_database_url))
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=1))
     else:
         for check in report.checks:
-            mark = "ok  " if check.passed else "FAIL"
+            mark = "ok  " if check.passed else "n/a " if not check.evidenced else "FAIL"
             console.print(f"{mark} {check.name}: {check.detail}", highlight=False,
                           markup=False)
         console.print(f"RTO {report.rto_s:.2f} s (target {report.rto_target_s:.0f} s), RPO "
