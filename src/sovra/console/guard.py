@@ -138,7 +138,7 @@ async def visit(request: Request, instance: Instance, sessions: SessionStore) ->
     client = client_of(request)
     try:
         caller = await run_in_threadpool(instance.identity.authenticate,
-                                         f"Bearer {session.credential}", client)
+                                         session.credential, client)
     except AuthenticationError:
         sessions.close(session.id)  # a revoked key ends the session at once
         raise

@@ -26,7 +26,9 @@ MAX_SESSIONS = 10_000
 
 @dataclass(frozen=True)
 class Session:
-    """One logged-in browser. ``csrf`` is the synchronizer token its forms carry."""
+    """One logged-in browser. ``credential`` is the Authorization value (``Bearer`` and
+    the API key, or the identity provider's ID token); ``csrf`` is the synchronizer
+    token its forms carry."""
 
     id: str
     credential: str
