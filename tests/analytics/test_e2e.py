@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pyarrow.ipc
 import pytest
 
 from tests.analytics.conftest import STAFF_CSV
@@ -86,6 +87,12 @@ def test_governed_sql_and_an_export_leave_only_as_approved(server: Server,
             "format": "csv"})
         assert list(csv.reader(io.StringIO(as_csv.text))) == [
             ["dept", "n"], ["ops", "1"], ["sales", "2"]]
+        as_arrow = http.post("/analytics/query", headers=analyst, json={
+            "sql": "SELECT dept, count(*) AS n FROM hr.staff GROUP BY dept ORDER BY dept",
+            "format": "arrow"})
+        assert as_arrow.headers["content-type"] == "application/vnd.apache.arrow.stream"
+        arrow = pyarrow.ipc.open_stream(as_arrow.content).read_all()
+        assert arrow.to_pydict() == {"dept": ["ops", "sales"], "n": [1, 2]}
         escape = http.post("/analytics/query", headers=analyst, json={
             "sql": "SELECT * FROM read_csv('/etc/passwd')"})
         assert escape.status_code == 400 and "not a table" in escape.json()["error"]["message"]

@@ -28,7 +28,7 @@ from sovra.analytics.governance import ColumnRule, Mask, rewrite
 from sovra.analytics.locked import load_tables, locked_connection, run_query
 from sovra.analytics.source import plaintext, tabular_documents
 from sovra.analytics.sqlcheck import CheckedQuery, TableRef, check_sql
-from sovra.analytics.tables import Table, build_table
+from sovra.analytics.tables import Table, build_tables
 from sovra.data import DataService
 from sovra.data.classify import SECRET_KINDS, LevelMapping
 from sovra.errors import InvalidInputError, NotFoundError, ParseError, PermissionDeniedError
@@ -130,8 +130,9 @@ class AnalyticsService:
             found = self._collection_tables(collection_id)
             for name in sorted(wanted - {"*"} - set(found)):
                 raise NotFoundError(
-                    f"no table {collection_id}.{name}: a table is a CSV, TSV or JSON "
-                    f"document of the collection; known: {', '.join(sorted(found)) or 'none'}")
+                    f"no table {collection_id}.{name}: a table is a CSV, TSV, Parquet or "
+                    f"JSON document or an Excel sheet of the collection; known: "
+                    f"{', '.join(sorted(found)) or 'none'}")
             for name, table in found.items():
                 if "*" in wanted or name in wanted:
                     out[TableRef(collection_id, name)] = table
@@ -141,9 +142,9 @@ class AnalyticsService:
         tables: dict[str, Table] = {}
         for doc in tabular_documents(self.data, collection_id):
             name, text = plaintext(self.data, doc.id)
-            table = build_table(collection_id, doc.id, name, doc.kind, text,
-                                declared=doc.declared, mapping=self.mapping)
-            tables.setdefault(table.name, table)
+            for table in build_tables(collection_id, doc.id, name, doc.kind, text,
+                                      declared=doc.declared, mapping=self.mapping):
+                tables.setdefault(table.name, table)
         return tables
 
     @staticmethod

@@ -2,9 +2,11 @@
 
 The data room keeps each document's extracted text, sealed (docs/data.md): a CSV or TSV
 file as one line per row with its cells joined by ``" | "``, a JSON file as
-``path: value`` lines. A CSV table is read back from those lines (header first); a JSON
-document is a table when it is an array of flat objects (``[i].key: value``). Anything
-else, or rows of the wrong width, is a ``ParseError`` naming the document.
+``path: value`` lines. A CSV table is read back from those lines (header first); a
+Parquet file is stored the same way; an Excel workbook is one such block per sheet, each
+opened by a ``## sheet: NAME`` line, and each sheet is a table (``<file>_<sheet>``); a
+JSON document is a table when it is an array of flat objects (``[i].key: value``).
+Anything else, or rows of the wrong width, is a ``ParseError`` naming the document.
 
 Each column gets the highest level the data room's detectors find in its cells (an IBAN
 column is confidential); each row gets its document's declared level, raised by a
@@ -19,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sovra.data.classify import LevelMapping, scan
+from sovra.data.parsers._tabular import SHEET_MARK
 from sovra.errors import InvalidInputError, ParseError
 from sovra.policy import Classification
 
@@ -68,14 +71,31 @@ def table_name(source_name: str) -> str:
     return f"t_{name}" if name[0].isdigit() else name
 
 
+def sheets(kind: str, source_name: str, text: str) -> list[tuple[str, str]]:
+    """(table name, text) of each table in a document: one, or one per sheet of a
+    workbook (the data room's ``## sheet: NAME`` blocks)."""
+    if kind != "xlsx":
+        return [(table_name(source_name), text)]
+    out: list[tuple[str, str]] = []
+    for block in text.split("\n" + SHEET_MARK):
+        title, _, body = block.removeprefix(SHEET_MARK).partition("\n")
+        sheet = _NAME.sub("_", title.lower()).strip("_") or "sheet"
+        name = f"{table_name(source_name)}_{sheet}"
+        if body.strip(" |\n") and name not in dict(out):
+            out.append((name, body))
+    if not out:
+        raise ParseError(f"{source_name}: no sheet with rows")
+    return out
+
+
 def parse_rows(kind: str, source_name: str, text: str) -> tuple[list[str], list[list[str]]]:
-    """(header, rows of strings) of a CSV/TSV or JSON document's text."""
-    if kind == "csv":
+    """(header, rows of strings) of a CSV/TSV, Parquet, sheet or JSON document's text."""
+    if kind in ("csv", "parquet", "xlsx"):
         return _csv_rows(source_name, text)
     if kind == "json":
         return _json_rows(source_name, text)
-    raise ParseError(f"{source_name}: a {kind} document is not a table (CSV, TSV or a JSON "
-                     "array of flat objects)")
+    raise ParseError(f"{source_name}: a {kind} document is not a table (CSV, TSV, Parquet, "
+                     "an Excel sheet or a JSON array of flat objects)")
 
 
 def _csv_rows(source_name: str, text: str) -> tuple[list[str], list[list[str]]]:
@@ -106,9 +126,18 @@ def _json_rows(source_name: str, text: str) -> tuple[list[str], list[list[str]]]
     return header, rows
 
 
+def build_tables(collection: str, document_id: str, source_name: str, kind: str, text: str,
+                 *, declared: Classification, mapping: LevelMapping) -> list[Table]:
+    """Every table of one document (a workbook has one per sheet)."""
+    return [build_table(collection, document_id, source_name, kind, body, declared=declared,
+                        mapping=mapping, table=name)
+            for name, body in sheets(kind, source_name, text)]
+
+
 def build_table(collection: str, document_id: str, source_name: str, kind: str, text: str,
-                *, declared: Classification, mapping: LevelMapping) -> Table:
-    """Parse, type and classify one tabular document."""
+                *, declared: Classification, mapping: LevelMapping,
+                table: str | None = None) -> Table:
+    """Parse, type and classify one tabular document (or one sheet of it: ``table``)."""
     header, rows = parse_rows(kind, source_name, text)
     if len(header) * max(len(rows), 1) > MAX_TABLE_CELLS:
         raise ParseError(f"{source_name}: more than {MAX_TABLE_CELLS} cells")
@@ -123,7 +152,7 @@ def build_table(collection: str, document_id: str, source_name: str, kind: str, 
     labels = raw_columns[names.index(ROW_LABEL_COLUMN)] if ROW_LABEL_COLUMN in names else None
     row_levels = tuple(max(int(declared), _label_level(labels[i]) if labels else 0)
                        for i in range(len(rows)))
-    return Table(collection, table_name(source_name), document_id, tuple(columns),
+    return Table(collection, table or table_name(source_name), document_id, tuple(columns),
                  tuple(values), row_levels)
 
 
@@ -175,4 +204,5 @@ def _label_level(label: str) -> int:
 
 
 __all__ = ["CELL_SEPARATOR", "LEVEL_COLUMN", "ROW_LABEL_COLUMN", "Cell", "Column", "Table",
-           "build_table", "column_names", "parse_rows", "table_name"]
+           "build_table", "build_tables", "column_names", "parse_rows", "sheets",
+           "table_name"]

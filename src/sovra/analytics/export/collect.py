@@ -15,17 +15,15 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import select
-
 import sovra
 from sovra.analytics.export.redact import SourceFile
 from sovra.analytics.source import plaintext, tabular_documents
 from sovra.config import Settings
 from sovra.data import DataService
+from sovra.data.room_read import collection_ids
 from sovra.errors import InvalidInputError
 from sovra.ledger import Ledger
 from sovra.policy import Classification
-from sovra.store.tables.data import data_collections
 
 KINDS = ("support", "usage", "portability")
 LEDGER_TAIL = 500
@@ -81,8 +79,7 @@ def _usage(data: DataService, ledger: Ledger) -> list[SourceFile]:
 
 
 def _collection_ids(data: DataService) -> list[str]:
-    with data.core.engine.connect() as conn:
-        return [str(r[0]) for r in conn.execute(select(data_collections.c.id)).all()]
+    return collection_ids(data)
 
 
 def _portability(data: DataService, collection_id: str) -> list[SourceFile]:

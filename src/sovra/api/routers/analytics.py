@@ -17,6 +17,8 @@ from fastapi.responses import FileResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
 from sovra.analytics import QueryResult, TableInfo
+from sovra.analytics.arrow import MEDIA_TYPE as ARROW_MEDIA_TYPE
+from sovra.analytics.arrow import result_arrow
 from sovra.analytics.export import ExportInfo
 from sovra.api.auth import authorized
 from sovra.api.deps import get_instance
@@ -34,7 +36,7 @@ Reader = Annotated[Caller, Depends(authorized("export.read", "Export"))]
 class QueryIn(BaseModel):
     sql: str = Field(min_length=1, max_length=20_000)
     max_rows: int = Field(default=10_000, ge=1, le=100_000)
-    format: Literal["json", "csv"] = "json"
+    format: Literal["json", "csv", "arrow"] = "json"
 
 
 class QueryOut(BaseModel):
@@ -120,10 +122,12 @@ def result_csv(result: QueryResult) -> str:
 @router.post("/query", response_model=None)
 def query(body: QueryIn, caller: Querier, inst: InstanceDep) -> QueryOut | Response:
     result = inst.analytics.query(caller, body.sql, max_rows=body.max_rows)
+    headers = {"X-Sovra-Classification": result.classification.label,
+               "X-Sovra-Result-Sha256": result.result_sha256}
     if body.format == "csv":
-        return PlainTextResponse(result_csv(result), media_type="text/csv", headers={
-            "X-Sovra-Classification": result.classification.label,
-            "X-Sovra-Result-Sha256": result.result_sha256})
+        return PlainTextResponse(result_csv(result), media_type="text/csv", headers=headers)
+    if body.format == "arrow":
+        return Response(result_arrow(result), media_type=ARROW_MEDIA_TYPE, headers=headers)
     return QueryOut.of(result)
 
 

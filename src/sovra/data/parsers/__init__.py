@@ -17,6 +17,7 @@ from sovra.data.parsers._structured import (
     parse_json,
     parse_text,
 )
+from sovra.data.parsers._tabular import parse_parquet, parse_xlsx
 from sovra.data.parsers._types import SEPARATOR, ParsedDocument, ParseLimits, Segment
 from sovra.errors import FileTooLargeError, ParseError
 
@@ -34,6 +35,7 @@ PARSERS: dict[str, Parser] = {
     ".pdf": parse_pdf,
     ".docx": parse_docx,
     ".csv": parse_csv, ".tsv": parse_csv,
+    ".parquet": parse_parquet, ".xlsx": parse_xlsx,
     ".json": parse_json,
     ".eml": parse_eml,
 }
