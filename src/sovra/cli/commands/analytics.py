@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -31,7 +32,8 @@ _EXPORT = Resource("Export")
 def sql(ctx: typer.Context, query: Annotated[str, typer.Argument(
             help="One SELECT over collection.table names.")],
         api_key: ApiKey,
-        output: Annotated[str, typer.Option("--format", help="json or csv")] = "json",
+        output: Annotated[str, typer.Option(
+            "--format", help="json, csv, or arrow (an Arrow IPC stream on stdout)")] = "json",
         max_rows: Annotated[int, typer.Option("--max-rows")] = 10_000) -> None:
     """Governed SQL over collections' tables: masked by clearance, recorded.
 
@@ -42,7 +44,12 @@ def sql(ctx: typer.Context, query: Annotated[str, typer.Argument(
     with open_cli_instance(ctx) as inst:
         caller = run(lambda: acting(inst, api_key, "analytics.query", Resource("Collection")))
         result = run(lambda: inst.analytics.query(caller, query, max_rows=max_rows))
-    if output == "csv":
+    if output == "arrow":
+        from sovra.analytics.arrow import result_arrow
+
+        sys.stdout.buffer.write(result_arrow(result))
+        sys.stdout.buffer.flush()
+    elif output == "csv":
         typer.echo(result_csv(result), nl=False)
     else:
         typer.echo(QueryOut.of(result).model_dump_json(indent=2))
