@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sovra.errors import ConfigError
@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     oidc_jwks_path: Path | None = None
     oidc_group_roles: dict[str, list[str]] = Field(default_factory=dict)
     oidc_groups_claim: str = "groups"
+    # Console login with the same IdP (authorization code + PKCE, sovra.console.oidc):
+    # its two endpoints, on site; the client id defaults to the audience above.
+    console_oidc_authorize_url: str | None = None
+    console_oidc_token_url: str | None = None
+    console_oidc_client_id: str | None = None
+    console_oidc_client_secret: SecretStr | None = None
 
     # Air-gap bundles (sovra.transfer). Grace extends metadata expiry for slow transfers;
     # every import records the grace it used. 0 is the safe default (TUF §5.4.4 as written).
@@ -86,6 +92,10 @@ class Settings(BaseSettings):
     continuity_rpo_target_s: float = Field(default=86400.0, gt=0.0)
     # Backups (then retention) this often while `sovra up` runs; 0 turns the schedule off.
     backup_interval_s: float = Field(default=0.0, ge=0.0)
+    # Continuous archiving of the embedded database by Litestream while `sovra up` runs
+    # (ADR 0801): the replica folder (None = off) and how often it is synced (the RPO).
+    archive_dir: Path | None = None
+    archive_sync_interval_s: float = Field(default=1.0, ge=0.1, le=3600.0)
 
     # Lockbox (sovra.lockbox): how long a request waits for approvers (at most 4 days),
     # a grant's default lifetime and its hard cap (at most 8 h), whether one denial ends a

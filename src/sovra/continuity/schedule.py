@@ -5,6 +5,9 @@ Each run is what ``sovra backup create`` then ``sovra backup prune`` do, as the 
 happen (the instance is sealed, the destination is full) is recorded as a failure and
 logged, and the next run is tried at the next interval: a missed backup is visible to
 an auditor, never silent.
+
+When ``SOVRA_ARCHIVE_DIR`` is set, the same object runs Litestream beside the server
+for continuous archiving (``archive``, ADR 0801) and stops it on shutdown.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from sovra.continuity.archive import Archiver
 from sovra.continuity.backup import BackupInfo, create, prune
 from sovra.errors import LedgerUnavailableError, SovraError
 from sovra.instance import Instance
@@ -28,10 +32,13 @@ class BackupSchedule:
         self._interval_s = interval_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._archiver: Archiver | None = None
 
     @classmethod
     def start(cls, instance: Instance) -> BackupSchedule:
         schedule = cls(instance, instance.settings.backup_interval_s)
+        if instance.settings.archive_dir is not None:
+            schedule._archiver = Archiver.start(instance, actor=ACTOR)
         if schedule._interval_s > 0:
             schedule._thread = threading.Thread(target=schedule._loop, daemon=True,
                                                 name="sovra-backup-schedule")
@@ -68,3 +75,5 @@ class BackupSchedule:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+        if self._archiver is not None:
+            self._archiver.stop(self._instance, actor=ACTOR)
