@@ -16,6 +16,7 @@ from sovra.ai.kept_text import ERASER_NAME as AI_KEPT_TEXT
 from sovra.ai.service import kept_text_eraser, open_gateway
 from sovra.analytics import AnalyticsService, open_analytics
 from sovra.analytics.export import ExportService, open_exports
+from sovra.analytics.export.rooms import room_sources
 from sovra.config import Settings
 from sovra.data.service import DataService, open_data
 from sovra.identity import IdentityService, open_identity
@@ -98,10 +99,14 @@ def open_instance(settings: Settings, *, migrate: bool = True,
     policy.use_changes(changes)
     ai.registry.use_changes(changes)
     changes.start()
-    return Instance(changes=changes, settings=settings, engine=engine, ledger=ledger,
-                    identity=identity,
-                    policy=policy, keys=keys, ai=ai, transfer=transfer, data=data,
-                    lockbox=lockbox, threat=threat,
-                    analytics=open_analytics(data, policy, ledger, data.core.config.mapping),
-                    exports=open_exports(engine, settings, ledger=ledger, policy=policy,
-                                         keys=keys, data=data))
+    opened = Instance(changes=changes, settings=settings, engine=engine, ledger=ledger,
+                      identity=identity,
+                      policy=policy, keys=keys, ai=ai, transfer=transfer, data=data,
+                      lockbox=lockbox, threat=threat,
+                      analytics=open_analytics(data, policy, ledger,
+                                               data.core.config.mapping),
+                      exports=open_exports(engine, settings, ledger=ledger, policy=policy,
+                                           keys=keys, data=data))
+    # The compliance report and threat sightings leave only through the diode.
+    opened.exports.use_sources(room_sources(opened))
+    return opened

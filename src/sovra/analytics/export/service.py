@@ -21,7 +21,7 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,8 +31,15 @@ from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sovra.analytics.export.bundle import MANIFEST, ExportSigner, safe_name
-from sovra.analytics.export.collect import collect
-from sovra.analytics.export.redact import RedactedFile, level_of, redact_all, review_diff
+from sovra.analytics.export.collect import KINDS, collect
+from sovra.analytics.export.redact import (
+    RedactedFile,
+    SourceFile,
+    level_of,
+    redact_all,
+    review_diff,
+)
+from sovra.analytics.export.rooms import Source
 from sovra.config import Settings
 from sovra.data import DataService
 from sovra.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
@@ -76,6 +83,16 @@ class ExportService:
         self.policy, self.keys, self.data, self.clock = policy, keys, data, clock
         self.folder = settings.data_dir / "export"
         self.signer = ExportSigner(self.folder)
+        self.sources: dict[str, Source] = {}
+
+    def use_sources(self, sources: Mapping[str, Source]) -> None:
+        """Kinds other rooms collect (``rooms.py``: the compliance report, threat
+        sightings); they pass through the same redaction, approvals and ceiling."""
+        self.sources.update(sources)
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return (*KINDS, *sorted(set(self.sources) - set(KINDS)))
 
     # -- create ----------------------------------------------------------------------
 
@@ -83,10 +100,10 @@ class ExportService:
         export_id = uuid.uuid4().hex
         resource = f"export/{export_id}"
         try:
-            files = redact_all(collect(kind, subject, settings=self.settings, data=self.data,
-                                       ledger=self.ledger))
-        except InvalidInputError as exc:
-            self._record(caller, "export.create", resource, "failure",
+            files = redact_all(self._collect(caller, kind, subject))
+        except (InvalidInputError, PermissionDeniedError) as exc:
+            outcome = "denied" if isinstance(exc, PermissionDeniedError) else "failure"
+            self._record(caller, "export.create", resource, outcome,
                          {"kind": kind, "subject": subject, "reason": str(exc)})
             raise
         level = level_of(files)
@@ -107,6 +124,14 @@ class ExportService:
                 state="pending", classification=int(level), listing=json.dumps(listing),
                 payload=payload, created_at=self.clock()))
         return self.get(export_id)
+
+    def _collect(self, caller: Caller, kind: str, subject: str) -> list[SourceFile]:
+        if kind in self.sources:
+            return self.sources[kind](caller, subject)
+        if kind in KINDS:
+            return collect(kind, subject, settings=self.settings, data=self.data,
+                           ledger=self.ledger)
+        raise InvalidInputError(f"unknown export kind {kind!r}; one of {', '.join(self.kinds)}")
 
     # -- review and approve ----------------------------------------------------------
 

@@ -81,8 +81,10 @@ class TableOut(BaseModel):
 
 
 class ExportIn(BaseModel):
-    kind: Literal["support", "usage", "portability"]
+    kind: Literal["support", "usage", "portability", "compliance", "threat"]
     collection: str = Field(default="", max_length=64)
+    # compliance: the period, SINCE..UNTIL (empty: the last year); threat: an alert status.
+    subject: str = Field(default="", max_length=200)
 
 
 class ExportOut(BaseModel):
@@ -138,7 +140,8 @@ def tables(collection_id: str, caller: Querier, inst: InstanceDep) -> list[Table
 
 @router.post("/exports", status_code=201)
 def create_export(body: ExportIn, caller: Requester, inst: InstanceDep) -> ExportOut:
-    return ExportOut.of(inst.exports.create(caller, body.kind, body.collection))
+    return ExportOut.of(inst.exports.create(caller, body.kind,
+                                            body.collection or body.subject))
 
 
 @router.get("/exports")
