@@ -1,12 +1,15 @@
-"""ADR 0606: ``POST /v1/chat/completions`` served by the hot path answers and records
-exactly like the declared FastAPI route it stands in for.
+"""ADR 0609 (after ADR 0606): ``POST /v1/chat/completions`` is served by one edge,
+``openai_hot.serve_chat``, reached two ways: the hot-path middleware ahead of FastAPI's
+router, and the declared route (an app without the middleware). Both must answer and
+record exactly alike.
 
 Each case goes through two apps over the same instance: the app as ``create_app`` builds
 it (the hot path serves the route) and the same app without the hot path (FastAPI's
-router serves the declared route). Status, OpenAI error type and code, response shape
-and the ledger entries written must match. The one intended difference: a body that is
-not JSON at all is answered after authorisation on the hot path (so its decision is
-recorded too), while FastAPI parses JSON before it runs dependencies.
+router hands the declared route to the same edge). Status, OpenAI error type and code,
+response shape and the ledger entries written must match, a body that is not JSON at
+all included (it is answered after authorisation both ways, its decision recorded).
+And whoever admits a request releases it: a stream whose body never starts still gives
+its slot back and records its outcome.
 """
 
 from __future__ import annotations
@@ -149,14 +152,15 @@ def test_credentials_and_denials_match(both: Any) -> None:
             assert hot[2] == entries
 
 
-def test_non_json_body_is_400_and_recorded_after_authorisation(both: Any) -> None:
+def test_non_json_body_is_400_and_recorded_after_authorisation_both_ways(both: Any
+                                                                         ) -> None:
     _instance, _key, run = both
     hot, declared = run(b'{"model": ')
     assert hot[0] == declared[0] == 400
     assert _shape(hot[1]) == _shape(declared[1]) == ("invalid_request_error",
                                                      "InvalidInputError")
-    assert declared[2] == [("ai.request.invalid", "failure")]
-    assert hot[2] == [("policy.decision", "allowed"), ("ai.request.invalid", "failure")]
+    assert hot[2] == declared[2] == [("policy.decision", "allowed"),
+                                     ("ai.request.invalid", "failure")]
     anonymous, _ = run(b'{"model": ', {})
     assert anonymous[0] == 401 and anonymous[2] == []  # nothing answered before auth
 
@@ -216,8 +220,10 @@ def test_parsing_from_bytes_equals_parsing_the_decoded_json(body: Any) -> None:
 
 
 def _asgi_messages(loop: asyncio.AbstractEventLoop, app: FastAPI, key: str,
-                   chunks: list[bytes]) -> list[dict[str, Any]]:
-    """Drive the app with raw ASGI messages (the body in ``chunks``); what it sends."""
+                   chunks: list[bytes], *, refuse_send: bool = False
+                   ) -> list[dict[str, Any]]:
+    """Drive the app with raw ASGI messages (the body in ``chunks``); what it sends
+    (``refuse_send``: the client is gone, every send fails)."""
     incoming = [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1}
                 for i, c in enumerate(chunks)]
     sent: list[dict[str, Any]] = []
@@ -235,6 +241,8 @@ def _asgi_messages(loop: asyncio.AbstractEventLoop, app: FastAPI, key: str,
         return {"type": "http.disconnect"}
 
     async def send(message: MutableMapping[str, Any]) -> None:
+        if refuse_send:
+            raise OSError("connection reset by peer")
         sent.append(dict(message))
 
     loop.run_until_complete(app(scope, receive, send))
@@ -283,3 +291,30 @@ def test_read_body_raises_when_the_client_leaves_midway() -> None:
 
     with pytest.raises(ClientDisconnect):
         asyncio.run(read_body(receive))
+
+
+@pytest.mark.parametrize("declared", [False, True])
+def test_a_stream_whose_response_never_starts_gives_its_slot_back(
+        both: Any, fake_upstream: FakeUpstream, declared: bool) -> None:
+    """The client is gone before the stream's first byte: its generator never starts,
+    yet the caller's slot is released and the outcome recorded (ADR 0609)."""
+    instance, key, _run = both
+    app = _declared(instance) if declared else create_app(instance)
+    size, before = instance.ledger.size, fake_upstream.requests
+    loop = asyncio.new_event_loop()
+    try:
+        with pytest.raises((OSError, ClientDisconnect)):
+            _asgi_messages(loop, app, key, [json.dumps({**CHAT, "stream": True}).encode()],
+                           refuse_send=True)
+        loop.run_until_complete(instance.ai.aclose())
+    finally:
+        loop.close()
+    assert instance.ai.limits.active("admin") == 0
+    assert instance.ai.door.in_flight == 0
+    assert fake_upstream.requests == before  # the model never ran
+    entries = [json.loads(r.body) for r in instance.ledger.tail(instance.ledger.size - size)]
+    assert [(e["action"], e["outcome"]) for e in entries] == [
+        ("policy.decision", "allowed"), ("ai.chat", "allowed"),
+        ("ai.chat.outcome", "failure")]
+    assert entries[-1]["details"]["reason"].startswith("answer never started")
+    assert entries[-1]["actor"] == "admin"  # whose slot was checked above

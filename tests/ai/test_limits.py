@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import pytest
 
 from sovra.ai.limits import Limits, LimitSettings
-from sovra.errors import OverloadedError, QuotaExceededError
+from sovra.errors import QuotaExceededError
 
 
 class FakeClock:
@@ -53,13 +55,22 @@ def test_concurrency_per_principal() -> None:
     limits.admit("alice")
 
 
-def test_global_admission_sheds_load_and_recovers() -> None:
-    limits = Limits(LimitSettings(max_in_flight=3), clock=FakeClock())
-    for name in ("a", "b", "c"):
-        limits.admit(name)
-    with pytest.raises(OverloadedError):
-        limits.admit("d")
-    assert limits.in_flight == 3
-    limits.release("a", 0)
-    limits.admit("d")
-    assert limits.in_flight == 3
+def test_a_slot_is_released_once_and_charges_its_tokens() -> None:
+    clock = FakeClock()
+    limits = Limits(LimitSettings(tokens_per_minute=100, concurrent_per_principal=1),
+                    clock=clock)
+    with limits.slot("alice") as slot:
+        assert limits.active("alice") == 1
+        with pytest.raises(QuotaExceededError, match="in flight"):
+            limits.slot("alice")
+        slot.tokens = 150
+    assert limits.active("alice") == 0
+    slot.release()  # a second release gives nothing back twice
+    assert limits.active("alice") == 0
+    with pytest.raises(QuotaExceededError, match="tokens-per-minute"):
+        limits.slot("alice")  # the 150 tokens were charged on release
+
+
+def test_the_gateway_limits_hold_no_in_flight_limit_of_their_own() -> None:
+    # ADR 0609: one in-flight limit, the door's (tests/ai/test_admission.py).
+    assert "max_in_flight" not in {f.name for f in fields(LimitSettings)}

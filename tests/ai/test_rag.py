@@ -19,12 +19,12 @@ QUESTION = "How many days of annual leave do full-time staff receive?"
 def ask_demo(instance: Instance, caller: Caller) -> tuple[str, tuple[object, ...]]:
     async def go() -> tuple[str, tuple[object, ...]]:
         try:
-            prepared = await instance.ai.prepare_chat(caller, ChatRequest(
-                "fake-instant", (ChatMessage("user", QUESTION),), GenerationParams(16),
-                collections=("demo",), top_k=3))
-            result = await instance.ai.complete(prepared)
+            async with instance.ai.chat(caller, None, ChatRequest(
+                    "fake-instant", (ChatMessage("user", QUESTION),), GenerationParams(16),
+                    collections=("demo",), top_k=3)) as chat:
+                result = await chat.complete()
             assert result.text == ANSWER
-            return prepared.request_id, prepared.citations
+            return chat.request_id, chat.prepared.citations
         finally:
             await instance.ai.aclose()
     return asyncio.run(go())

@@ -35,8 +35,9 @@ def answered_then_killed(gateway: Gateway, requests: list[ChatRequest],
     async def go() -> list[str]:
         ids = []
         for request in requests:
-            prepared = await gateway.prepare_chat(ADMIN, request)
-            assert (await gateway.complete(prepared)).text == ANSWER
+            async with gateway.chat(ADMIN, None, request) as chat:
+                assert (await chat.complete()).text == ANSWER
+            prepared = chat.prepared
             if on_disk is not None:  # read at once, before the loop runs anything else
                 on_disk[prepared.request_id] = RequestIndex(gateway.index._engine).get(
                     prepared.request_id)
@@ -105,10 +106,10 @@ def test_a_full_disk_loses_no_index_row_and_no_trace(unsealed: Instance,
     gateway = unsealed.ai
 
     async def go() -> str:
-        prepared = await gateway.prepare_chat(ADMIN, ask("Still there?"))
-        await gateway.complete(prepared)
+        async with gateway.chat(ADMIN, None, ask("Still there?")) as chat:
+            await chat.complete()
         await gateway.index.flush()  # fails: the rows are kept for the next try
-        return prepared.request_id
+        return chat.request_id
 
     request_id = asyncio.run(go())
     assert index_rows(unsealed.engine) == 0
@@ -148,8 +149,8 @@ def test_no_answer_is_released_when_kept_text_cannot_be_written(
 
     async def go() -> None:
         try:
-            prepared = await gateway.prepare_chat(ADMIN, ask(QUESTION, ("demo",)))
-            await gateway.complete(prepared)
+            async with gateway.chat(ADMIN, None, ask(QUESTION, ("demo",))) as chat:
+                await chat.complete()
         finally:
             await gateway.backends.aclose()
 

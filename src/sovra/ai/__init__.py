@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sovra.ai.gateway import ChatRequest, ChatResult, Gateway, PreparedChat
+from sovra.ai.chat import AdmittedChat, ChatRequest, ChatResult, PreparedChat
+from sovra.ai.events import Event, Outcome
+from sovra.ai.gateway import Gateway
 from sovra.ai.models import Citation, ModelRecord, ModelSpec
 from sovra.ai.registry import ModelRegistry
 from sovra.ai.service import open_gateway, register_builtin_models
@@ -11,13 +13,16 @@ from sovra.ai.trace import Trace, verify_trace
 
 __all__ = [
     "AISettings",
+    "AdmittedChat",
     "ChatRequest",
     "ChatResult",
     "Citation",
+    "Event",
     "Gateway",
     "ModelRecord",
     "ModelRegistry",
     "ModelSpec",
+    "Outcome",
     "PreparedChat",
     "Trace",
     "open_gateway",

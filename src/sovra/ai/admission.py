@@ -7,6 +7,11 @@ dependency, the ledger's group commit). This ASGI middleware counts requests on 
 OpenAI surface from the moment they arrive until their last body byte is sent (streams
 included) and answers 503 with ``Retry-After`` at once when the count is at the limit,
 so the requests it admits keep a bounded latency and the rest get a fast, honest answer.
+
+This is the instance's one in-flight limit (``SOVRA_AI_MAX_IN_FLIGHT``, ADR 0609): the
+``Door`` holding the count belongs to the gateway (``Gateway.door``), not to the
+middleware or a module, so the gateway's own limits are per principal only and a test
+or ``/metrics`` reads the same counter that sheds.
 """
 
 from __future__ import annotations
@@ -21,29 +26,48 @@ _BODY = json.dumps({"error": {
     "type": "service_unavailable", "param": None, "code": "OverloadedError"}}).encode()
 
 
-class AdmissionMiddleware:
-    def __init__(self, app: ASGIApp, *, limit: int, prefix: str = "/v1/",
-                 retry_after_s: int = 1) -> None:
-        self.app = app
+class Door:
+    """The in-flight count and its limit; one per gateway, used from one event loop."""
+
+    __slots__ = ("in_flight", "limit", "shed")
+
+    def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.prefix = prefix
-        self.retry_after = str(retry_after_s).encode()
         self.in_flight = 0
         self.shed = 0
+
+    def enter(self) -> bool:
+        """Take a place, or count a shed request and say no."""
+        if self.in_flight >= self.limit:
+            self.shed += 1
+            return False
+        self.in_flight += 1
+        return True
+
+    def leave(self) -> None:
+        self.in_flight -= 1
+
+
+class AdmissionMiddleware:
+    def __init__(self, app: ASGIApp, *, door: Door, prefix: str = "/v1/",
+                 retry_after_s: int = 1) -> None:
+        self.app = app
+        self.door = door
+        self.prefix = prefix
+        self.retry_after = str(retry_after_s).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
             await self.app(scope, receive, send)
             return
-        if self.in_flight >= self.limit:
-            self.shed += 1
+        door = self.door
+        if not door.enter():
             await _overloaded(send, self.retry_after)
             return
-        self.in_flight += 1
         try:
             await self.app(scope, receive, send)
         finally:
-            self.in_flight -= 1
+            door.leave()
 
 
 async def _overloaded(send: Send, retry_after: bytes) -> None:

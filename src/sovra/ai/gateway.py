@@ -1,47 +1,51 @@
 """The governed AI gateway: one service that every chat and embedding request goes through.
 
-Per request (issue 7, "Governance on every request"): admission (quotas, concurrency,
-global load shedding) -> the model must be registered, approved and of the right kind
+Per request (issue 7, "Governance on every request"): admission (per-principal quotas
+and concurrency; the instance's in-flight limit is the door's, ``Gateway.door``) -> the
+model must be registered, approved and of the right kind
 -> retrieval, permission-filtered by the data layer before anything reaches a model ->
 effective classification = max(prompt, retrieved chunks) against the model's ceiling
 (refuse, or redact where the setting says so) -> a ledger entry BEFORE the model sees
 anything (record, then act) -> generation -> a ledger entry with the outcome, answer
 hash, tokens and latency. If the ledger cannot record or the instance is sealed, no
 answer is produced (fail closed).
+
+One operation for every edge, ``Gateway.chat(caller, decision, request)``, whose
+``async with`` block owns the admitted request (``sovra.ai.chat``, ADR 0609).
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
-import itertools
-import secrets
 import time
-from collections.abc import AsyncGenerator, Sequence
-from contextlib import aclosing
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
 from sovra.ai import governance
-from sovra.ai.backends.base import ChatBackend
+from sovra.ai.admission import Door
 from sovra.ai.backends.pool import BackendPool
+from sovra.ai.chat import (
+    ChatRequest,
+    ChatResult,
+    ChatScope,
+    PendingDecision,
+    PreparedChat,
+    new_request_id,
+    sha256_text,
+)
+from sovra.ai.events import Event, Outcome
 from sovra.ai.levels import rank
 from sovra.ai.limits import Limits
 from sovra.ai.models import (
     Assessment,
     ChatMessage,
-    Citation,
-    Delta,
-    GenerationParams,
     ModelRecord,
     RetrievedChunk,
     Usage,
 )
 from sovra.ai.ports import (
     ClassifierPort,
-    DeferredEntry,
     EmbedderPort,
-    EntryFields,
     KeysPort,
     LedgerPort,
     PolicyPort,
@@ -58,11 +62,8 @@ from sovra.ai.trace import Trace, lineage, policy_authorizer
 from sovra.errors import (
     ClassificationRefusedError,
     InvalidInputError,
-    LedgerUnavailableError,
     ModelNotFoundError,
-    OverloadedError,
     PermissionDeniedError,
-    QuotaExceededError,
     SealedError,
     SovraError,
 )
@@ -70,57 +71,6 @@ from sovra.errors import (
 # Text kept for a collection is encrypted under this keyring (instance.keys).
 TEXT_KEYRING = "ai-requests"
 _INLINE_CLASSIFY_CHARS = 4096  # below this, classifying costs less than a thread hop
-
-
-@dataclass(frozen=True)
-class ChatRequest:
-    model: str
-    messages: tuple[ChatMessage, ...]
-    params: GenerationParams
-    collections: tuple[str, ...] = ()
-    citations: bool = True
-    top_k: int = 4
-
-
-@dataclass(frozen=True)
-class PreparedChat:
-    """A request that passed governance and is recorded; the model may now run."""
-
-    request_id: str
-    principal_id: str
-    record: ModelRecord
-    backend: ChatBackend
-    messages: tuple[ChatMessage, ...]
-    params: GenerationParams
-    citations: tuple[Citation, ...]
-    classification: str
-    request_seq: int
-    started: float
-    created: int
-    keep_text: bool
-    prompt_text: str = field(repr=False)
-
-
-@dataclass(frozen=True)
-class ChatResult:
-    text: str
-    finish_reason: str
-    usage: Usage
-
-
-# Request ids: a random per-process prefix and a counter. Unique across restarts and
-# processes, and much cheaper than a fresh urandom read per request on the hot path
-# (ids name requests in the ledger; they are not secrets: reading a trace needs ai.trace).
-_ID_PREFIX = secrets.token_hex(6)
-_ID_COUNTER = itertools.count(1)
-
-
-def new_request_id(kind: str = "chatcmpl") -> str:
-    return f"{kind}-{_ID_PREFIX}{next(_ID_COUNTER):012x}"
-
-
-def sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 class Gateway:
@@ -141,18 +91,26 @@ class Gateway:
         self.index = index
         self.text_policies = text_policies
         self.backends = backends or BackendPool(settings)
+        # Per-principal limits here; the instance's one in-flight limit is the door's,
+        # counted by the admission middleware on /v1/ (ADR 0609).
         self.limits = limits or Limits(settings.limits())
+        self.door = Door(settings.max_in_flight)
         self._background: set[asyncio.Task[None]] = set()
 
     # -- admission and model choice -------------------------------------------------------
-    def _check_open(self) -> None:
+    def check_open(self) -> None:
         if self.keys is not None and self.keys.is_sealed():
             raise SealedError("the instance is sealed: no answers until it is unsealed")
 
     async def _model(self, model_id: str, kind: str, caller: Principal) -> ModelRecord:
-        """The approved model of this kind; an external one only if policy allows this
-        caller to use it (that decision is recorded, off the event loop)."""
-        record = await self.registry.get_async(model_id)
+        """The approved model of this kind; an external one only if policy allows."""
+        return await self._usable(await self.registry.get_async(model_id), kind, caller)
+
+    async def _usable(self, record: ModelRecord, kind: str, caller: Principal
+                      ) -> ModelRecord:
+        """``record`` if it is an approved model of this kind; an external one only if
+        policy allows this caller to use it (that decision is recorded, off the loop)."""
+        model_id = record.model_id
         if record.spec.kind != kind:
             raise ModelNotFoundError(f"model {model_id!r} is a {record.spec.kind} model, "
                                      f"not a {kind} model")
@@ -170,12 +128,6 @@ class Gateway:
                                             {"max_classification": self.ceiling(record),
                                              "approved": record.approved})
         return record
-
-    async def _is_external(self, model_id: str) -> bool:
-        try:
-            return (await self.registry.get_async(model_id)).spec.locality == "external"
-        except SovraError:
-            return False  # unknown: refused by ``_model`` before anything else happens
 
     @staticmethod
     def ceiling(record: ModelRecord) -> str:
@@ -208,77 +160,63 @@ class Gateway:
             return False
         return any(self.text_policies.keeps_text(c) for c in collections)
 
-    # -- chat -----------------------------------------------------------------------------
-    async def prepare_chat(self, caller: Principal, request: ChatRequest, *,
-                           decision: DeferredEntry | None = None) -> PreparedChat:
-        """Admit, govern and record a chat request. Pair with ``complete`` or ``stream``.
+    # -- chat ---------------------------------------------------------------------------
+    def chat(self, caller: Principal, decision: Event | None, request: ChatRequest
+             ) -> ChatScope:
+        """The chat operation, for every edge: ``async with gateway.chat(...) as chat``,
+        then ``chat.complete()`` or ``chat.stream()`` inside the block (``sovra.ai.chat``).
 
-        A request refused here (quota, unknown or unapproved model, oversized prompt,
-        retrieval error) is recorded too: issue 7 wants the outcome of bad input in the
-        ledger, not only of answered requests. ``decision``, the caller's not yet
-        recorded policy decision, is committed in one batch with this request's first
-        entry, before it (ADR 0605); the model runs only after both are durable.
+        ``decision`` is the caller's policy decision when the edge decided it and left
+        it unrecorded (ADR 0605): it is committed in one batch with the request's first
+        entry, and recorded on every path before the block is entered or the operation
+        raises. A request refused on the way in (quota, unknown or unapproved model,
+        oversized prompt, retrieval error) is recorded too (issue 7, "Bad input").
         """
-        self._check_open()
-        try:
-            self.limits.admit(caller.principal_id)
-        except (QuotaExceededError, OverloadedError) as exc:
-            await self._record_refusal(caller, request, exc, decision)
-            raise
-        try:
-            return await self._prepare(caller, request, decision)
-        except (LedgerUnavailableError, SealedError, ClassificationRefusedError):
-            self.limits.release(caller.principal_id, 0)
-            raise  # unrecordable, or recorded already with its reasons
-        except SovraError as exc:
-            self.limits.release(caller.principal_id, 0)
-            await self._record_refusal(caller, request, exc, decision)
-            raise
-        except BaseException:
-            self.limits.release(caller.principal_id, 0)
-            raise
+        return ChatScope(self, caller, decision, request)
 
-    async def record_invalid(self, caller: Principal, path: str,
+    async def record_invalid(self, caller: Principal, decision: Event | None, path: str,
                              problems: Sequence[str]) -> None:
-        """Record a request whose body did not parse or validate (answered 400)."""
-        await self.ledger.append_async(
-            caller.principal_id, "ai.request.invalid", path[:256], "failure",
-            {"problems": [p[:300] for p in problems]})
+        """Record a request whose body did not parse or validate (answered 400), with
+        the caller's pending decision before it in one batch."""
+        await self._record(PendingDecision(decision), Event.failure(
+            caller.principal_id, "ai.request.invalid", path[:256],
+            InvalidInputError("the request body is invalid"),
+            {"problems": [p[:300] for p in problems]}))
 
-    async def _append(self, decision: DeferredEntry | None, fields: EntryFields
-                      ) -> Recorded:
-        """Append an entry, preceded in the same batch by ``decision`` if still pending:
-        one transaction, so both are durable or neither is (no record, no answer)."""
-        first = decision.take() if decision is not None else None
+    async def _record(self, pending: PendingDecision, event: Event) -> Recorded:
+        """Append ``event``, preceded in the same batch by the pending decision if there
+        is one: one transaction, so both are durable or neither is (no record, no
+        answer). The AI room's one conversion of events to the ledger's fields."""
+        first = pending.take()
         if first is None:
-            return await self.ledger.append_async(*fields)
-        receipts = await self.ledger.append_many_async([first, fields])
+            return await self.ledger.append_async(*event.fields())
+        receipts = await self.ledger.append_many_async([first.fields(), event.fields()])
         return receipts[-1]
 
-    async def _record_decision(self, decision: DeferredEntry | None) -> None:
-        """Record a pending decision on its own, before work that is not the model's."""
-        first = decision.take() if decision is not None else None
+    async def record_pending(self, pending: PendingDecision) -> None:
+        """Record the pending decision on its own, if nothing recorded it yet."""
+        first = pending.take()
         if first is not None:
-            await self.ledger.append_async(*first)
+            await self.ledger.append_async(*first.fields())
 
-    async def _record_refusal(self, caller: Principal, request: ChatRequest,
-                              exc: SovraError, decision: DeferredEntry | None = None) -> None:
-        denied = isinstance(exc, QuotaExceededError | OverloadedError | PermissionDeniedError)
-        await self._append(decision, (
-            caller.principal_id, "ai.chat", f"model/{request.model[:128]}",
-            "denied" if denied else "failure",
-            {"model": request.model[:128], "collections": list(request.collections),
-             "error": type(exc).__name__, "reason": str(exc)[:500]}))
+    async def record_refusal(self, pending: PendingDecision, caller: Principal,
+                             request: ChatRequest, exc: SovraError) -> None:
+        model = request.model[:128]
+        await self._record(pending, Event.failure(
+            caller.principal_id, "ai.chat", f"model/{model}", exc,
+            {"model": model, "collections": list(request.collections)}))
 
-    async def _prepare(self, caller: Principal, request: ChatRequest,
-                       decision: DeferredEntry | None) -> PreparedChat:
+    async def prepare(self, caller: Principal, request: ChatRequest,
+                      pending: PendingDecision) -> PreparedChat:
+        """Govern and record an admitted request (``ChatScope`` calls this)."""
         started = time.perf_counter()
         request_id = new_request_id()
-        if request.collections or await self._is_external(request.model):
+        record = await self.registry.get_async(request.model)  # once per request
+        if request.collections or record.spec.locality == "external":
             # Retrieval reads documents and an external model asks policy again (its
             # own recorded decision): the caller's decision is durable before either.
-            await self._record_decision(decision)
-        record = await self._model(request.model, "chat", caller)
+            await self.record_pending(pending)
+        record = await self._usable(record, "chat", caller)
         prompt_chars = sum(len(m.content) for m in request.messages)
         if prompt_chars > self.settings.max_prompt_chars:
             raise InvalidInputError(
@@ -299,18 +237,18 @@ class Gateway:
         prompt_text = "\n".join(f"{m.role}: {m.content}" for m in request.messages)
         details = self._request_details(request_id, record, request, chunks=chunks,
                                         verdict=verdict, prompt_text=prompt_text)
+        resource = f"model/{record.model_id}"
         if not verdict.allowed:
-            await self._append(decision, (caller.principal_id, "ai.chat",
-                                          f"model/{record.model_id}", "denied", details))
+            await self._record(pending, Event(caller.principal_id, "ai.chat", resource,
+                                              Outcome.DENIED, details))
             raise ClassificationRefusedError("; ".join(verdict.reasons))
         backend = await self.backends.backend(record)
         n = len(request.messages)
         sent = [ChatMessage(m.role, t) for m, t in zip(request.messages, verdict.texts[:n],
                                                         strict=True)]
         messages = with_context(sent, verdict.texts[n:])
-        receipt = await self._append(decision, (caller.principal_id, "ai.chat",
-                                                f"model/{record.model_id}", "allowed",
-                                                details))
+        receipt = await self._record(pending, Event(caller.principal_id, "ai.chat",
+                                                    resource, Outcome.ALLOWED, details))
         return PreparedChat(
             request_id=request_id, principal_id=caller.principal_id, record=record,
             backend=backend, messages=tuple(messages), params=request.params,
@@ -336,62 +274,21 @@ class Gateway:
             "reasons": list(verdict.reasons), "prompt_sha256": sha256_text(prompt_text),
         }
 
-    async def complete(self, prepared: PreparedChat) -> ChatResult:
-        """Run the model to the end; the outcome is recorded before the answer returns."""
-        try:
-            done = await prepared.backend.complete(prepared.messages, prepared.params)
-        except BaseException as exc:
-            await self._finish(prepared, "", Usage(0, 0), "failure", type(exc).__name__)
-            raise
-        # Fail closed: the answer is released only once its record is durable.
-        await self._finish(prepared, done.text, done.usage, "success", done.finish_reason)
-        return ChatResult(done.text, done.finish_reason, done.usage)
-
-    async def stream(self, prepared: PreparedChat) -> AsyncGenerator[Delta, None]:
-        """Yield deltas. A finished stream is recorded before its last delta is yielded
-        (so the client's ``[DONE]`` follows a durable record); a stream cut short — the
-        client went away, the backend failed — is recorded when it ends."""
-        parts: list[str] = []
-        outcome, reason = "failure", "client disconnected"
-        recorded = False
-        try:
-            async with aclosing(prepared.backend.stream(prepared.messages,
-                                                        prepared.params)) as deltas:
-                async for delta in deltas:
-                    if delta.text:
-                        parts.append(delta.text)
-                    if delta.finish_reason is not None:
-                        usage = Usage(delta.prompt_tokens or 0,
-                                      delta.completion_tokens or len(parts))
-                        recorded = True
-                        await self._finish(prepared, "".join(parts), usage, "success",
-                                           delta.finish_reason)
-                    yield delta
-        except Exception as exc:
-            outcome, reason = "failure", type(exc).__name__
-            raise
-        finally:
-            if not recorded:
-                # Also runs when the task was cancelled (client disconnect), so the
-                # record is written from a task of its own rather than awaited here.
-                task = asyncio.get_running_loop().create_task(self._finish(
-                    prepared, "".join(parts), Usage(0, len(parts)), outcome, reason))
-                self._background.add(task)
-                task.add_done_callback(self._background.discard)
-
-    async def _finish(self, prepared: PreparedChat, answer: str, usage: Usage, outcome: str,
-                      reason: str) -> None:
+    async def record_outcome(self, prepared: PreparedChat, answer: str, usage: Usage,
+                             outcome: Outcome, reason: str) -> None:
+        """The request's outcome entry and its index row (``AdmittedChat`` calls this)."""
         # Integer microseconds: a float would send the whole entry down the ledger's
         # slow RFC 8785 path (about 0.2 ms of event-loop time per request here).
         latency_us = int((time.perf_counter() - prepared.started) * 1_000_000)
         try:
-            receipt = await self.ledger.append_async(
+            receipt = await self._record(PendingDecision(None), Event(
                 prepared.principal_id, "ai.chat.outcome", f"model/{prepared.record.model_id}",
-                outcome, {"request_id": prepared.request_id, "request_seq": prepared.request_seq,
+                outcome, {"request_id": prepared.request_id,
+                          "request_seq": prepared.request_seq,
                           "answer_sha256": sha256_text(answer), "reason": reason,
                           "prompt_tokens": usage.prompt_tokens,
                           "completion_tokens": usage.completion_tokens,
-                          "latency_us": latency_us})
+                          "latency_us": latency_us}))
             row = IndexRow(prepared.request_id, prepared.request_seq, receipt.seq,
                            prepared.principal_id, prepared.record.model_id, time.time())
             if prepared.keep_text and self.keys is not None:
@@ -403,8 +300,12 @@ class Gateway:
                                     prepared.principal_id, prepared.record.model_id,
                                     time.time()))
             raise
-        finally:
-            self.limits.release(prepared.principal_id, usage.total_tokens)
+
+    def keep_until_closed(self, task: asyncio.Task[None]) -> None:
+        """Hold a record being written by a task of its own until it is done (``aclose``
+        waits for it)."""
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _keep_text(self, prepared: PreparedChat, row: IndexRow, answer: str) -> None:
         """Kept text has no copy in the ledger (only its hashes), so it is written with
@@ -413,10 +314,9 @@ class Gateway:
         try:
             await asyncio.to_thread(self._put_kept_text, prepared, row, answer)
         except SovraError as exc:
-            await self.ledger.append_async(
-                prepared.principal_id, "ai.chat.kept_text", f"model/{prepared.record.model_id}",
-                "failure", {"request_id": prepared.request_id, "error": type(exc).__name__,
-                            "reason": str(exc)[:300]})
+            await self._record(PendingDecision(None), Event.failure(
+                prepared.principal_id, "ai.chat.kept_text",
+                f"model/{prepared.record.model_id}", exc, {"request_id": prepared.request_id}))
             raise
 
     def _put_kept_text(self, prepared: PreparedChat, row: IndexRow, answer: str) -> None:
@@ -434,10 +334,8 @@ class Gateway:
     async def embed(self, caller: Principal, model_id: str, inputs: Sequence[str]
                     ) -> tuple[str, list[list[float]], int]:
         """Embed ``inputs``; returns (request id, vectors, token estimate)."""
-        self._check_open()
-        self.limits.admit(caller.principal_id)
-        tokens = 0
-        try:
+        self.check_open()
+        with self.limits.slot(caller.principal_id) as slot:
             record = await self._model(model_id, "embedding", caller)
             if self.embedder is None or self.embedder.model_id != record.model_id:
                 raise ModelNotFoundError(f"embedding model {model_id!r} is not loaded here")
@@ -448,20 +346,18 @@ class Gateway:
                                         ceiling=self.ceiling(record), mode="refuse",
                                         classify=self._classify_one)
             request_id = new_request_id("embd")
-            tokens = sum(max(1, len(t) // 4) for t in inputs)
+            slot.tokens = tokens = sum(max(1, len(t) // 4) for t in inputs)
             details = {"request_id": request_id, "model": record.model_id,
                        "weights_sha256": record.spec.sha256, "inputs": len(inputs),
                        "input_sha256": sha256_text("\x1e".join(inputs)),
                        "classification": verdict.effective, "reasons": list(verdict.reasons)}
-            outcome = "allowed" if verdict.allowed else "denied"
-            await self.ledger.append_async(caller.principal_id, "ai.embed",
-                                           f"model/{record.model_id}", outcome, details)
+            outcome = Outcome.ALLOWED if verdict.allowed else Outcome.DENIED
+            await self._record(PendingDecision(None), Event(
+                caller.principal_id, "ai.embed", f"model/{record.model_id}", outcome, details))
             if not verdict.allowed:
                 raise ClassificationRefusedError("; ".join(verdict.reasons))
             vectors = await asyncio.to_thread(self.embedder.embed, list(inputs))
             return request_id, vectors, tokens
-        finally:
-            self.limits.release(caller.principal_id, tokens)
 
     def set_text_policy(self, caller: Principal, collection_id: str, *, keep_text: bool
                         ) -> None:
@@ -497,3 +393,7 @@ class Gateway:
             await asyncio.gather(*self._background, return_exceptions=True)
         await self.index.aclose()
         await self.backends.aclose()
+
+
+__all__ = ["TEXT_KEYRING", "ChatRequest", "ChatResult", "Gateway", "PreparedChat",
+           "new_request_id", "sha256_text"]

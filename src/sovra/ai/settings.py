@@ -28,7 +28,8 @@ class AISettings(BaseSettings):
     requests_per_minute: int = Field(default=6000, ge=1)
     tokens_per_minute: int = Field(default=2_000_000, ge=1)
     concurrent_per_principal: int = Field(default=128, ge=1)
-    # Requests admitted on /v1/ at once (the rest get 503 + Retry-After immediately).
+    # Requests admitted on /v1/ at once (the rest get 503 + Retry-After immediately):
+    # the instance's one in-flight limit, held by ``Gateway.door`` (ADR 0609).
     max_in_flight: int = Field(default=128, ge=1)
 
     max_prompt_chars: int = Field(default=32_000, ge=1)
@@ -53,4 +54,4 @@ class AISettings(BaseSettings):
 
     def limits(self) -> LimitSettings:
         return LimitSettings(self.requests_per_minute, self.tokens_per_minute,
-                             self.concurrent_per_principal, self.max_in_flight)
+                             self.concurrent_per_principal)

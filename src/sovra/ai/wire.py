@@ -15,8 +15,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sovra.ai.chat import ChatRequest, ChatResult, PreparedChat
 from sovra.ai.compact_json import compact_json
-from sovra.ai.gateway import ChatRequest, ChatResult, PreparedChat
 from sovra.ai.models import ChatMessage, Citation, GenerationParams, ModelRecord
 from sovra.ai.settings import AISettings
 from sovra.errors import InvalidInputError

@@ -67,7 +67,8 @@ def create_app(instance: Instance, *, close_instance_on_shutdown: bool = False) 
     install_error_handlers(app)
     # The chat hot path (ADR 0606) inside admission: added first, so it is the inner one.
     app.add_middleware(ChatHotPath)
-    app.add_middleware(AdmissionMiddleware, limit=instance.ai.settings.max_in_flight)
+    # The instance's one in-flight limit: the gateway's door (ADR 0609).
+    app.add_middleware(AdmissionMiddleware, door=instance.ai.door)
     # Outermost: counts every answer, refusals by admission included (GET /metrics).
     app.state.metrics = metrics.Metrics(instance)
     app.add_middleware(metrics.MetricsMiddleware, metrics=app.state.metrics)

@@ -43,14 +43,13 @@ class Authorized:
     # Tells RefuseHostileInput that routes depending on this need no body check there.
     checks_body = True
 
-    def __init__(self, action: str, resource_type: str, resource_id_param: str | None,
-                 *, defer_allowed_record: bool = False) -> None:
+    def __init__(self, action: str, resource_type: str, resource_id_param: str | None
+                 ) -> None:
         if action not in ACTIONS or resource_type not in ACTIONS[action]:
             raise ConfigError(f"route declares unknown action/resource {action}/{resource_type}")
         self.action = action
         self.resource_type = resource_type
         self.resource_id_param = resource_id_param
-        self.defer_allowed_record = defer_allowed_record
         self._decisions: tuple[object, dict[tuple[Caller, str, str], Decision]] = (None, {})
 
     def _resource_id(self, request: Request) -> str:
@@ -102,12 +101,17 @@ class Authorized:
             memo[1][key] = decision
         return decision, active.version
 
-    async def __call__(self, request: Request,
-                       _scheme: HTTPAuthorizationCredentials | None = Depends(_bearer)
-                       ) -> Caller:
-        # An async dependency: the decision is recorded with the ledger's async group
-        # commit, so the event loop never blocks on the fsync and no thread-pool hop is
-        # paid per request (docs/PERFORMANCE.md, "AI gateway").
+    async def decide(self, request: Request) -> tuple[Caller, EntryFields]:
+        """Authenticate and decide, without recording an allow: the caller and the
+        decision's ledger fields. A deny is recorded here and raised (403).
+
+        For an edge that commits the allow in one batch with its own first entry (ADR
+        0605: the chat edge hands it to ``Gateway.chat`` as an explicit argument); it
+        must record it before it does anything but parse, and before any answer.
+        """
+        # Async: the decision is recorded with the ledger's async group commit, so the
+        # event loop never blocks on the fsync and no thread-pool hop is paid per
+        # request (docs/PERFORMANCE.md, "AI gateway").
         instance: Instance = request.app.state.instance
         client = request.client.host if request.client else "unknown"
         caller = await self._authenticate(instance, request.headers.get("authorization"),
@@ -128,21 +132,24 @@ class Authorized:
             details["credential"] = caller.via
         fields: EntryFields = (caller.principal_id, "policy.decision", resource.uid,
                                decision.outcome, details)
-        if decision.allowed and reads_body(request):
+        if not decision.allowed:
+            await instance.ledger.append_async(*fields)
+            raise PermissionDeniedError(
+                f"{caller.principal_id} may not {self.action} on {resource.uid}",
+                decision.reasons)
+        return caller, fields
+
+    async def __call__(self, request: Request,
+                       _scheme: HTTPAuthorizationCredentials | None = Depends(_bearer)
+                       ) -> Caller:
+        caller, fields = await self.decide(request)
+        instance: Instance = request.app.state.instance
+        if reads_body(request):
             problems = await body_problems(request)
             if problems:
                 await instance.ledger.append_async(*fields)
                 raise refusal(problems)
-        if decision.allowed and self.defer_allowed_record:
-            # The route commits it in one batch with its own first entry, and before
-            # anything else happens or any answer leaves (``record_deferred``).
-            request.state.sovra_decision = DeferredDecision(fields)
-            return caller
         await instance.ledger.append_async(*fields)
-        if not decision.allowed:
-            raise PermissionDeniedError(
-                f"{caller.principal_id} may not {self.action} on {resource.uid}",
-                decision.reasons)
         return caller
 
     def __repr__(self) -> str:
@@ -150,52 +157,15 @@ class Authorized:
 
 
 def authorized(action: str, resource_type: str, *,
-               resource_id_param: str | None = None,
-               defer_allowed_record: bool = False) -> Authorized:
+               resource_id_param: str | None = None) -> Authorized:
     """The dependency for a route doing ``action`` on a ``resource_type``.
 
     ``resource_id_param`` names the path (or query) parameter holding the resource id,
     so the decision and the ledger name the exact resource (``Collection::"c-1"``).
-
-    ``defer_allowed_record`` (ADR 0605) is for a route that writes its own ledger entry
-    before it acts: an allow is not appended here but left in ``request.state`` for the
-    route to commit in one batch with that entry, saving a durable commit in sequence.
-    The route must call ``record_deferred`` before it answers or fails, and must do
-    nothing but parse and check before the decision is durable. A deny is always
-    recorded here, before the 403.
+    An edge that records the allow with its own first entry calls ``decide`` instead
+    (the chat edge, ADR 0609); a deny is always recorded before the 403.
     """
-    return Authorized(action, resource_type, resource_id_param,
-                      defer_allowed_record=defer_allowed_record)
+    return Authorized(action, resource_type, resource_id_param)
 
 
-class DeferredDecision:
-    """An allow decided by the dependency and not yet recorded; ``take`` gives it once."""
-
-    __slots__ = ("_fields",)
-
-    def __init__(self, fields: EntryFields) -> None:
-        self._fields: EntryFields | None = fields
-
-    def take(self) -> EntryFields | None:
-        fields, self._fields = self._fields, None
-        return fields
-
-
-def deferred_decision(request: Request) -> DeferredDecision | None:
-    """The request's allow decision the dependency left for the route to record."""
-    found = getattr(request.state, "sovra_decision", None)
-    return found if isinstance(found, DeferredDecision) else None
-
-
-async def record_deferred(request: Request) -> None:
-    """Record the request's deferred decision if nothing recorded it yet (raises
-    ``LedgerUnavailableError`` if it cannot: the answer becomes a 503)."""
-    pending = deferred_decision(request)
-    fields = pending.take() if pending is not None else None
-    if fields is not None:
-        instance: Instance = request.app.state.instance
-        await instance.ledger.append_async(*fields)
-
-
-__all__ = ["Authorized", "Caller", "DeferredDecision", "authorized", "deferred_decision",
-           "record_deferred"]
+__all__ = ["Authorized", "Caller", "authorized"]

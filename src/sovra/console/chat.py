@@ -2,21 +2,26 @@
 streamed into the page as the model writes it, citations that open the cited passage.
 
 The same operation as ``POST /v1/chat/completions``: ``models.use`` decided and
-recorded, then ``Gateway.prepare_chat`` (governance, retrieval under the caller's own
-authorization, the request recorded) and ``Gateway.stream`` (the outcome recorded before
-the last piece is sent). The answer streams as HTML over one response, so it needs no
-script: the browser shows each piece as it arrives.
+recorded, then ``Gateway.chat`` (governance, retrieval under the caller's own
+authorization, the request recorded; the outcome recorded before the last piece is
+sent), whose ``async with`` block the page is sent in (``ChatPage``, ADR 0609). The
+answer streams as HTML over one response, so it needs no script: the browser shows
+each piece as it arrives.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import AsyncIterator
-from contextlib import aclosing
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from sovra.ai.gateway import ChatRequest, Gateway, PreparedChat
+from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from sovra.ai.chat import AdmittedChat, ChatRequest, PreparedChat
+from sovra.ai.gateway import Gateway
 from sovra.ai.models import ChatMessage, GenerationParams
+from sovra.ai.ports import Principal
 from sovra.data.chunking import ChunkingConfig, chunk_text
 from sovra.errors import SovraError
 
@@ -31,20 +36,50 @@ def request_of(model: str, question: str, collections: tuple[str, ...]) -> ChatR
                        collections, citations=True, top_k=3)
 
 
-async def stream_page(gateway: Gateway, prepared: PreparedChat, page: str, base: str
-                      ) -> AsyncIterator[bytes]:
+class ChatPage(Response):
+    """The answer page, sent inside the gateway's chat block: the block owns the
+    caller's slot and the outcome record, even for a page whose body never starts.
+    A refusal before the answer is the page ``on_error`` renders."""
+
+    def __init__(self, gateway: Gateway, caller: Principal, request: ChatRequest, *,
+                 render: Callable[[str], str], base: str,
+                 on_error: Callable[[SovraError], Response]) -> None:
+        super().__init__()
+        self._gateway = gateway
+        self._caller = caller
+        self._request = request
+        self._render = render
+        self._base = base
+        self._on_error = on_error
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+        try:
+            async with self._gateway.chat(self._caller, None, self._request) as answer:
+                page = StreamingResponse(
+                    stream_page(answer, self._render(answer.request_id), self._base),
+                    media_type="text/html; charset=utf-8",
+                    headers={"x-request-id": answer.request_id})
+                started = True
+                await page(scope, receive, send)
+        except SovraError as exc:
+            if started:
+                raise  # the page has begun: nothing else can be sent
+            await self._on_error(exc)(scope, receive, send)
+
+
+async def stream_page(answer: AdmittedChat, page: str, base: str) -> AsyncIterator[bytes]:
     """The page up to the answer, the answer piece by piece, then its citations."""
     head, tail = page.split(MARK, 1)
     yield head.encode()
     try:
-        async with aclosing(gateway.stream(prepared)) as deltas:
-            async for delta in deltas:
-                if delta.text:
-                    yield html.escape(delta.text).encode()
+        async for delta in answer.stream():
+            if delta.text:
+                yield html.escape(delta.text).encode()
     except SovraError as exc:
         yield (f'</p><p class="error" role="alert">The answer stopped: '
                f"{html.escape(str(exc))}</p><p>").encode()
-    yield b"</p>" + citations_html(prepared, base).encode() + tail.encode()
+    yield b"</p>" + citations_html(answer.prepared, base).encode() + tail.encode()
 
 
 def citations_html(prepared: PreparedChat, base: str) -> str:
@@ -82,4 +117,5 @@ def passage_of(text: str, chunk: int, size: int, overlap: int) -> Passage:
     return Passage(text, "", "", found=False)
 
 
-__all__ = ["MARK", "Passage", "citations_html", "passage_of", "request_of", "stream_page"]
+__all__ = ["MARK", "ChatPage", "Passage", "citations_html", "passage_of", "request_of",
+           "stream_page"]

@@ -1,29 +1,28 @@
 """The OpenAI-compatible surface: /v1/chat/completions, /v1/embeddings, /v1/models,
 and Sovra's own /v1/sovra/* (trace, model registration and approval).
 
-Thin edge (house style 11): parse, call the gateway, render. Streaming follows the
-OpenAI server-sent events format exactly: ``data: {chunk}\\n\\n`` ... ``data: [DONE]\\n\\n``.
+Thin edge (house style 11): parse, call the gateway, render. The chat route is
+declared here and served by the one chat edge, ``openai_hot.serve_chat`` (ADR 0609).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import aclosing
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
 
 from sovra.ai import wire
-from sovra.ai.gateway import Gateway, PreparedChat
+from sovra.ai.gateway import Gateway
 from sovra.ai.models import ModelSpec
-from sovra.api.auth import Caller, authorized, deferred_decision, record_deferred
-from sovra.api.errors import status_for
+from sovra.api.auth import Caller, authorized
+from sovra.api.routers.openai_hot import CHAT_AUTH, invalid_problems, serve_chat
 from sovra.api.validation import text_problem
 from sovra.errors import InvalidInputError, SovraError
 from sovra.policy import Resource
@@ -32,27 +31,19 @@ from sovra.policy import Resource
 class _RecordedRoute(APIRoute):
     """Bad input is recorded too (issue 7, "Bad input"): a body that does not parse or
     validate is answered 400 by FastAPI before the endpoint runs, so the route records
-    it here for an authenticated caller. Unauthenticated junk is not recorded as an AI
-    request: it never got past the door, and identity records failed credentials."""
+    it here for an authenticated caller, through the gateway's one record of an invalid
+    body. Unauthenticated junk is not recorded as an AI request: it never got past the
+    door, and identity records failed credentials."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def recorded(request: Request) -> Response:
-            # A decision the auth dependency deferred (ADR 0605) is recorded before any
-            # answer leaves, whatever the route did: normally the gateway committed it
-            # with the request's entry already, and this does nothing.
             try:
-                response = await handler(request)
+                return await handler(request)
             except RequestValidationError as exc:
-                await record_deferred(request)
                 await _record_invalid(request, exc)
                 raise
-            except BaseException:
-                await record_deferred(request)
-                raise
-            await record_deferred(request)
-            return response
 
         return recorded
 
@@ -70,21 +61,35 @@ async def _record_invalid(request: Request, exc: RequestValidationError) -> None
         # Recorded as sent (percent-encoded): the decoded path holds what the edge
         # refused (NUL), which the ledger cannot store either (issue 13).
         path = bytes(request.scope.get("raw_path") or b"?").decode("latin-1")
-    await instance.ai.record_invalid(caller, path, invalid_problems(exc))
+    await _gateway(request).record_invalid(caller, None, path, invalid_problems(exc))
 
 
-def invalid_problems(exc: RequestValidationError) -> list[str]:
-    """What ``ai.request.invalid`` records: the first ten problems, location and message."""
-    return [f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}"
-            for e in exc.errors()][:10]
+class _ServedByTheChatEdge(Response):
+    """Hands the request to the one chat edge (``openai_hot.serve_chat``), which sends
+    the answer itself."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await serve_chat(scope, receive, send)
+
+
+class _ChatEdgeRoute(APIRoute):
+    """The declared chat route: its signature documents the operation (OpenAPI) and its
+    door (the route-protection test); it is served by the same edge as the hot path,
+    without FastAPI's dependency solving or body parsing, so the two cannot differ."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        async def handler(_request: Request) -> Response:
+            return _ServedByTheChatEdge()
+
+        return handler
 
 
 router = APIRouter(prefix="/v1", tags=["openai"], route_class=_RecordedRoute)
 
 ModelUser = Annotated[Caller, Depends(authorized("models.use", "Model"))]
-# The chat route's allow is committed in one batch with the request's ai.chat entry.
-# One instance, shared with the hot path that serves this route (openai_hot.py).
-CHAT_AUTH = authorized("models.use", "Model", defer_allowed_record=True)
 ChatUser = Annotated[Caller, Depends(CHAT_AUTH)]
 Tracer = Annotated[Caller, Depends(authorized("ai.trace", "Trace",
                                               resource_id_param="request_id"))]
@@ -108,61 +113,15 @@ def _gateway(request: Request) -> Gateway:
     return gateway
 
 
-@router.post("/chat/completions", responses=_ERRORS,
-             summary="Chat completion (OpenAI-compatible; stream with SSE)")
-async def chat_completions(body: wire.ChatCompletionRequest, caller: ChatUser,
-                           request: Request) -> Response:
-    answer = await chat_answer(body, caller, request)
-    if isinstance(answer, Response):
-        return answer
-    return Response(answer.content, media_type="application/json",
-                    headers={"x-request-id": answer.request_id})
+async def chat_completions(body: wire.ChatCompletionRequest, caller: ChatUser
+                           ) -> Response:  # pragma: no cover - never called
+    """The declaration only: ``_ChatEdgeRoute`` serves it with ``serve_chat``."""
+    raise NotImplementedError("served by sovra.api.routers.openai_hot.serve_chat")
 
 
-@dataclass(frozen=True, slots=True)
-class CompletedChat:
-    """A finished (not streamed) answer, its outcome durable: the 200's body and id."""
-
-    request_id: str
-    content: bytes
-
-
-async def chat_answer(body: wire.ChatCompletionRequest, caller: Caller,
-                      request: Request) -> CompletedChat | StreamingResponse:
-    """The chat operation, shared by the declared route and the hot path (ADR 0606):
-    govern and record, then the finished answer, or the stream to send."""
-    gateway = _gateway(request)
-    prepared = await gateway.prepare_chat(caller, body.to_domain(gateway.settings),
-                                          decision=deferred_decision(request))
-    if not body.stream:
-        result = await gateway.complete(prepared)
-        return CompletedChat(prepared.request_id, wire.completion_body(prepared, result))
-    usage = bool(body.stream_options and body.stream_options.include_usage)
-    return StreamingResponse(_events(gateway, prepared, include_usage=usage),
-                             media_type="text/event-stream",
-                             headers={"x-request-id": prepared.request_id,
-                                      "cache-control": "no-cache"})
-
-
-async def _events(gateway: Gateway, prepared: PreparedChat, *,
-                  include_usage: bool) -> AsyncIterator[bytes]:
-    yield wire.chunk_event(prepared, {"role": "assistant", "content": ""}, None)
-    try:
-        async with aclosing(gateway.stream(prepared)) as deltas:
-            async for delta in deltas:
-                if delta.text:
-                    yield wire.chunk_event(prepared, {"content": delta.text}, None)
-                if delta.finish_reason is not None:
-                    yield wire.chunk_event(prepared, {}, delta.finish_reason,
-                                           extra=wire.sovra_extra(prepared))
-                    if include_usage:
-                        yield wire.usage_event(prepared, delta.prompt_tokens or 0,
-                                               delta.completion_tokens or 0)
-    except SovraError as exc:
-        # Headers are gone already: report in-band the way OpenAI clients read it.
-        yield wire.error_event(type(exc).__name__, str(exc), status_for(exc))
-        return
-    yield wire.DONE_EVENT
+router.add_api_route("/chat/completions", chat_completions, methods=["POST"],
+                     responses=_ERRORS, route_class_override=_ChatEdgeRoute,
+                     summary="Chat completion (OpenAI-compatible; stream with SSE)")
 
 
 @router.post("/embeddings", responses=_ERRORS, summary="Embeddings (OpenAI-compatible)")

@@ -1,48 +1,45 @@
-"""``POST /v1/chat/completions`` served before FastAPI's router: the hot path (ADR 0606).
+"""``POST /v1/chat/completions``: the one chat edge (ADR 0609, after ADR 0606).
 
-Per request, FastAPI's machinery around the chat route (its middleware layers, the
-included-router dispatch, dependency solving, body parsing then validation, the route
-wrapper) cost about as much event-loop time as the governed work itself
-(docs/PERFORMANCE.md, "AI gateway"). This ASGI middleware serves exactly that operation
-by calling the pieces the declared route is made of, in the same order:
+``serve_chat`` is the edge: authorise (``CHAT_AUTH.decide``: the deny recorded, the
+allow left for the gateway to commit with the request's entry), parse and validate the
+body in one pass from bytes (``model_validate_json``; a bad body recorded with the
+decision, answered 400), then the one operation, ``Gateway.chat(caller, decision,
+request)``, whose ``async with`` block the answer is sent in: the block owns the
+caller's slot and the outcome record whatever happens to the answer (finished, streamed,
+failed, or a stream whose body never started). Errors are rendered by the app's own
+handlers (``render_error``).
 
-1. the route's own ``Authorized`` dependency (``openai.CHAT_AUTH``): authentication, the
-   Cedar decision, the deny record and 401/403, the deferred allow (ADR 0605);
-2. the body, parsed and validated in one pass from bytes by the same pydantic model
-   (``model_validate_json``); a bad body is recorded (``ai.request.invalid``) and
-   answered 400 like the declared route does;
-3. the declared route's operation (``openai.chat_answer``, which the endpoint function
-   calls too): governance, the ledger entries, the upstream call, the answer; a
-   finished answer is sent as the same two ASGI messages the route's ``Response``
-   sends (``send_completed``), the body read straight from ``receive`` (``read_body``);
-4. any decision still pending is recorded before the answer leaves (``record_deferred``),
-   and errors are rendered by the app's own handlers (``render_error``).
-
-Nothing here decides, records or governs by itself. The declared route stays in the
-app: it documents the operation in OpenAPI, the route-protection test checks its
-dependency, and tests/ai/test_hot_path.py sends the same requests through both and
-compares status, body shape and ledger entries.
+It is reached two ways, both calling this same function: ``ChatHotPath``, an ASGI
+middleware ahead of FastAPI's router (FastAPI's machinery around a route cost about as
+much event-loop time as the governed work: docs/PERFORMANCE.md, "AI gateway"), and the
+declared route in ``openai.py`` (OpenAPI, route protection, an app without the
+middleware), whose handler hands the request here without FastAPI's dependency solving.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import AsyncIterator
 
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import StreamingResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sovra.ai import wire
-from sovra.api.auth import record_deferred
-from sovra.api.errors import render_error
-from sovra.api.routers.openai import CHAT_AUTH, CompletedChat, chat_answer, invalid_problems
+from sovra.ai.chat import AdmittedChat
+from sovra.ai.events import Event
+from sovra.ai.gateway import Gateway
+from sovra.api.auth import Caller, authorized
+from sovra.api.errors import render_error, status_for
 from sovra.api.validation import json_problems
 from sovra.errors import SovraError
 
 CHAT_PATH = "/v1/chat/completions"
+# The chat route's door: its allow is committed in one batch with the request's ai.chat
+# entry (ADR 0605). One instance, declared on the route in openai.py too.
+CHAT_AUTH = authorized("models.use", "Model")
 
 
 class ChatHotPath:
@@ -57,45 +54,74 @@ class ChatHotPath:
                 or scope["method"] != "POST"):
             await self.app(scope, receive, send)
             return
-        request = Request(scope, receive, send)
-        answer: CompletedChat | Response
-        try:
-            answer = await serve_chat(request, receive)
-        except (SovraError, RequestValidationError) as exc:
-            rendered = await render_error(request, exc)
-            if rendered is None:  # pragma: no cover - both kinds have a renderer
-                raise
-            answer = rendered
-        if isinstance(answer, CompletedChat):
-            await send_completed(send, answer)
-        else:
-            await answer(scope, receive, send)
+        await serve_chat(scope, receive, send)
 
 
-async def send_completed(send: Send, answer: CompletedChat) -> None:
-    """Send a finished answer as the declared route's ``Response`` would: the same
-    status, header list (names, values, order) and body, in the same two ASGI messages,
-    without building a Response and its header mapping per request."""
-    await send({"type": "http.response.start", "status": 200, "headers": [
-        (b"x-request-id", answer.request_id.encode("latin-1")),
-        (b"content-length", b"%d" % len(answer.content)),
-        (b"content-type", b"application/json")]})
-    await send({"type": "http.response.body", "body": answer.content})
-
-
-async def serve_chat(request: Request, receive: Receive
-                     ) -> CompletedChat | StreamingResponse:
-    """Authorise, parse, run the declared operation; record a pending decision before
-    any answer (success or error) leaves, as the declared route's class does."""
-    caller = await CHAT_AUTH(request, None)
+async def serve_chat(scope: Scope, receive: Receive, send: Send) -> None:
+    """The chat edge: the caller, its decision and the parsed request, handed to the
+    one operation; the answer sent inside the operation's block."""
+    request = Request(scope, receive, send)
+    gateway: Gateway = request.app.state.instance.ai
+    answering = False
     try:
-        body = await _parsed(request, receive, caller)
-        answer = await chat_answer(body, caller, request)
-    except BaseException:
-        await record_deferred(request)
-        raise
-    await record_deferred(request)
-    return answer
+        caller, fields = await CHAT_AUTH.decide(request)
+        decision = Event.of_fields(fields)
+        body = await _parsed(request, receive, gateway, caller, decision)
+        async with gateway.chat(caller, decision, body.to_domain(gateway.settings)) as chat:
+            if not body.stream:
+                result = await chat.complete()
+                answering = True
+                await send_completed(send, chat.request_id,
+                                     wire.completion_body(chat.prepared, result))
+                return
+            answering = True
+            await _streamed(chat, body)(scope, receive, send)
+    except (SovraError, RequestValidationError) as exc:
+        if answering:
+            raise  # the answer has begun: nothing else can be sent on this request
+        rendered = await render_error(request, exc)
+        if rendered is None:  # pragma: no cover - both kinds have a renderer
+            raise
+        await rendered(scope, receive, send)
+
+
+async def send_completed(send: Send, request_id: str, content: bytes) -> None:
+    """Send a finished answer as a ``Response`` would (status, header names, values and
+    order, body, in two ASGI messages), without building one and its header mapping."""
+    await send({"type": "http.response.start", "status": 200, "headers": [
+        (b"x-request-id", request_id.encode("latin-1")),
+        (b"content-length", b"%d" % len(content)),
+        (b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": content})
+
+
+def _streamed(chat: AdmittedChat, body: wire.ChatCompletionRequest) -> StreamingResponse:
+    usage = bool(body.stream_options and body.stream_options.include_usage)
+    return StreamingResponse(events(chat, include_usage=usage),
+                             media_type="text/event-stream",
+                             headers={"x-request-id": chat.request_id,
+                                      "cache-control": "no-cache"})
+
+
+async def events(chat: AdmittedChat, *, include_usage: bool) -> AsyncIterator[bytes]:
+    """The answer as OpenAI's server-sent events: ``data: {chunk}`` ... ``data: [DONE]``."""
+    prepared = chat.prepared
+    yield wire.chunk_event(prepared, {"role": "assistant", "content": ""}, None)
+    try:
+        async for delta in chat.stream():
+            if delta.text:
+                yield wire.chunk_event(prepared, {"content": delta.text}, None)
+            if delta.finish_reason is not None:
+                yield wire.chunk_event(prepared, {}, delta.finish_reason,
+                                       extra=wire.sovra_extra(prepared))
+                if include_usage:
+                    yield wire.usage_event(prepared, delta.prompt_tokens or 0,
+                                           delta.completion_tokens or 0)
+    except SovraError as exc:
+        # Headers are gone already: report in-band the way OpenAI clients read it.
+        yield wire.error_event(type(exc).__name__, str(exc), status_for(exc))
+        return
+    yield wire.DONE_EVENT
 
 
 async def read_body(receive: Receive) -> bytes:
@@ -115,8 +141,14 @@ async def read_body(receive: Receive) -> bytes:
         message = await receive()
 
 
-async def _parsed(request: Request, receive: Receive, caller: Any
-                  ) -> wire.ChatCompletionRequest:
+def invalid_problems(exc: RequestValidationError) -> list[str]:
+    """What ``ai.request.invalid`` records: the first ten problems, location and message."""
+    return [f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}"
+            for e in exc.errors()][:10]
+
+
+async def _parsed(request: Request, receive: Receive, gateway: Gateway, caller: Caller,
+                  decision: Event) -> wire.ChatCompletionRequest:
     raw = await read_body(receive)
     try:
         parsed = wire.ChatCompletionRequest.model_validate_json(raw)
@@ -136,10 +168,10 @@ async def _parsed(request: Request, receive: Receive, caller: Any
         problem = RequestValidationError([
             {"type": "value_error", "loc": p.loc, "msg": p.message, "input": None}
             for p in hostile])
-    await record_deferred(request)
-    await request.app.state.instance.ai.record_invalid(caller, request.url.path,
-                                                       invalid_problems(problem))
+    await gateway.record_invalid(caller, decision, request.url.path,
+                                 invalid_problems(problem))
     raise problem
 
 
-__all__ = ["CHAT_PATH", "ChatHotPath", "read_body", "send_completed", "serve_chat"]
+__all__ = ["CHAT_AUTH", "CHAT_PATH", "ChatHotPath", "events", "invalid_problems",
+           "read_body", "send_completed", "serve_chat"]
