@@ -90,3 +90,30 @@ def refuse_if_held(data_dir: Path) -> None:
         f"this instance was restored from backup {hold.get('backup_id')} and {hold.get('reason')}"
         f". It refuses to serve until an approver accepts the rollback: `sovra continuity "
         "accept-rollback --api-key <approver key> --reason '...'` (recorded in the ledger)")
+
+
+def refuse_if_unwritable(data_dir: Path) -> None:
+    """Called before serving: a data directory that cannot be written is refused at start.
+
+    Sovra records every request in its ledger before answering, so on a read-only file
+    system it could serve nothing (fail closed, DESIGN "no record, no access"); without
+    this check the first thing to notice was a migration failing with SQLite's "unable
+    to open database file", which names neither the cause nor the fix.
+    """
+    if not data_dir.exists():
+        return  # a first start creates it; a parent that cannot be written fails there
+    read_only = bool(os.statvfs(data_dir).f_flag & os.ST_RDONLY)
+    if not read_only:
+        probe = data_dir / f".write-probe-{secrets.token_hex(4)}"
+        try:
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError:
+            read_only = True
+    if read_only:
+        raise StorageError(
+            f"the data directory {data_dir} is on a read-only file system (or cannot be "
+            "written): Sovra records every request in its ledger there before answering, "
+            "so it refuses to start rather than serve unrecorded. Remount it read-write (or "
+            "point SOVRA_DATA_DIR at a writable copy) and start again; a backup of it can "
+            "still be verified (`sovra backup verify`) and its ledger exported")

@@ -21,7 +21,7 @@ from sovra.cli.context import options
 from sovra.cli.errors import run
 from sovra.cli.server import clear_server_url, write_server_url
 from sovra.config import Settings
-from sovra.continuity.state import refuse_if_held
+from sovra.continuity.state import refuse_if_held, refuse_if_unwritable
 from sovra.errors import ConfigError
 from sovra.identity import ensure_first_admin
 from sovra.instance import open_instance
@@ -98,6 +98,7 @@ def up(
 def _start(settings: Settings, sock: socket.socket, *, demo: bool) -> None:
     # A restore that found a rollback holds the instance until an approver accepts it.
     run(lambda: refuse_if_held(settings.data_dir))
+    run(lambda: refuse_if_unwritable(settings.data_dir))  # a read-only disk: say so
     instance = run(lambda: open_instance(settings))
     console.print(f"Sovra {settings.profile} instance, data in {settings.data_dir}")
     keys = run(lambda: start_for_up(instance.keys))
