@@ -22,6 +22,14 @@ if ! compgen -G "$wheels/llama_cpp_python-*.whl" >/dev/null; then
   log="$wheels.partial/build.log"
   # Show the compiler's "[n/m]" steps as they come (a sign of life during the minutes
   # of compiling, issue 15); the full output goes to the log, shown if the build fails.
+  # And a heartbeat every 30 s: fetching the build backend and cmake's configure step
+  # print no such steps, for minutes on a busy machine.
+  started=$(date +%s)
+  ( while sleep 30; do
+      echo "  still building llama-cpp-python: $(( ($(date +%s) - started) / 60 )) min so far"
+    done ) &
+  heartbeat=$!
+  trap 'kill "$heartbeat" 2>/dev/null || true' EXIT
   if ! .venv/bin/python -m pip wheel -v --no-cache-dir --no-deps --no-binary llama-cpp-python \
       "llama-cpp-python==$LLAMA_VERSION" -w "$wheels.partial" 2>&1 | tee "$log" \
       | { grep --line-buffered -E '^ *\[ *[0-9]+/[0-9]+\]' | cut -c1-100 || true; }; then
@@ -29,6 +37,7 @@ if ! compgen -G "$wheels/llama_cpp_python-*.whl" >/dev/null; then
     tail -n 40 "$log" >&2
     exit 1
   fi
+  kill "$heartbeat" 2>/dev/null || true
   rm -f "$log"
   mv "$wheels.partial" "$wheels"
 fi

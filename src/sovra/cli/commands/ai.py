@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from sovra.ai.trace import Trace, verify_trace
 from sovra.cli.context import instance
 from sovra.cli.errors import run
+from sovra.cli.remote import OptionalApiKey, Url, remote_base
+from sovra.cli.server import call
+
+if TYPE_CHECKING:
+    # Imported where used: the trace pulls in the gateway, which `sovra models list`
+    # asking the server must not pay for (issue 15).
+    from sovra.ai.trace import Trace
 
 console = Console()
 models_app = typer.Typer(help="The model registry.", no_args_is_help=True)
@@ -23,6 +29,8 @@ def trace(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
 ) -> None:
     """Show who asked which model what, fed with which documents, with ledger proofs."""
+    from sovra.ai.trace import verify_trace
+
     with instance(ctx) as opened:
         found = run(lambda: opened.ai.trace_sync(request_id))
     run(lambda: verify_trace(found))
@@ -83,15 +91,33 @@ def _render(found: Trace) -> None:
 
 
 @models_app.command("list")
-def list_models(ctx: typer.Context) -> None:
-    """List registered models with their digest, licence, locality and ceiling."""
-    with instance(ctx) as opened:
-        records = run(opened.ai.registry.list)
-    for r in records:
-        state = "approved" if r.approved else "NOT approved"
-        console.print(f"{r.model_id}  {r.spec.kind}  {r.spec.locality}  ceiling "
-                      f"{r.spec.ceiling}  {state}\n  sha256 {r.spec.sha256}\n  source "
-                      f"{r.spec.source}  licence {r.spec.licence}", highlight=False)
+def list_models(ctx: typer.Context, api_key: OptionalApiKey = None, url: Url = None) -> None:
+    """List registered models with their digest, licence, locality and ceiling.
+
+    With an API key and a running server, the server is asked (quick; it lists the
+    approved models); otherwise the data directory is opened and every registered model
+    is listed.
+    """
+    base = remote_base(ctx, url, api_key)
+    if base is not None:
+        found = run(lambda: call("GET", f"{base}/v1/models", token=api_key))
+        rows = [{"id": m["id"], **m.get("sovra", {})} for m in found.get("data", [])]
+    else:
+        with instance(ctx) as opened:
+            records = run(opened.ai.registry.list)
+        rows = [{"id": r.model_id, "kind": r.spec.kind, "locality": r.spec.locality,
+                 "ceiling": r.spec.ceiling, "approved": r.approved, "sha256": r.spec.sha256,
+                 "source": r.spec.source, "licence": r.spec.licence} for r in records]
+    for row in rows:
+        console.print(_model_text(row), highlight=False)
+
+
+def _model_text(m: dict[str, Any]) -> str:
+    """One model, the same whether the server or the data directory was asked."""
+    state = "approved" if m.get("approved") else "NOT approved"
+    return (f"{m['id']}  {m.get('kind')}  {m.get('locality')}  ceiling {m.get('ceiling')}  "
+            f"{state}\n  sha256 {m.get('sha256')}\n  source {m.get('source')}  licence "
+            f"{m.get('licence')}")
 
 
 def demo(

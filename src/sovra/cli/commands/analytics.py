@@ -8,7 +8,6 @@ instance at all: it is what the receiving side runs, with the root it pinned.
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +19,7 @@ from rich.console import Console
 from sovra.cli.commands.identity import ApiKey, acting
 from sovra.cli.context import instance as open_cli_instance
 from sovra.cli.errors import run
+from sovra.cli.progress import Quiet, copy_with_progress, progress
 from sovra.policy import Resource
 
 export_app = typer.Typer(
@@ -60,11 +60,15 @@ def create(ctx: typer.Context, kind: Annotated[str, typer.Argument(
                help="support, usage or portability")],
            api_key: ApiKey,
            collection: Annotated[str, typer.Option(
-               "--collection", help="The collection (portability).")] = "") -> None:
+               "--collection", help="The collection (portability).")] = "",
+           quiet: Quiet = False) -> None:
     """Collect and redact an export; it waits for two approvers."""
     with open_cli_instance(ctx) as inst:
         caller = run(lambda: acting(inst, api_key, "export.create", _EXPORT))
-        made = run(lambda: inst.exports.create(caller, kind, collection))
+        # Collecting and redacting reports no progress of its own: a pulsing bar says it
+        # is working.
+        with progress(f"collecting the {kind} export", quiet=quiet):
+            made = run(lambda: inst.exports.create(caller, kind, collection))
     console.print(f"export {made.id} ({made.kind}, {made.classification.label}) waits for "
                   "two approvers; review it with `sovra export review`", highlight=False)
 
@@ -103,14 +107,17 @@ def list_exports(ctx: typer.Context, api_key: ApiKey) -> None:
 
 @export_app.command("fetch")
 def fetch(ctx: typer.Context, export_id: str, api_key: ApiKey,
-          out: Annotated[Path, typer.Option("--out", help="Where to write the bundle.")]
-          ) -> None:
+          out: Annotated[Path, typer.Option("--out", help="Where to write the bundle.")],
+          quiet: Quiet = False) -> None:
     """Copy a released bundle out (to removable media): only after two approvals."""
     with open_cli_instance(ctx) as inst:
         caller = run(lambda: acting(inst, api_key, "export.read", _EXPORT))
         path = run(lambda: inst.exports.bundle_path(caller, export_id))
-        shutil.copyfile(path, out)
+        with progress(f"writing {out.name}", path.stat().st_size, quiet=quiet,
+                      unit="bytes") as meter:
+            copy_with_progress(path, out, meter)
     console.print(f"wrote {out}", highlight=False)
+
 
 
 @export_app.command("root")

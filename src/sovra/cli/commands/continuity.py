@@ -27,6 +27,7 @@ from sovra import continuity
 from sovra.cli.commands.identity import ApiKey, acting
 from sovra.cli.context import instance, options
 from sovra.cli.errors import EXIT_INVALID, run
+from sovra.cli.progress import Quiet, progress
 from sovra.errors import InvalidInputError, NoteError
 from sovra.instance import Instance
 from sovra.ledger import note as notes
@@ -121,10 +122,12 @@ def list_command(ctx: typer.Context, dest: DestOpt = None) -> None:
 
 @backup_app.command("verify")
 def verify_command(backup: Annotated[Path, typer.Argument(help="The backup folder.")],
-                   log_key: LogKey) -> None:
+                   log_key: LogKey, quiet: Quiet = False) -> None:
     """Check the manifest's signature and every stored file's size and SHA-256 (no keys)."""
     trusted = run(lambda: _verifier(log_key))
-    result = continuity.verify_backup(backup, trusted)
+    # The check reports no progress of its own: a pulsing bar says it is working.
+    with progress(f"verifying {backup.name}", quiet=quiet):
+        result = continuity.verify_backup(backup, trusted)
     if result.valid:
         console.print(f"valid: backup {result.backup_id}, "
                       f"{len(result.contents.files) if result.contents else 0} files verified",

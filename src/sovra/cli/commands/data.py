@@ -10,19 +10,25 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
 from sovra.cli.commands.identity import acting
 from sovra.cli.context import instance as open_cli_instance
 from sovra.cli.errors import EXIT_INVALID, run
-from sovra.data import CollectionSpec, IngestSummary, verify_certificate
-from sovra.data.ingest import expand
-from sovra.policy import Classification, Resource
+from sovra.cli.progress import Quiet, bytes_of, progress
+from sovra.cli.remote import Url, remote_base
+from sovra.cli.server import request
+
+if TYPE_CHECKING:
+    from sovra.data import IngestSummary
+    from sovra.policy import Resource
+
+# The data and policy rooms are imported where a command opens the instance: importing
+# them costs more than a read over HTTP, which `collection list` uses when a server runs.
 
 app = typer.Typer(help="Governed data: collections, ingest, search, holds, retention, "
                        "erasure.", no_args_is_help=True)
@@ -40,6 +46,12 @@ ApiKey = Annotated[str, typer.Option(
     show_default=False)]
 
 
+def _resource(kind: str, resource_id: str | None = None) -> Resource:
+    from sovra.policy import Resource
+
+    return Resource(kind) if resource_id is None else Resource(kind, resource_id)
+
+
 @collection_app.command("create")
 def collection_create(
     ctx: typer.Context, collection_id: str, *, api_key: ApiKey,
@@ -54,25 +66,37 @@ def collection_create(
     ceiling: Annotated[str, typer.Option(help="Highest classification allowed.")] = "confidential",
 ) -> None:
     """Create a collection with its GDPR Art. 30 record and its own keyring."""
+    from sovra.data import CollectionSpec
+    from sovra.policy import Classification
+
     spec = CollectionSpec(collection_id, owner, purpose, tuple(subjects), tuple(data_category),
                           retention_days, jurisdiction, run(lambda: Classification.parse(ceiling)))
     with open_cli_instance(ctx) as inst:
         caller = run(lambda: acting(inst, api_key, "collections.create",
-                                    Resource("Collection", collection_id)))
+                                    _resource("Collection", collection_id)))
         created = run(lambda: inst.data.create_collection(caller, spec))
     console.print(f"created collection [bold]{created.id}[/] (keyring {created.keyring_id})")
 
 
 @collection_app.command("list")
-def collection_list(ctx: typer.Context, api_key: ApiKey) -> None:
-    """List the collections you may read."""
-    with open_cli_instance(ctx) as inst:
-        caller = run(lambda: acting(inst, api_key, "collections.read", Resource("Collection")))
-        found = run(lambda: inst.data.list_collections(caller))
+def collection_list(ctx: typer.Context, api_key: ApiKey, url: Url = None) -> None:
+    """List the collections you may read (the running server is asked when one runs)."""
+    base = remote_base(ctx, url, api_key)
+    if base is not None:
+        rows: list[dict[str, Any]] = run(lambda: request(
+            "GET", f"{base}/data/collections", token=api_key).json())
+    else:
+        with open_cli_instance(ctx) as inst:
+            caller = run(lambda: acting(inst, api_key, "collections.read",
+                                        _resource("Collection")))
+            found = run(lambda: inst.data.list_collections(caller))
+        rows = [{"id": c.id, "owner": c.spec.owner, "purpose": c.spec.purpose,
+                 "retention_days": c.spec.retention_days, "jurisdiction": c.spec.jurisdiction,
+                 "ceiling": c.spec.ceiling.label, "legal_hold": c.legal_hold} for c in found]
     table = Table("id", "owner", "purpose", "retention", "jurisdiction", "ceiling", "hold")
-    for c in found:
-        table.add_row(c.id, c.spec.owner, c.spec.purpose, f"{c.spec.retention_days} d",
-                      c.spec.jurisdiction, c.spec.ceiling.label, "yes" if c.legal_hold else "")
+    for c in rows:
+        table.add_row(c["id"], c["owner"], c["purpose"], f"{c['retention_days']} d",
+                      c["jurisdiction"], c["ceiling"], "yes" if c["legal_hold"] else "")
     console.print(table)
 
 
@@ -82,23 +106,20 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders.")], *,
     api_key: ApiKey,
     classification: Annotated[str, typer.Option(help="Declared label (the floor).")] = "public",
+    quiet: Quiet = False,
 ) -> None:
     """Ingest files and folders; bad files are reported and the rest goes on."""
+    from sovra.data.ingest import expand
+    from sovra.policy import Classification
+
     declared = run(lambda: Classification.parse(classification))
     files = expand(paths)
-    total = sum(p.stat().st_size for p in files if p.exists())
     with open_cli_instance(ctx) as inst:
         caller = run(lambda: acting(inst, api_key, "collections.ingest",
-                                    Resource("Collection", collection_id)))
-        with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-                      TransferSpeedColumn(), console=console, transient=True) as progress:
-            task = progress.add_task("ingesting", total=total or 1)
-
-            def advance(name: str, size: int) -> None:
-                progress.update(task, advance=size, description=name[:40])
-
+                                    _resource("Collection", collection_id)))
+        with progress("ingesting", bytes_of(files), quiet=quiet, unit="bytes") as meter:
             summary = run(lambda: inst.data.ingest_paths(caller, collection_id, files,
-                                                         declared, advance))
+                                                         declared, meter.file_done))
     _print_summary(summary)
     if summary.failed:
         raise typer.Exit(EXIT_INVALID)
@@ -129,7 +150,7 @@ def search(ctx: typer.Context,
                min=1, max=100, help="How many passages to return.")] = 5) -> None:
     """Hybrid search over what you may read; cites document, version and position."""
     with open_cli_instance(ctx) as inst:
-        caller = run(lambda: acting(inst, api_key, "documents.read", Resource("Collection")))
+        caller = run(lambda: acting(inst, api_key, "documents.read", _resource("Collection")))
         hits = run(lambda: inst.data.retrieve(caller, query, collection, k))
     for hit in hits:
         page = f" p.{hit.page}" if hit.page else ""
@@ -147,7 +168,7 @@ def hold_set(ctx: typer.Context, collection_id: str, *, api_key: ApiKey,
     """Set a legal hold on a collection (or one document)."""
     with open_cli_instance(ctx) as inst:
         caller = run(lambda: acting(inst, api_key, "collections.hold",
-                                    Resource("Collection", collection_id)))
+                                    _resource("Collection", collection_id)))
         hold = run(lambda: inst.data.set_hold(caller, collection_id, reason, document))
     console.print(f"legal hold {hold.id} set on {collection_id}")
 
@@ -158,7 +179,7 @@ def hold_release(ctx: typer.Context, collection_id: str, hold_id: int, *,
     """Release a legal hold."""
     with open_cli_instance(ctx) as inst:
         caller = run(lambda: acting(inst, api_key, "collections.hold",
-                                    Resource("Collection", collection_id)))
+                                    _resource("Collection", collection_id)))
         run(lambda: inst.data.release_hold(caller, hold_id, collection_id))
     console.print(f"legal hold {hold_id} released")
 
@@ -167,7 +188,7 @@ def hold_release(ctx: typer.Context, collection_id: str, hold_id: int, *,
 def retention_run(ctx: typer.Context, api_key: ApiKey) -> None:
     """Delete (and crypto-erase) every document past its collection's retention."""
     with open_cli_instance(ctx) as inst:
-        caller = run(lambda: acting(inst, api_key, "collections.erase", Resource("Collection")))
+        caller = run(lambda: acting(inst, api_key, "collections.erase", _resource("Collection")))
         report = run(lambda: inst.data.run_retention(caller.principal_id))
     console.print(f"{len(report.deleted)} deleted, {len(report.held)} kept by legal holds")
 
@@ -178,8 +199,10 @@ def erase(ctx: typer.Context, *, api_key: ApiKey,
           out: Annotated[Path | None, typer.Option(help="Write the certificate here.")] = None
           ) -> None:
     """Erase everything that mentions a data subject (GDPR Art. 17); print the certificate."""
+    from sovra.data import verify_certificate
+
     with open_cli_instance(ctx) as inst:
-        caller = run(lambda: acting(inst, api_key, "collections.erase", Resource("Collection")))
+        caller = run(lambda: acting(inst, api_key, "collections.erase", _resource("Collection")))
         certificate = run(lambda: inst.data.erase_subject(caller, subject))
     if out is not None:
         out.write_text(certificate + "\n", encoding="utf-8")
@@ -196,5 +219,7 @@ def erase(ctx: typer.Context, *, api_key: ApiKey,
 @app.command("verify-certificate")
 def verify(path: Path) -> None:
     """Verify an erasure certificate's signature offline."""
+    from sovra.data import verify_certificate
+
     body = run(lambda: verify_certificate(path.read_text(encoding="utf-8")))
     console.print(f"valid: certificate {body['id']}, ledger entry {json.dumps(body['ledger'])}")

@@ -8,7 +8,7 @@ the API does, so the ledger names a person, not "the CLI".
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -16,9 +16,13 @@ from rich.table import Table
 
 from sovra.cli.context import instance as open_cli_instance
 from sovra.cli.errors import run
-from sovra.identity import ApiKeyInfo, Caller, Principal, ensure_first_admin
-from sovra.instance import Instance
-from sovra.policy import Resource
+
+if TYPE_CHECKING:
+    # Imported where used: the rooms cost seconds to import, which commands that share
+    # ``acting`` and ask the running server instead must not pay (issue 15).
+    from sovra.identity import ApiKeyInfo, Caller, Principal
+    from sovra.instance import Instance
+    from sovra.policy import Resource
 
 principal_app = typer.Typer(help="Users and service accounts.", no_args_is_help=True)
 group_app = typer.Typer(help="Groups: members inherit the group's roles.", no_args_is_help=True)
@@ -40,6 +44,8 @@ def acting(instance: Instance, api_key: str, action: str, resource: Resource) ->
 
 def announce_first_admin(instance: Instance) -> None:
     """Create the first admin if there is none and print its API key once, loudly."""
+    from sovra.identity import ensure_first_admin
+
     token = run(lambda: ensure_first_admin(instance))
     if token is not None:
         console.rule("[bold red]FIRST ADMIN API KEY: shown once, store it now")
@@ -48,6 +54,8 @@ def announce_first_admin(instance: Instance) -> None:
 
 
 def _manage(inst: Instance, api_key: str, principal_id: str = "*") -> Caller:
+    from sovra.policy import Resource
+
     return acting(inst, api_key, "principals.manage", Resource("Principal", principal_id))
 
 

@@ -13,7 +13,7 @@ import getpass
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -22,8 +22,12 @@ from sovra.cli.commands.identity import announce_first_admin
 from sovra.cli.context import instance
 from sovra.cli.errors import run
 from sovra.cli.server import call, server_url
-from sovra.instance import Instance
-from sovra.keys import HsmConfig, SealStatus, Share, share_file_text, write_share_files
+
+if TYPE_CHECKING:
+    # Imported where used: key custody and the instance cost seconds to import, which
+    # `keys status`, `unseal` and `seal` (HTTP to the server) must not pay (issue 15).
+    from sovra.instance import Instance
+    from sovra.keys import SealStatus, Share
 
 app = typer.Typer(help="Key custody: status, rotation, crypto-erasure.", no_args_is_help=True)
 console = Console()
@@ -66,6 +70,8 @@ def _show(status: dict[str, object] | SealStatus) -> None:
 
 
 def _print_one_at_a_time(shares: Sequence[Share]) -> None:
+    from sovra.keys import share_file_text
+
     for share in shares:
         console.clear()
         console.print(f"[bold]Share {share.index} of {len(shares)}[/] - show this screen to "
@@ -102,6 +108,8 @@ def init(
                        ] = "SOVRA_HSM_PIN",
 ) -> None:
     """Hold the key ceremony: make the root key and deal custodian shares (or use an HSM)."""
+    from sovra.keys import HsmConfig, write_share_files
+
     with instance(ctx) as opened:
         if hsm:
             config = HsmConfig(module=hsm_module, token_label=token_label,

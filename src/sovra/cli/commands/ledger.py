@@ -12,20 +12,25 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from sovra.cli.context import options
 from sovra.cli.errors import EXIT_INVALID, run
-from sovra.errors import InvalidInputError, NoteError
-from sovra.instance import Instance, open_instance
-from sovra.ledger import VerificationResult, verify_archive
+from sovra.cli.progress import Quiet, progress
+from sovra.errors import InvalidInputError, NoteError, StorageError
 from sovra.ledger import note as notes
 from sovra.ledger import witness as witnessing
-from sovra.ledger.archive import read_archive
 from sovra.ledger.keyfile import read_private, write_private
+
+if TYPE_CHECKING:
+    # Imported where used: opening the instance imports every room (seconds), which
+    # `verify` (files only) and `tail` (the ledger table only) do not need (issue 15).
+    from sovra.instance import Instance
+    from sovra.ledger import VerificationResult
+    from sovra.ledger.storage import EntryRow
 
 app = typer.Typer(help="The tamper-evident ledger.", no_args_is_help=True)
 console = Console()
@@ -41,6 +46,8 @@ OriginOpt = Annotated[str | None, typer.Option(
 
 @contextmanager
 def _opened(ctx: typer.Context) -> Iterator[Instance]:
+    from sovra.instance import open_instance
+
     opened = run(lambda: open_instance(options(ctx).settings(), record_dev_unseal=False))
     try:
         yield opened
@@ -87,9 +94,32 @@ def key_command(ctx: typer.Context) -> None:
 def tail_command(ctx: typer.Context, count: Annotated[int, typer.Option(
         "-n", "--count", min=1, max=10_000, help="How many entries.")] = 20) -> None:
     """Print the newest entries (canonical JSON, one per line)."""
-    with _opened(ctx) as opened:
-        for row in run(lambda: opened.ledger.tail(count)):
-            typer.echo(row.body.decode())
+    try:
+        rows = _stored_tail(ctx, count)
+    except StorageError:  # no ledger table yet: the instance creates it
+        with _opened(ctx) as opened:
+            rows = run(lambda: opened.ledger.tail(count))
+    for row in rows:
+        typer.echo(row.body.decode())
+
+
+def _stored_tail(ctx: typer.Context, count: int) -> list[EntryRow]:
+    """The newest stored rows, read from the ledger table alone: no instance, no log key,
+    no unseal, so nothing is recorded and the other rooms are never imported."""
+    from sovra.ledger.storage import LedgerStore
+    from sovra.store import make_engine
+
+    settings = run(options(ctx).settings)
+    if not settings.data_dir.exists():
+        raise StorageError("no data directory yet")
+    engine = make_engine(settings.effective_database_url,
+                         busy_timeout_s=settings.db_busy_timeout_s)
+    try:
+        store = LedgerStore(engine)
+        size = store.count()  # seq runs from 0 without gaps (the ledger's own invariant)
+        return list(store.entries(max(0, size - count), size))
+    finally:
+        engine.dispose()
 
 
 @app.command("show")
@@ -116,11 +146,14 @@ def consistency_command(ctx: typer.Context, first: int,
 @app.command("export")
 def export_command(ctx: typer.Context, archive: Path, as_stored: Annotated[bool, typer.Option(
         "--as-stored", help="Sign nothing; export every stored row as it is (forensics).")
-        ] = False) -> None:
+        ] = False, quiet: Quiet = False) -> None:
     """Write a self-contained archive (entries, checkpoints, cosignatures, keys)."""
     with _opened(ctx) as opened:
         problem = opened.ledger.integrity_problem
-        count = run(lambda: opened.ledger.export(archive, sign=not as_stored))
+        # The export reports no progress of its own: a pulsing bar with the elapsed time
+        # says it is working (issue 15).
+        with progress(f"exporting {opened.ledger.size} entries", quiet=quiet):
+            count = run(lambda: opened.ledger.export(archive, sign=not as_stored))
     if problem is not None:
         console.print(f"[yellow]warning:[/] storage does not match what the log signed "
                       f"({problem}); exported as stored, nothing signed", soft_wrap=True)
@@ -145,16 +178,22 @@ def verify_command(  # noqa: PLR0917 (Typer maps each parameter to an option)
         "--allow-unsigned-tail",
         help="Accept entries after the newest checkpoint (unproven, still reported).")
         ] = False,
+    quiet: Quiet = False,
 ) -> None:
     """Verify an export offline. Exit 0 valid, 1 invalid, 3 unreadable."""
+    from sovra.ledger import verify_archive
+
     if origin is not None and not log_key:
         run(lambda: _raise(InvalidInputError("--origin names the origin of a pinned key: "
                                              "give the key with --log-key too")))
     pinned = run(lambda: _pinned(log_key, origin).vkey) if log_key else None
     witnesses = run(lambda: [_verifier(w).vkey for w in witness or []])
-    result = run(lambda: verify_archive(archive, log_key=pinned, witnesses=witnesses,
-                                        deep=deep, workers=workers,
-                                        allow_unsigned_tail=allow_unsigned_tail))
+    # No refresh thread: verification forks its hashing processes only while it is the
+    # process's one thread (ADR 0105).
+    with progress(f"verifying {archive.name}", quiet=quiet, thread=False):
+        result = run(lambda: verify_archive(archive, log_key=pinned, witnesses=witnesses,
+                                            deep=deep, workers=workers,
+                                            allow_unsigned_tail=allow_unsigned_tail))
     _render(result, as_json=as_json)
     if not result.valid:
         raise typer.Exit(EXIT_INVALID)
@@ -229,6 +268,8 @@ def witness_command(  # noqa: PLR0917 (Typer maps each parameter to an option)
     previous = run(lambda: read_private(state)) if state.exists() else None
     now = int(time.time())
     if archive is not None:
+        from sovra.ledger.archive import read_archive
+
         contents = run(lambda: read_archive(archive))
         result = run(lambda: witnessing.cosign_archive(signer, verifier, previous, contents,
                                                        now=now))

@@ -10,7 +10,7 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 import typer
@@ -21,12 +21,17 @@ from sovra.cli.commands.identity import ApiKey, acting
 from sovra.cli.context import instance as open_cli_instance
 from sovra.cli.context import options
 from sovra.cli.errors import EXIT_DENIED, EXIT_INVALID, fail, run, stderr
+from sovra.cli.remote import Url, remote_base
+from sovra.cli.server import call
 from sovra.errors import InvalidInputError, StorageError
-from sovra.instance import Instance
 from sovra.lockbox import AccessRequest, RequestSpec, Scope
 from sovra.lockbox.report import report_json
 from sovra.lockbox.status import DEV_MODE_LOCKBOX_WARNING
 from sovra.policy import Resource
+
+if TYPE_CHECKING:
+    # Imported where used (issue 15): `lockbox status` asking the server needs no rooms.
+    from sovra.instance import Instance
 
 access_app = typer.Typer(help="Ask for, approve and end time-boxed privileged access.",
                          no_args_is_help=True)
@@ -184,18 +189,27 @@ def show(ctx: typer.Context, request_id: str, api_key: ApiKey) -> None:
 
 
 @lockbox_app.command("status")
-def status(ctx: typer.Context, api_key: ApiKey) -> None:
-    """Pending requests, live grants, findings; exits 1 when there are findings."""
-    with open_cli_instance(ctx) as inst:
-        run(lambda: acting(inst, api_key, "lockbox.read", _ANY))
-        found = run(inst.lockbox.status)
-    console.print(f"pending requests: {len(found.pending)}; live grants: {len(found.active)}",
+def status(ctx: typer.Context, api_key: ApiKey, url: Url = None) -> None:
+    """Pending requests, live grants, findings; exits 1 when there are findings.
+
+    The running server is asked when one runs; otherwise the data directory is opened."""
+    base = remote_base(ctx, url, api_key)
+    if base is not None:
+        found: dict[str, Any] = run(lambda: call("GET", f"{base}/lockbox/status",
+                                                 token=api_key))
+    else:
+        with open_cli_instance(ctx) as inst:
+            run(lambda: acting(inst, api_key, "lockbox.read", _ANY))
+            here = run(inst.lockbox.status)
+        found = {"pending": len(here.pending), "active": len(here.active),
+                 "enforced": here.enforced, "findings": list(here.findings)}
+    console.print(f"pending requests: {found['pending']}; live grants: {found['active']}",
                   highlight=False)
-    if not found.enforced:
+    if not found.get("enforced", True):
         console.print(DEV_MODE_LOCKBOX_WARNING, style="bold red", highlight=False)
-    for finding in found.findings:
+    for finding in found.get("findings", []):
         console.print(f"[bold red]finding:[/] {finding}", highlight=False, soft_wrap=True)
-    if found.findings:
+    if found.get("findings"):
         raise typer.Exit(EXIT_INVALID)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -11,9 +11,13 @@ from rich.console import Console
 from sovra.cli.commands.identity import ApiKey, acting
 from sovra.cli.context import instance as open_cli_instance
 from sovra.cli.errors import EXIT_INVALID, run
+from sovra.cli.remote import Url, remote_base
+from sovra.cli.server import call, request
 from sovra.errors import InvalidInputError
-from sovra.policy import CompiledPolicies, Resource
-from sovra.policy.testing import run_test_file
+from sovra.policy import Resource
+
+# The Cedar engine (``CompiledPolicies``, the test runner) is imported where used: it
+# costs seconds, which `policy show` asking the running server must not pay (issue 15).
 
 app = typer.Typer(help="Written, versioned, testable access policy (Cedar).",
                   no_args_is_help=True)
@@ -31,20 +35,33 @@ def _read(path: Path) -> str:
 def show(ctx: typer.Context, api_key: ApiKey,
          version: Annotated[int | None, typer.Option(help="A version (default: active).")] = None,
          diff: Annotated[bool, typer.Option("--diff", help="Print the diff, not the text.")]
-         = False) -> None:
-    """Print the active policy set (or a version) with its hashes."""
-    with open_cli_instance(ctx) as inst:
-        run(lambda: acting(inst, api_key, "policy.read", Resource("Policy")))
-        found = run(lambda: inst.policy.show() if version is None else inst.policy.get(version))
-        history = run(inst.policy.versions)
+         = False, url: Url = None) -> None:
+    """Print the active policy set (or a version) with its hashes.
+
+    The running server is asked when one runs; otherwise the data directory is opened."""
+    base = remote_base(ctx, url, api_key)
+    if base is not None:
+        path = "/policy" if version is None else f"/policy/versions/{version}"
+        found: dict[str, Any] = run(lambda: call("GET", f"{base}{path}", token=api_key))
+        listed = run(lambda: request("GET", f"{base}/policy/versions", token=api_key).json())
+        pending = [v["version"] for v in listed if v["status"] == "proposed"]
+    else:
+        with open_cli_instance(ctx) as inst:
+            run(lambda: acting(inst, api_key, "policy.read", Resource("Policy")))
+            here = run(lambda: inst.policy.show() if version is None
+                       else inst.policy.get(version))
+            history = run(inst.policy.versions)
+        found = {name: getattr(here, name) for name in (
+            "version", "status", "sha256", "diff_sha256", "proposed_by", "approved_by",
+            "diff", "text")}
+        pending = [v.version for v in history if v.status == "proposed"]
     # Header lines are Cedar comments, so the output can be edited and proposed again.
-    typer.echo(f"// version {found.version} ({found.status}) sha256 {found.sha256}")
-    typer.echo(f"// diff sha256 {found.diff_sha256}; proposed by {found.proposed_by}; "
-               f"approved by {found.approved_by or '-'}")
-    pending = [v.version for v in history if v.status == "proposed"]
+    typer.echo(f"// version {found['version']} ({found['status']}) sha256 {found['sha256']}")
+    typer.echo(f"// diff sha256 {found['diff_sha256']}; proposed by {found['proposed_by']}; "
+               f"approved by {found['approved_by'] or '-'}")
     if pending:
         typer.echo(f"// pending proposals: {', '.join(map(str, pending))}")
-    typer.echo(found.diff if diff else found.text)
+    typer.echo(found["diff"] if diff else found["text"])
 
 
 @app.command("propose")
@@ -74,6 +91,8 @@ def approve(ctx: typer.Context, version: int, api_key: ApiKey) -> None:
 @app.command("validate")
 def validate(file: Path) -> None:
     """Check FILE against Sovra's Cedar schema, offline; errors carry line:column."""
+    from sovra.policy import CompiledPolicies
+
     run(lambda: CompiledPolicies(_read(file), source=str(file)))
     console.print(f"{file}: valid")
 
@@ -83,6 +102,8 @@ def test(file: Path, policies: Annotated[list[Path] | None, typer.Option(
         "--policies", help="Policy file(s) to test (default: the file's own, "
         "else the default pack).")] = None) -> None:
     """Run offline policy test cases (YAML/JSON); exit 0 if all pass, 1 if not."""
+    from sovra.policy.testing import run_test_file
+
     report = run(lambda: run_test_file(file, policies or []))
     for result in report.results:
         mark = "[green]PASS[/]" if result.passed else "[bold red]FAIL[/]"

@@ -10,13 +10,13 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 from rich.table import Table
 from tuf.api.metadata import Metadata, Root
 
 from sovra.cli.commands.identity import ApiKey, acting
 from sovra.cli.context import instance as open_cli_instance
 from sovra.cli.errors import run
+from sovra.cli.progress import Quiet, progress
 from sovra.errors import InvalidInputError, PolicyValidationError
 from sovra.policy import CompiledPolicies, Resource
 from sovra.transfer import (
@@ -162,17 +162,15 @@ def trust(ctx: typer.Context, root: Path, api_key: ApiKey) -> None:
 
 
 @app.command("import")
-def import_bundle(ctx: typer.Context, path: Path, api_key: ApiKey) -> None:
+def import_bundle(ctx: typer.Context, path: Path, api_key: ApiKey,
+                  quiet: Quiet = False) -> None:
     """Verify a bundle completely, then activate it (or hold it for a second person)."""
     with open_cli_instance(ctx) as inst:
         caller = run(lambda: inst.identity.authenticate(f"Bearer {api_key}", "cli"))
-        with Progress("[progress.description]{task.description}", BarColumn(),
-                      DownloadColumn(), TransferSpeedColumn(), console=console,
-                      transient=True) as bar:
-            task = bar.add_task(f"verifying {path.name}", total=None)
-            result = run(lambda: inst.transfer.import_bundle(
-                path, caller, progress=lambda done, total: bar.update(
-                    task, completed=done, total=total)))
+        with progress(f"verifying {path.name}", path.stat().st_size if path.exists() else None,
+                      quiet=quiet, unit="bytes") as meter:
+            result = run(lambda: inst.transfer.import_bundle(path, caller,
+                                                             progress=meter.update))
     _print_result(result)
 
 
