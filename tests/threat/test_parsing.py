@@ -71,7 +71,41 @@ def test_stix_bundle_gives_addresses_hashes_and_domains() -> None:
     assert found.match_domain("beacon.c2.evil.example") is not None
     assert found.match_domain("evil.example") is None
     assert len(found.sha256) == 1
+    assert found.user_agent.keys() == {"sqlmap/1.7.2#stable"}
+    assert found.match_domain("www.staging.scanner.example") is not None  # folded
     assert found.problems == []
+
+
+@pytest.mark.parametrize(("pattern", "kept", "problem"), [
+    # Exact only when every part is an equality joined by OR.
+    ("[ipv4-addr:value = '10.0.0.1'] OR [ipv4-addr:value = '10.0.0.2']",
+     {"10.0.0.1", "10.0.0.2"}, None),
+    ("[ipv4-addr:value = '10.0.0.1' AND network-traffic:dst_port = 443]", set(),
+     "not an OR of equality"),
+    ("[ipv4-addr:value = '10.0.0.1'] REPEATS 5 TIMES", set(), "not an OR of equality"),
+    ("[ipv4-addr:value != '10.0.0.1']", set(), "not an OR of equality"),
+    # A comparison Sovra cannot see, beside one it can: the one it can, said so.
+    ("[ipv4-addr:value = '10.0.0.1' OR url:value = 'http://x/ AND y']", {"10.0.0.1"},
+     "only its comparisons"),
+])
+def test_stix_patterns_are_used_only_where_matching_them_is_exact(
+        pattern: str, kept: set[str], problem: str | None) -> None:
+    import json
+
+    bundle = {"type": "bundle", "id": "bundle--6f1c2a52-3c3e-4d0b-9b1a-5c2f8a7e0101",
+              "objects": [{
+                  "type": "indicator", "spec_version": "2.1",
+                  "id": "indicator--6f1c2a52-3c3e-4d0b-9b1a-5c2f8a7e0102",
+                  "created": "2026-11-01T00:00:00.000Z",
+                  "modified": "2026-11-01T00:00:00.000Z", "pattern": pattern,
+                  "pattern_type": "stix", "valid_from": "2026-11-01T00:00:00Z"}]}
+    found = parse_stix(json.dumps(bundle).encode(), "stix:p@1")
+    assert set(found.ip) == kept
+    if problem is None:
+        assert found.problems == []
+    else:
+        assert len(found.problems) == 1
+        assert problem in found.problems[0] and "stix:p@1#indicator--" in found.problems[0]
 
 
 @pytest.mark.parametrize("body", [b"{not json", b'{"type": "indicator"}',

@@ -208,3 +208,24 @@ def test_two_passes_at_once_on_postgresql_raise_each_alert_once(armed: Armed) ->
         raised = conn.execute(select(ledger_entries.c.action).where(
             ledger_entries.c.action == "threat.alert.raise")).all()
     assert len(raised) == len(titles)
+
+
+def test_domain_and_user_agent_indicators_match_request_metadata(armed: Armed) -> None:
+    ledger = armed.instance.ledger
+    ledger.append("dave", "ai.chat", "model:m1", "success",
+                  {"user_agent": "sqlmap/1.7.2#stable"})
+    ledger.append("dave", "data.retrieve", "collection/x", "success",
+                  {"origin": "https://beacon.C2.evil.example:8443/p"})
+    # Near misses: another agent version, a parent of a listed domain.
+    ledger.append("dave", "data.retrieve", "collection/x", "success",
+                  {"user_agent": "sqlmap/1.7.2", "domain": "evil.example"})
+    armed.threat.hunt()
+    found = {a.rule_id: a.detail["group"] for a in armed.threat.alerts.list()
+             if a.rule_id.startswith("indicator:")}
+    assert found == {
+        "indicator:user_agent:sqlmap/1.7.2#stable": {"user_agent": "sqlmap/1.7.2#stable"},
+        "indicator:domain:beacon.c2.evil.example": {"domain": "beacon.c2.evil.example"},
+    }
+    agent = next(a for a in armed.threat.alerts.list()
+                 if a.rule_id == "indicator:user_agent:sqlmap/1.7.2#stable")
+    assert "indicator--6f1c2a52-3c3e-4d0b-9b1a-5c2f8a7e0005" in agent.title

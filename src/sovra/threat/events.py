@@ -10,11 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 # Every field a rule may name: the projected columns (the Sigma field names too).
 FIELDS = frozenset({"seq", "ts", "timestamp", "principal", "role", "action", "resource",
                     "outcome", "source_ip", "classification", "model", "credential",
-                    "documents", "chunks", "bytes", "hour", "grant_id"})
+                    "documents", "chunks", "bytes", "hour", "grant_id", "user_agent",
+                    "domain"})
 # sovra.policy.Classification's labels in order (not imported: this module stays pure
 # and light, without the policy room's engine).
 LEVELS = ("public", "internal", "confidential", "secret")
@@ -52,6 +54,10 @@ def project(entry: RawEntry, roles: Mapping[str, str],
         "hour": moment.hour if moment else 0,
         # A decision made under a lockbox grant names it (sovra.lockbox, ADR 0700).
         "grant_id": _text(d.get("grant_id"), 64),
+        # Request metadata, where the recording room has it: domain and user-agent
+        # indicators are matched against these (sovra.threat.service).
+        "user_agent": _text(d.get("user_agent"), 256),
+        "domain": _domain(d),
     }
 
 
@@ -115,6 +121,19 @@ def _classification(details: Mapping[str, Any],
     levels = [LEVELS.index(document_levels[i]) for i in document_ids(details)
               if document_levels.get(i) in LEVELS]
     return LEVELS[max(levels)] if levels else None
+
+
+def _domain(details: Mapping[str, Any]) -> str | None:
+    """The domain a request names or came from: ``domain`` or ``host`` as given, else
+    the host of a ``url``, ``origin`` or ``referer``; lower case, no trailing dot."""
+    for key in ("domain", "host", "url", "origin", "referer"):
+        value = details.get(key)
+        if not isinstance(value, str) or not value:
+            continue
+        host = urlsplit(value).hostname if "://" in value else value.split(":", 1)[0]
+        if host:
+            return host.lower().rstrip(".")[:253]
+    return None
 
 
 def _bytes(details: Mapping[str, Any]) -> int:

@@ -19,10 +19,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, text
+from sqlalchemy import Connection, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from sovra.store.tables.threat import threat_cursors, threat_rule_matches
+from sovra.store.tables.threat import threat_cursors
 from sovra.threat.events import fold
 from sovra.threat.sigma import CompiledPack, CorrelationRule, RuleProblem, SingleRule
 
@@ -69,13 +69,16 @@ def run_singles(conn: Connection, rules: Sequence[SingleRule], lo: int, hi: int,
                 problems: list[RuleProblem], keep: Iterable[str] = ()
                 ) -> tuple[list[Match], Hits]:
     """Every standalone rule over ``[lo, hi)``, and the matched events of each rule whose
-    condition is in ``keep`` (a correlation's base): one query per action the rules name.
+    condition is in ``keep`` (a correlation's base): all of them in one read of the new
+    events.
 
-    Most rules fix the action (``action: x``); those are grouped by it, and each group is
-    one index range read of that action's new events evaluating the group's rules
-    together, so each event is read once, not once per rule (measured in
-    benchmarks/threat_sigma_pass.py). A group that fails at run time is retried rule by
-    rule, so one bad rule is reported and the others still run.
+    Most rules fix the action (``action: x``). The pass is one query over the range of
+    new events (a rowid range on SQLite, read in order like a bare scan) whose filter is
+    ``CASE action WHEN 'x' THEN (x's rules OR'd) ...``: each event is compared with its
+    own action's rules only, and the per-rule flags are computed for the few events that
+    match something (measured in benchmarks/threat_sigma_pass.py against one indexed
+    query per action, ADR 0901). If it fails at run time, the rules are retried by
+    action, then one by one, so a bad rule is reported and the others still run.
     """
     wanted = set(keep)
     groups: dict[str | None, list[tuple[SingleRule, str]]] = defaultdict(list)
@@ -85,44 +88,75 @@ def run_singles(conn: Connection, rules: Sequence[SingleRule], lo: int, hi: int,
             groups[action].append((rule, rest))
     out: list[Match] = []
     hits: Hits = {}
-    for action, members in groups.items():
-        try:
-            _run_group(conn, action, members, (lo, hi), wanted, out, hits)
-        except SQLAlchemyError:
-            for member in members:
-                try:
-                    _run_group(conn, action, [member], (lo, hi), wanted, out, hits)
-                except SQLAlchemyError as exc:
-                    problems.append(RuleProblem("pack", member[0].title,
-                                                f"failed to run: {exc}"))
+    if not groups:
+        return out, hits
+    try:
+        _run_all(conn, groups, (lo, hi), wanted, out, hits)
+    except SQLAlchemyError:
+        _run_apart(conn, groups, (lo, hi), wanted, (out, hits, problems))
     return out, hits
 
 
-def _run_group(conn: Connection, action: str | None,  # noqa: PLR0917
-               members: list[tuple[SingleRule, str]], span: tuple[int, int],
-               keep: set[str], out: list[Match], hits: Hits) -> None:
+def _run_apart(conn: Connection, groups: Mapping[str | None, list[tuple[SingleRule, str]]],
+               span: tuple[int, int], keep: set[str],
+               into: tuple[list[Match], Hits, list[RuleProblem]]) -> None:
+    out, hits, problems = into
     lo, hi = span
-    flags = ", ".join(f"CASE WHEN ({_sql(rest)}) THEN 1 ELSE 0 END" for _, rest in members)
-    either = " OR ".join(f"({_sql(rest)})" for _, rest in members)
-    scope = '"action" = :action AND ' if action is not None else ""
+    wanted = keep
+    for action, members in groups.items():
+        try:
+            _run_all(conn, {action: members}, (lo, hi), wanted, out, hits)
+        except SQLAlchemyError:
+            for member in members:
+                try:
+                    _run_all(conn, {action: [member]}, (lo, hi), wanted, out, hits)
+                except SQLAlchemyError as exc:
+                    problems.append(RuleProblem("pack", member[0].title,
+                                                f"failed to run: {exc}"))
+
+
+def _run_all(conn: Connection,  # noqa: PLR0917
+             groups: Mapping[str | None, list[tuple[SingleRule, str]]],
+             span: tuple[int, int], keep: set[str], out: list[Match], hits: Hits) -> None:
+    lo, hi = span
+    members = [(rule, action, rest) for action, group in groups.items()
+               for rule, rest in group]
+    flags = ", ".join(
+        f"CASE WHEN ({_scoped(action, rest)}) THEN 1 ELSE 0 END"
+        for _, action, rest in members)
+    branches = [f"WHEN {_literal(action)} THEN ({' OR '.join(f'({_sql(r)})' for _, r in group)})"
+                for action, group in groups.items() if action is not None]
+    either = [f'(CASE "action" {" ".join(branches)} ELSE 1=0 END)'] if branches else []
+    either += [f"({_sql(rest)})" for _, rest in groups.get(None, [])]
     # In a savepoint: on PostgreSQL a failed statement aborts the whole transaction,
     # and every rule after it would fail too.
     with conn.begin_nested():
         rows = conn.execute(text(
             f"SELECT seq, ts, principal, {flags} FROM threat_events "  # noqa: S608 - rules
-            f"WHERE {scope}seq >= :lo AND seq < :hi AND ({either}) ORDER BY seq"),
-            {"action": action, "lo": lo, "hi": hi}).all()
-    for index, (rule, _) in enumerate(members, start=3):
+            f"WHERE seq >= :lo AND seq < :hi AND ({' OR '.join(either)}) ORDER BY seq"),
+            {"lo": lo, "hi": hi}).all()
+    for index, (rule, _, _) in enumerate(members, start=3):
         matched = [row for row in rows if row[index]]
-        if rule.where in keep:
-            hits.setdefault(rule.where, []).extend((int(r[0]), float(r[1])) for r in matched)
+        # Once per condition: two rules may share one (the same selection, two titles).
+        if rule.where in keep and rule.where not in hits:
+            hits[rule.where] = [(int(r[0]), float(r[1])) for r in matched]
         if not rule.standalone:
             continue
-        groups: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        by_principal: dict[str, list[tuple[int, float]]] = defaultdict(list)
         for row in matched:
-            groups[str(row[2])].append((int(row[0]), float(row[1])))
+            by_principal[str(row[2])].append((int(row[0]), float(row[1])))
         out += [_match(rule.rule_id, rule.title, rule.severity, (("principal", p),), events)
-                for p, events in groups.items()]
+                for p, events in by_principal.items()]
+
+
+def _literal(value: str) -> str:
+    return _sql("'" + value.replace("'", "''") + "'")
+
+
+def _scoped(action: str | None, rest: str) -> str:
+    if action is None:
+        return _sql(rest)
+    return f'"action" = {_literal(action)} AND ({_sql(rest)})'
 
 
 def _sql(condition: str) -> str:
@@ -176,10 +210,10 @@ def store_matches(conn: Connection, rules: Sequence[CorrelationRule], hits: Hits
     for ``[from, to)``. A pass continuing where the last one stopped adds the new range
     and drops what no window reaches any more; anything else (a rule new to the pack, a
     pass that stopped half way, a rule absent for a while) is filled in from the events
-    once, so a correlation never misses a base match its window should see.
+    once, so a correlation never misses a base match its window should see. The writes
+    are three batched statements, whatever the number of rules.
     """
-    start = conn.execute(text("SELECT MIN(ts) FROM threat_events WHERE seq >= :lo "
-                              "AND seq < :hi"), {"lo": lo, "hi": hi}).scalar()
+    start = first_ts(conn, lo, hi)
     spans: dict[str, float] = {}
     for rule in rules:
         for base in rule.bases:
@@ -189,39 +223,55 @@ def store_matches(conn: Connection, rules: Sequence[CorrelationRule], hits: Hits
             threat_cursors.c.name.like(_COVER + "%")))}
     firsts: dict[float, int] = {}
     failed: set[str] = set()
+    cleared: list[dict[str, int]] = []  # every match of the rule: refilled from events
+    pruned: list[dict[str, int]] = []  # matches before the earliest window
+    rows: list[dict[str, float]] = []
+    cursors: list[dict[str, object]] = []
     for where, span in sorted(spans.items()):
         key = rule_key(where)
         if where not in hits:  # it failed to run over the new events (reported)
             failed.add(where)
             continue
         first = lo if start is None else firsts.setdefault(
-            span, _first_seq(conn, float(start) - span, lo))
+            span, _first_seq(conn, start - span, lo))
         held_from = cover.get(f"{_COVER}{key}:from")
         held_to = cover.get(f"{_COVER}{key}:to")
         try:
-            with conn.begin_nested():
-                if held_from is None or held_to != lo:
-                    conn.execute(delete(threat_rule_matches).where(
-                        threat_rule_matches.c.rule_key == key))
-                    found = _evaluate(conn, where, first, lo)
-                elif held_from > first:
-                    found = _evaluate(conn, where, first, held_from)
-                else:
-                    found = []
-                    conn.execute(delete(threat_rule_matches).where(
-                        threat_rule_matches.c.rule_key == key,
-                        threat_rule_matches.c.seq < first))
-                rows = [{"rule_key": key, "seq": s, "ts": t}
-                        for s, t in found + hits[where]]
-                if rows:
-                    conn.execute(insert(threat_rule_matches), rows)
-                _set_cursor(conn, f"{_COVER}{key}:from", first, f"{_COVER}{key}:from" in cover)
-                _set_cursor(conn, f"{_COVER}{key}:to", hi, f"{_COVER}{key}:to" in cover)
+            if held_from is None or held_to != lo:
+                found = _evaluate(conn, where, first, lo)
+                cleared.append({"k": key})
+            else:
+                found = _evaluate(conn, where, first, held_from)
+                pruned.append({"k": key, "first": first})
         except SQLAlchemyError as exc:
             failed.add(where)
-            problems.append(RuleProblem("pack", f"base rule {key}",
-                                        f"failed to run: {exc}"))
+            problems.append(RuleProblem("pack", f"base rule {key}", f"failed to run: {exc}"))
+            continue
+        rows += [{"k": key, "seq": s, "ts": t} for s, t in found + hits[where]]
+        cursors += [{"name": f"{_COVER}{key}:from", "position": first},
+                    {"name": f"{_COVER}{key}:to", "position": hi}]
+    if cleared:
+        conn.execute(text("DELETE FROM threat_rule_matches WHERE rule_key = :k"), cleared)
+    if pruned:
+        conn.execute(text("DELETE FROM threat_rule_matches WHERE rule_key = :k "
+                          "AND seq < :first"), pruned)
+    if rows:
+        conn.execute(text("INSERT INTO threat_rule_matches (rule_key, seq, ts) "
+                          "VALUES (:k, :seq, :ts)"), rows)
+    if cursors:
+        conn.execute(text("INSERT INTO threat_cursors (name, position) VALUES "
+                          "(:name, :position) ON CONFLICT (name) DO UPDATE SET "
+                          "position = excluded.position"), cursors)
     return failed
+
+
+def first_ts(conn: Connection, lo: int, hi: int) -> float | None:
+    """The earliest time among the events in ``[lo, hi)``. ``+ts``: SQLite would
+    otherwise walk the ts index from its start until it meets the range (every earlier
+    event, each pass: quadratic over a day); it reads the seq range instead."""
+    found = conn.execute(text("SELECT MIN(+ts) FROM threat_events WHERE seq >= :lo "
+                              "AND seq < :hi"), {"lo": lo, "hi": hi}).scalar()
+    return None if found is None else float(found)
 
 
 def _first_seq(conn: Connection, since: float, lo: int) -> int:
@@ -237,19 +287,12 @@ def _evaluate(conn: Connection, where: str, lo: int, hi: int) -> list[tuple[int,
         return []
     action, rest = split_action(where)
     scope = '"action" = :action AND ' if action is not None else ""
-    rows = conn.execute(text(
-        f"SELECT seq, ts FROM threat_events WHERE {scope}seq >= :lo "  # noqa: S608 - rules
-        f"AND seq < :hi AND ({_sql(rest)}) ORDER BY seq"),
-        {"action": action, "lo": lo, "hi": hi}).all()
+    with conn.begin_nested():  # a failure must not abort the pass (PostgreSQL)
+        rows = conn.execute(text(
+            f"SELECT seq, ts FROM threat_events WHERE {scope}seq >= :lo "  # noqa: S608
+            f"AND seq < :hi AND ({_sql(rest)}) ORDER BY seq"),
+            {"action": action, "lo": lo, "hi": hi}).all()
     return [(int(s), float(t)) for s, t in rows]
-
-
-def _set_cursor(conn: Connection, name: str, position: int, exists: bool) -> None:
-    if exists:
-        conn.execute(threat_cursors.update().where(threat_cursors.c.name == name)
-                     .values(position=position))
-    else:
-        conn.execute(insert(threat_cursors).values(name=name, position=position))
 
 
 def run_correlations(conn: Connection, rules: Sequence[CorrelationRule], lo: int, hi: int,
@@ -258,8 +301,7 @@ def run_correlations(conn: Connection, rules: Sequence[CorrelationRule], lo: int
     in ``[lo, hi)``."""
     if not rules:
         return []
-    start = conn.execute(text("SELECT MIN(ts) FROM threat_events WHERE seq >= :lo "
-                              "AND seq < :hi"), {"lo": lo, "hi": hi}).scalar()
+    start = first_ts(conn, lo, hi)
     if start is None:
         return []
     out: list[Match] = []
@@ -309,33 +351,31 @@ def window_sql(rule: CorrelationRule) -> str:
 
 def _correlate(conn: Connection, rule: CorrelationRule,
                params: Mapping[str, float]) -> list[Match]:
+    base = conn.execute(text(f"{base_sql(rule)} ORDER BY m.ts, m.seq"), params).all()
     if rule.kind in {"value_count", "temporal_ordered"}:
-        rows = conn.execute(text(f"{base_sql(rule)} ORDER BY m.ts, m.seq"), params).all()
         scan = _value_count if rule.kind == "value_count" else _temporal_ordered
-        return scan(rule, rows, int(params["lo"]))
+        return scan(rule, base, int(params["lo"]))
+    if not base:
+        return []
     rows = conn.execute(text(window_sql(rule)), params).all()
     # Per group: the first and the last row of this pass that met the condition; the
-    # alert carries every base match from the first one's window to the last one.
+    # alert carries every base match from the first one's window to the last one,
+    # picked from the base matches already read (one query per rule, not per alert).
     fired: dict[tuple[str, ...], tuple[float, float]] = {}
     for row in rows:
         key = tuple(str(v) for v in row[2:2 + len(rule.group_by)])
         began = fired.get(key, (float(row[1]), 0.0))[0]
         fired[key] = (began, float(row[1]))
-    return [_window_events(conn, rule, key, span, params) for key, span in fired.items()]
-
-
-def _window_events(conn: Connection, rule: CorrelationRule, key: tuple[str, ...],
-                   span: tuple[float, float], params: Mapping[str, float]) -> Match:
-    # Rare: once per alert. The window's start may lie before the pass's ``since``.
-    same = "".join(f' AND "c_{g}" = :g{i}' for i, g in enumerate(rule.group_by))
-    binds = {**params, "since": span[0] - rule.timespan_s, "t1": span[1],
-             **{f"g{i}": v for i, v in enumerate(key)}}
-    rows = conn.execute(text(
-        f"SELECT seq, ts FROM ({base_sql(rule)}) b WHERE ts <= :t1{same} "  # noqa: S608
-        "ORDER BY seq"), binds).all()
-    events = [(int(s), float(t)) for s, t in rows]
-    return _match(rule.rule_id, rule.title, rule.severity, tuple(zip(rule.group_by, key,
-                                                                     strict=True)), events)
+    width = len(rule.group_by)
+    events: dict[tuple[str, ...], list[tuple[int, float]]] = defaultdict(list)
+    for row in base:
+        key = tuple(str(v) for v in row[2:2 + width])
+        span = fired.get(key)
+        if span is not None and span[0] - rule.timespan_s <= float(row[1]) <= span[1]:
+            events[key].append((int(row[0]), float(row[1])))
+    return [_match(rule.rule_id, rule.title, rule.severity,
+                   tuple(zip(rule.group_by, key, strict=True)), events[key])
+            for key in fired]
 
 
 def _value_count(rule: CorrelationRule, rows: Sequence[Sequence[Any]], lo: int

@@ -18,15 +18,19 @@ from typing import Any
 
 from sovra.errors import InvalidInputError
 
-_COMPARISON = re.compile(
-    r"(?P<path>[a-z0-9-]+:[A-Za-z0-9_.'\-]+)\s*=\s*'(?P<value>(?:[^'\\]|\\.)*)'")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_PATHS = {
-    "file:hashes.'SHA-256'": "sha256", "file:hashes.SHA-256": "sha256",
-    "file:hashes.sha256": "sha256",
-    "ipv4-addr:value": "ip", "ipv6-addr:value": "ip", "domain-name:value": "domain",
-    "network-traffic:extensions.'http-request-ext'.request_header.'User-Agent'": "user_agent",
+# (object type, property path) of the comparisons Sovra matches, STIX 2.1 §9 and the
+# cyber-observable objects of Part 4 (file, ipv4/ipv6-addr, domain-name, and the
+# network-traffic HTTP request extension carrying the User-Agent header).
+_PATHS: dict[tuple[str, tuple[str, ...]], str] = {
+    ("file", ("hashes", "SHA-256")): "sha256", ("file", ("hashes", "sha256")): "sha256",
+    ("ipv4-addr", ("value",)): "ip", ("ipv6-addr", ("value",)): "ip",
+    ("domain-name", ("value",)): "domain",
+    ("network-traffic", ("extensions", "http-request-ext", "request_header", "User-Agent")):
+        "user_agent",
 }
+_STRING = re.compile(r"'(?:[^'\\]|\\.)*'")
+_AND = re.compile(r"\bAND\b")
 _MISP_TYPES = {"sha256": "sha256", "ip-src": "ip", "ip-dst": "ip", "domain": "domain",
                "hostname": "domain", "user-agent": "user_agent"}
 
@@ -89,19 +93,49 @@ def parse_stix(data: bytes, source: str) -> IndicatorSet:
         raise InvalidInputError(f"{source}: a STIX pack must be a bundle object")
     out = IndicatorSet()
     for obj in getattr(bundle, "objects", None) or []:
-        if obj.type != "indicator" or obj.pattern_type != "stix":
-            continue
-        found = False
-        for match in _COMPARISON.finditer(obj.pattern):
-            kind = _PATHS.get(match.group("path"))
-            if kind is not None:
-                out.add(kind, match.group("value").replace("\\'", "'"), f"{source}#{obj.id}")
-                found = True
-        if not found:
-            out.problems.append(f"{source}#{obj.id}: pattern {obj.pattern!r} has no "
-                                "comparison Sovra matches (file SHA-256, IP, domain, "
-                                "user agent)")
+        if obj.type == "indicator" and obj.pattern_type == "stix":
+            _add_pattern(out, str(obj.pattern), f"{source}#{obj.id}")
     return out
+
+
+def _add_pattern(out: IndicatorSet, pattern: str, origin: str) -> None:
+    """The equality comparisons of a STIX pattern, parsed by the reference grammar
+    (stix2-patterns). Sovra matches one value at a time, so a pattern is taken only
+    where that is exact: comparisons joined by OR, each ``=`` on a property Sovra
+    sees, no qualifiers (WITHIN, REPEATS...). Anything else is reported, never
+    widened or silently dropped."""
+    from stix2patterns.v21.pattern import Pattern  # type: ignore[import-untyped]
+
+    try:
+        found = Pattern(pattern).inspect()
+    except Exception as exc:  # noqa: BLE001 - the grammar raises several kinds
+        out.problems.append(f"{origin}: pattern {pattern!r} does not parse: {exc}")
+        return
+    inexact = bool(found.qualifiers) or not set(found.observation_ops) <= {"OR"} or bool(
+        _AND.search(_STRING.sub("''", pattern)))
+    comparisons = [(kind, tuple(str(p) for p in path), op, value)
+                   for kind, items in found.comparisons.items()
+                   for path, op, value in items]
+    usable = [(_PATHS[(k, p)], v) for k, p, op, v in comparisons
+              if op == "=" and (k, p) in _PATHS and _quoted(v)]
+    if inexact or not usable:
+        out.problems.append(f"{origin}: pattern {pattern!r} is not an OR of equality "
+                            "comparisons Sovra matches (file SHA-256, IP, domain, user "
+                            "agent); not used")
+        return
+    if len(usable) < len(comparisons):
+        out.problems.append(f"{origin}: pattern {pattern!r}: only its comparisons of "
+                            "file SHA-256, IP, domain and user agent are matched")
+    for kind, value in usable:
+        out.add(kind, _unquote(value), origin)
+
+
+def _quoted(value: object) -> bool:
+    return isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == "'"
+
+
+def _unquote(value: str) -> str:
+    return re.sub(r"\\(.)", r"\1", value[1:-1])
 
 
 def parse_misp(data: bytes, source: str) -> IndicatorSet:

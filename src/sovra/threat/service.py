@@ -349,20 +349,33 @@ def _baseline_match(conn: Any, principal: str, found: list[Departure], now: floa
 
 
 def _indicator_matches(conn: Any, loaded: LoadedPacks, lo: int, hi: int) -> list[Match]:
-    """Request metadata (source addresses) of new events against IP indicators."""
-    ips = loaded.indicators.ip
-    if not ips:
+    """Request metadata of new events against the indicators: source addresses, the
+    domain a request named or came from (a listed domain or any parent of it) and the
+    user agent (exact, as STIX equality is)."""
+    found = loaded.indicators
+    if not (found.ip or found.domain or found.user_agent):
         return []
-    rows = conn.execute(text("SELECT seq, ts, source_ip FROM threat_events WHERE seq >= :lo "
-                             "AND seq < :hi AND source_ip IS NOT NULL"),
-                        {"lo": lo, "hi": hi}).all()
-    hits: dict[str, list[tuple[int, float]]] = {}
-    for seq, ts, ip in rows:
-        if ip in ips:
-            hits.setdefault(ip, []).append((int(seq), float(ts)))
-    return [Match(f"indicator:ip:{ip}", f"Request from listed address {ip} ({ips[ip]})",
-                  "high", (("source_ip", ip),), tuple(s for s, _ in ev),
-                  min(t for _, t in ev), max(t for _, t in ev)) for ip, ev in hits.items()]
+    rows = conn.execute(text(
+        "SELECT seq, ts, source_ip, domain, user_agent FROM threat_events WHERE seq >= :lo "
+        "AND seq < :hi AND (source_ip IS NOT NULL OR domain IS NOT NULL "
+        "OR user_agent IS NOT NULL)"), {"lo": lo, "hi": hi}).all()
+    hits: dict[tuple[str, str, str], list[tuple[int, float]]] = {}
+    for seq, ts, ip, domain, agent in rows:
+        for field_, value, origin in (
+                ("source_ip", ip, found.ip.get(ip) if ip else None),
+                ("domain", domain, found.match_domain(domain) if domain else None),
+                ("user_agent", agent, found.user_agent.get(agent) if agent else None)):
+            if origin is not None:
+                hits.setdefault((field_, str(value), origin), []).append(
+                    (int(seq), float(ts)))
+    return [Match(f"indicator:{_KINDS[f]}:{v}", f"{_TITLES[f]} {v} ({origin})", "high",
+                  ((f, v),), tuple(s for s, _ in ev), min(t for _, t in ev),
+                  max(t for _, t in ev)) for (f, v, origin), ev in hits.items()]
+
+
+_KINDS = {"source_ip": "ip", "domain": "domain", "user_agent": "user_agent"}
+_TITLES = {"source_ip": "Request from listed address", "domain": "Request naming listed domain",
+           "user_agent": "Request with listed user agent"}
 
 
 __all__ = ["HuntResult", "ThreatService", "ThreatStatus"]
