@@ -54,6 +54,7 @@ codes and status codes in exactly one place each (``sovra.cli.errors`` and
         ├── QuotaExceededError      per-principal quota or concurrency limit (HTTP 429)
         ├── OverloadedError         shedding load (HTTP 503)
         └── UpstreamError           upstream hung, failed or returned garbage (HTTP 502)
+            └── UpstreamUnavailableError  upstream down: nothing listens (HTTP 503)
 """
 
 from __future__ import annotations
@@ -275,3 +276,10 @@ class OverloadedError(AIError):
 
 class UpstreamError(AIError):
     """An upstream model server hung, failed or returned garbage."""
+
+
+class UpstreamUnavailableError(UpstreamError):
+    """The upstream model server is down (the connection was refused or could not be
+    made, after the retries): a temporary outage, not a bad answer (issue 17)."""
+
+    retry_after_s = 5.0

@@ -31,6 +31,7 @@ _STATUS: tuple[tuple[type[errors.SovraError], int], ...] = (
     (errors.ModelNotFoundError, 404),
     (errors.ConflictError, 409),
     (errors.FileTooLargeError, 413),
+    (errors.UpstreamUnavailableError, 503),
     (errors.UpstreamError, 502),
     (errors.ShareError, 400),
     (errors.DecryptionError, 400),

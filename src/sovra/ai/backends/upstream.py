@@ -26,7 +26,7 @@ from sovra.ai.backends.http1 import (
 )
 from sovra.ai.compact_json import compact_json
 from sovra.ai.models import ChatMessage, Delta, GenerationParams, Usage
-from sovra.errors import UpstreamError
+from sovra.errors import UpstreamError, UpstreamUnavailableError
 
 _RETRY_STATUS = frozenset({502, 503, 504})
 
@@ -60,7 +60,8 @@ class UpstreamBackend:
                 response = await self._client.post("/chat/completions", body, accept=accept)
             except UpstreamConnectError as exc:
                 if attempt >= self._retries:  # nothing was answered: safe to try again
-                    raise UpstreamError(f"upstream unreachable: {exc}") from exc
+                    # Down, not broken: a 503 the client may retry (issue 17).
+                    raise UpstreamUnavailableError(f"upstream unreachable: {exc}") from exc
             except UpstreamTimeoutError as exc:
                 raise UpstreamError("upstream timed out (no answer)") from exc
             except UpstreamProtocolError as exc:
