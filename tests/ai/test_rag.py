@@ -8,6 +8,7 @@ import json
 
 from sovra.ai.gateway import ChatRequest
 from sovra.ai.models import ChatMessage, GenerationParams
+from sovra.ai.rag import DECLINE_ANSWER
 from sovra.identity import Caller
 from sovra.instance import Instance
 from tests.ai.conftest import ADMIN, approved_upstream
@@ -16,14 +17,15 @@ from tests.e2e.fake_upstream import ANSWER, FakeUpstream
 QUESTION = "How many days of annual leave do full-time staff receive?"
 
 
-def ask_demo(instance: Instance, caller: Caller) -> tuple[str, tuple[object, ...]]:
+def ask_demo(instance: Instance, caller: Caller, answer: str = ANSWER
+             ) -> tuple[str, tuple[object, ...]]:
     async def go() -> tuple[str, tuple[object, ...]]:
         try:
             async with instance.ai.chat(caller, None, ChatRequest(
                     "fake-instant", (ChatMessage("user", QUESTION),), GenerationParams(16),
                     collections=("demo",), top_k=3)) as chat:
                 result = await chat.complete()
-            assert result.text == ANSWER
+            assert result.text == answer
             return chat.request_id, chat.prepared.citations
         finally:
             await instance.ai.aclose()
@@ -51,10 +53,12 @@ def test_retrieval_is_filtered_by_clearance_before_the_model(
     demo_loaded.identity.create_principal("system", "erin", roles=["analyst"],
                                           clearance="public")
     erin = demo_loaded.identity.caller_for("erin")
-    _, citations = ask_demo(demo_loaded, erin)
-    assert citations == ()  # every demo document is internal; erin is cleared for public
-    assert "annual leave" in json.dumps(fake_upstream.last_body)  # her own question only
-    assert "28 days" not in json.dumps(fake_upstream.last_body)
+    before = fake_upstream.requests
+    # Every demo document is internal and erin is cleared for public: no passage, so
+    # Sovra says the documents do not say, and nothing reaches the model (ADR 0610).
+    _, citations = ask_demo(demo_loaded, erin, answer=DECLINE_ANSWER)
+    assert citations == ()
+    assert fake_upstream.requests == before
 
 
 def test_text_is_kept_encrypted_only_when_the_collection_says_so(

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sovra.ai.rag import DECLINE_ANSWER
 from sovra.store.local_postgres import LocalPostgres
 from tests.e2e.fake_upstream import ANSWER, FakeUpstream
 from tests.e2e.server import Server, approve_upstream_models, sovra_up
@@ -65,7 +66,9 @@ def _load(server: Server, stop: threading.Event, acknowledged: dict[str, str],
             except httpx.HTTPError:
                 return  # killed
             if answered.status_code == 200:
-                assert answered.json()["choices"][0]["message"]["content"] == ANSWER
+                # The "kept" collection holds no document: Sovra itself says so (ADR 0610).
+                assert answered.json()["choices"][0]["message"]["content"] == (
+                    DECLINE_ANSWER if n % 2 else ANSWER)
                 with lock:
                     acknowledged[answered.json()["id"]] = prompt if n % 2 else ""
 
@@ -103,7 +106,7 @@ def test_every_acknowledged_chat_is_traced_after_sigkill(
                 missing.append((request_id, found.status_code))
                 continue
             trace = found.json()
-            if prompt and (trace["answer_text"] != ANSWER
+            if prompt and (trace["answer_text"] != DECLINE_ANSWER
                            or prompt not in (trace["prompt_text"] or "")):
                 lost_text.append(request_id)
     assert missing == [], f"{len(missing)} of {len(answered)} acknowledged chats lost"

@@ -53,7 +53,7 @@ from sovra.ai.ports import (
     Recorded,
     RetrieverPort,
 )
-from sovra.ai.rag import question_of, with_context
+from sovra.ai.rag import DECLINE, grounding, question_of, with_context
 from sovra.ai.registry import ModelRegistry
 from sovra.ai.request_index import IndexRow, RequestIndex
 from sovra.ai.settings import AISettings
@@ -223,6 +223,11 @@ class Gateway:
                 f"prompt is {prompt_chars} characters; the limit is "
                 f"{self.settings.max_prompt_chars} (SOVRA_AI_MAX_PROMPT_CHARS)")
         chunks = await self._retrieve(caller, request)
+        # Only relevant chunks reach the model; none relevant: Sovra declines (ADR 0610).
+        grounded = (await grounding(self.embedder, question_of(request.messages), chunks,
+                                    self.settings.relevance_threshold)
+                    if request.collections else None)
+        chunks = list(grounded.chunks) if grounded is not None else chunks
         texts = [m.content for m in request.messages] + [c.text for c in chunks]
         if sum(len(t) for t in texts) <= _INLINE_CLASSIFY_CHARS:
             assessments = self._assess(texts)
@@ -237,12 +242,15 @@ class Gateway:
         prompt_text = "\n".join(f"{m.role}: {m.content}" for m in request.messages)
         details = self._request_details(request_id, record, request, chunks=chunks,
                                         verdict=verdict, prompt_text=prompt_text)
+        if grounded is not None:
+            details["grounding"] = grounded.details()
         resource = f"model/{record.model_id}"
         if not verdict.allowed:
             await self._record(pending, Event(caller.principal_id, "ai.chat", resource,
                                               Outcome.DENIED, details))
             raise ClassificationRefusedError("; ".join(verdict.reasons))
-        backend = await self.backends.backend(record)
+        backend = (DECLINE if grounded is not None and grounded.declined
+                   else await self.backends.backend(record))
         n = len(request.messages)
         sent = [ChatMessage(m.role, t) for m, t in zip(request.messages, verdict.texts[:n],
                                                         strict=True)]

@@ -8,6 +8,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sovra.ai.limits import LimitSettings
+from sovra.ai.rag import RELEVANCE_THRESHOLD
 
 
 class AISettings(BaseSettings):
@@ -36,6 +37,10 @@ class AISettings(BaseSettings):
     max_tokens_limit: int = Field(default=2048, ge=1)
     default_max_tokens: int = Field(default=256, ge=1)
     top_k_limit: int = Field(default=20, ge=1)
+    # Retrieved chunks less similar to the question than this (cosine, -1..1) are not
+    # given to the model; with none left Sovra answers "The documents do not say."
+    # itself (sovra.ai.rag, ADR 0610). -1 gives every retrieved chunk to the model.
+    relevance_threshold: float = Field(default=RELEVANCE_THRESHOLD, ge=-1.0, le=1.0)
 
     upstream_connect_timeout_s: float = Field(default=2.0, gt=0)
     upstream_read_timeout_s: float = Field(default=60.0, gt=0)

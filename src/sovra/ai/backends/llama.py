@@ -23,6 +23,10 @@ from sovra.errors import AIError, ModelIntegrityError
 
 _END = object()
 
+# llama.cpp context settings beyond threads and context size (ADR 0610 and
+# benchmarks/prompt_processing.py).
+LLAMA_SETTINGS: dict[str, Any] = {}
+
 
 class LlamaCppBackend:
     """Serve one GGUF file. The caller has verified the file's SHA-256 before this."""
@@ -43,7 +47,8 @@ class LlamaCppBackend:
                 from llama_cpp import Llama
 
                 self._llm = Llama(model_path=self.weights_path, n_ctx=self._n_ctx,
-                                  n_threads=self._n_threads, seed=self._seed, verbose=False)
+                                  n_threads=self._n_threads, seed=self._seed, verbose=False,
+                                  **LLAMA_SETTINGS)
             except (ValueError, RuntimeError, OSError) as exc:
                 raise ModelIntegrityError(
                     f"llama.cpp cannot load {self.weights_path}: {exc}") from exc
