@@ -93,6 +93,13 @@ def test_governed_sql_and_an_export_leave_only_as_approved(server: Server,
         assert as_arrow.headers["content-type"] == "application/vnd.apache.arrow.stream"
         arrow = pyarrow.ipc.open_stream(as_arrow.content).read_all()
         assert arrow.to_pydict() == {"dept": ["ops", "sales"], "n": [1, 2]}
+        # A question in words goes to the AI room's governed chat: an unknown model is
+        # a clear 4xx there, before any SQL exists.
+        asked = http.post("/analytics/ask", headers=analyst, json={
+            "question": "How many people work in sales?", "collections": ["hr"],
+            "model": "no-such-model", "run": False})
+        assert 400 <= asked.status_code < 500, asked.text
+        assert "no-such-model" in asked.json()["error"]["message"]
         escape = http.post("/analytics/query", headers=analyst, json={
             "sql": "SELECT * FROM read_csv('/etc/passwd')"})
         assert escape.status_code == 400 and "not a table" in escape.json()["error"]["message"]

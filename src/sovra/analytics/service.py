@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sovra.analytics.governance import ColumnRule, Mask, rewrite
 from sovra.analytics.locked import load_tables, locked_connection, run_query
@@ -35,6 +35,9 @@ from sovra.errors import InvalidInputError, NotFoundError, ParseError, Permissio
 from sovra.identity import Caller
 from sovra.ledger import Ledger
 from sovra.policy import Classification, PolicyService, Resource
+
+if TYPE_CHECKING:
+    from sovra.analytics.nl import Proposal
 
 DEFAULT_MAX_ROWS = 10_000
 _SECRET_KIND_NAMES = frozenset(k.value for k in SECRET_KINDS)
@@ -115,6 +118,49 @@ class AnalyticsService:
                                      (c.name, c.sql_type, c.level.label, c.name in masked)
                                      for c in table.columns)))
         return out
+
+    # -- a question in words (``nl.py``) ------------------------------------------------
+
+    def question_prompt(self, caller: Caller, question: str,
+                        collections: Sequence[str]) -> str:
+        """The model's instructions for ``question``: only the tables and column names
+        ``caller`` may query (Cedar decides per collection, as for a query)."""
+        from sovra.analytics.nl import prompt
+
+        tables = [t for c in dict.fromkeys(collections) for t in self.tables(caller, c)]
+        return prompt(question, tables)
+
+    def propose(self, caller: Caller, question: str, model: str, answer: str) -> Proposal:
+        """Record what the model proposed and whether the allowlist lets it run.
+
+        The entry holds the question's hash (never its words), the generated SQL itself
+        (what the caller is shown) and the model; outcome ``denied`` when refused."""
+        from sovra.analytics.nl import Proposal, extract_sql
+
+        question_hash = hashlib.sha256(question.encode("utf-8", "surrogatepass")).hexdigest()
+        sql, reason = "", ""
+        try:
+            sql = extract_sql(answer)
+            check_sql(sql)
+        except (InvalidInputError, ParseError) as exc:
+            reason = str(exc)
+        details: dict[str, object] = {"question_sha256": question_hash, "model": model,
+                                      "sql": sql, "allowed": not reason}
+        if reason:
+            details["reason"] = reason[:500]
+        receipt = self.ledger.append(caller.principal_id, "analytics.nl.propose",
+                                     "analytics/sql", "denied" if reason else "success",
+                                     details)
+        return Proposal(question_hash, sql, model, not reason, reason, receipt.seq)
+
+    def run_proposal(self, caller: Caller, proposal: Proposal, *,
+                     max_rows: int = DEFAULT_MAX_ROWS) -> QueryResult:
+        """Run a proposal through the same gate as typed SQL; a refused one raises with
+        the SQL shown, so the caller sees what the model wrote."""
+        if not proposal.allowed:
+            raise InvalidInputError(f"the model's SQL is not allowed ({proposal.reason}); "
+                                    f"it proposed: {proposal.sql or '(nothing)'}")
+        return self.query(caller, proposal.sql, max_rows=max_rows)
 
     # -- steps ------------------------------------------------------------------------
 

@@ -15,11 +15,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from sovra.analytics import QueryResult, TableInfo
 from sovra.analytics.arrow import MEDIA_TYPE as ARROW_MEDIA_TYPE
 from sovra.analytics.arrow import result_arrow
 from sovra.analytics.export import ExportInfo
+from sovra.analytics.nl import GatewayProposer
 from sovra.api.auth import authorized
 from sovra.api.deps import get_instance
 from sovra.identity import Caller
@@ -131,6 +133,43 @@ def query(body: QueryIn, caller: Querier, inst: InstanceDep) -> QueryOut | Respo
     if body.format == "arrow":
         return Response(result_arrow(result), media_type=ARROW_MEDIA_TYPE, headers=headers)
     return QueryOut.of(result)
+
+
+class AskIn(BaseModel):
+    question: str = Field(min_length=1, max_length=2_000)
+    collections: list[str] = Field(min_length=1, max_length=16)
+    model: str = Field(default="SmolLM2-135M-Instruct", min_length=1, max_length=200)
+    # False: only propose (the SQL is shown, and recorded); run it with POST /query.
+    run: bool = True
+    max_rows: int = Field(default=10_000, ge=1, le=100_000)
+
+
+class AskOut(BaseModel):
+    sql: str
+    model: str
+    allowed: bool
+    reason: str
+    proposal_ledger_seq: int
+    result: QueryOut | None
+
+
+@router.post("/ask")
+async def ask(body: AskIn, caller: Querier, inst: InstanceDep) -> AskOut:
+    """A question in words: the local model proposes SQL over the tables the caller may
+    query; the SQL is recorded and shown, and runs through the same gate as typed SQL
+    (a refused one is a 400 that shows it)."""
+    instructions = await run_in_threadpool(inst.analytics.question_prompt, caller,
+                                           body.question, body.collections)
+    answer = await GatewayProposer(inst.ai, body.model).answer(caller, instructions)
+    proposal = await run_in_threadpool(inst.analytics.propose, caller, body.question,
+                                       body.model, answer)
+    result = None
+    if body.run:
+        result = QueryOut.of(await run_in_threadpool(
+            lambda: inst.analytics.run_proposal(caller, proposal, max_rows=body.max_rows)))
+    return AskOut(sql=proposal.sql, model=proposal.model, allowed=proposal.allowed,
+                  reason=proposal.reason, proposal_ledger_seq=proposal.ledger_seq,
+                  result=result)
 
 
 @router.get("/collections/{collection_id}/tables")
