@@ -148,7 +148,10 @@ def _datetime_format(epoch_s: float) -> str:
     st.integers(min_value=1, max_value=4_000_000_000).map(lambda n: n - 1e-7)))
 def test_format_time_equals_datetime_strftime(epoch_s: float) -> None:
     assert entries.format_time(epoch_s) == _datetime_format(epoch_s)
-    assert entries.format_time(epoch_s) == _datetime_format(epoch_s)  # from the cache
+    formatter = entries.TimeFormatter()  # the ledger's own, keeping the last second
+    assert formatter(epoch_s) == _datetime_format(epoch_s)
+    assert formatter(epoch_s) == _datetime_format(epoch_s)  # from its cache
+    assert formatter(epoch_s + 1.0) == _datetime_format(epoch_s + 1.0)  # the next second
 
 
 def test_format_time_outside_four_digit_years_defers_to_datetime() -> None:

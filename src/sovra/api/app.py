@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI
 
 import sovra
 from sovra.ai.admission import AdmissionMiddleware
+from sovra.api.auth import DecisionMemo
 from sovra.api.deps import RefuseHostileInput
 from sovra.api.errors import install_error_handlers
 from sovra.api.routers import analytics as analytics_routes
@@ -64,6 +65,8 @@ def create_app(instance: Instance, *, close_instance_on_shutdown: bool = False) 
         dependencies=[Depends(RefuseHostileInput())],
     )
     app.state.instance = instance
+    # The routes' decision memo, owned by this app rather than by module-level routes.
+    app.state.decisions = DecisionMemo()
     install_error_handlers(app)
     # The chat hot path (ADR 0606) inside admission: added first, so it is the inner one.
     app.add_middleware(ChatHotPath)

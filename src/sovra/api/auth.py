@@ -29,6 +29,36 @@ _bearer = HTTPBearer(auto_error=False, description="API key (sk-sovra-...) or OI
 
 
 _MEMO_MAX = 4096
+_MemoKey = tuple[str, str, Caller, str, str]  # action, resource type, caller, id, client
+
+
+class DecisionMemo:
+    """Decisions already made by the active compiled policy set, so a request repeating
+    an earlier one's question skips Cedar. One per app (``create_app`` puts it in
+    ``app.state.decisions``), not per route: the routes' ``Authorized`` instances are
+    module-level and hold no state (issue 14).
+
+    A decision is a pure function of the (immutable) compiled policy set, the caller,
+    the action, the resource and the context (here only the client address); activating
+    a new policy version swaps the compiled set and so starts a fresh memo.
+    """
+
+    __slots__ = ("_active", "_found")
+
+    def __init__(self) -> None:
+        self._active: object = None
+        self._found: dict[_MemoKey, Decision] = {}
+
+    def __len__(self) -> int:
+        return len(self._found)
+
+    def get(self, active: object, key: _MemoKey) -> Decision | None:
+        return self._found.get(key) if self._active is active else None
+
+    def put(self, active: object, key: _MemoKey, decision: Decision) -> None:
+        if self._active is not active or len(self._found) >= _MEMO_MAX:
+            self._active, self._found = active, {}
+        self._found[key] = decision
 
 
 class Authorized:
@@ -50,7 +80,6 @@ class Authorized:
         self.action = action
         self.resource_type = resource_type
         self.resource_id_param = resource_id_param
-        self._decisions: tuple[object, dict[tuple[Caller, str, str], Decision]] = (None, {})
 
     def _resource_id(self, request: Request) -> str:
         if self.resource_id_param is None:
@@ -75,30 +104,20 @@ class Authorized:
             return caller
         return await run_in_threadpool(instance.identity.authenticate, authorization, client)
 
-    def _decide(self, instance: Instance, caller: Caller, resource: Resource, client: str
-                ) -> tuple[Decision, int]:
-        """The active policy set's decision, and that set's version.
-
-        A decision is a pure function of the (immutable) compiled policy set, the caller,
-        the action, the resource and the context (here only the client address), so it
-        is memoised per compiled set: a request repeating the previous one's question
-        skips Cedar. The decision is still recorded for every request; activating a new
-        policy version swaps the compiled set and so starts a fresh memo.
-        """
+    def _decide(self, instance: Instance, memo: DecisionMemo | None, caller: Caller,
+                resource: Resource, client: str) -> tuple[Decision, int]:
+        """The active policy set's decision (memoised in ``memo``), and its version. The
+        decision is still recorded for every request."""
         policy = instance.policy
         active = policy.active
-        key = (caller, resource.id, client)
-        memo = self._decisions
-        if memo[0] is active:
-            found = memo[1].get(key)
-            if found is not None:
-                return found, active.version
+        key = (self.action, self.resource_type, caller, resource.id, client)
+        found = memo.get(active, key) if memo is not None else None
+        if found is not None:
+            return found, active.version
         decision = policy.decide(caller, self.action, resource, {"client_ip": client})
         # Not reloaded meanwhile (the decision is active's), and not under a grant.
-        if policy.active is active and decision.grant_id is None:
-            if memo[0] is not active or len(memo[1]) >= _MEMO_MAX:
-                memo = self._decisions = (active, {})
-            memo[1][key] = decision
+        if memo is not None and policy.active is active and decision.grant_id is None:
+            memo.put(active, key, decision)
         return decision, active.version
 
     async def decide(self, request: Request) -> tuple[Caller, EntryFields]:
@@ -124,7 +143,8 @@ class Authorized:
                                                resource, {"client_ip": client})
             version = instance.policy.active.version
         else:
-            decision, version = self._decide(instance, caller, resource, client)
+            memo = getattr(request.app.state, "decisions", None)
+            decision, version = self._decide(instance, memo, caller, resource, client)
         # The same entry PolicyService.require writes (tests/api/test_auth_async.py).
         details = decision.ledger_details()
         details["policy_version"] = version
@@ -168,4 +188,4 @@ def authorized(action: str, resource_type: str, *,
     return Authorized(action, resource_type, resource_id_param)
 
 
-__all__ = ["Authorized", "Caller", "authorized"]
+__all__ = ["Authorized", "Caller", "DecisionMemo", "authorized"]

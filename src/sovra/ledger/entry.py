@@ -61,21 +61,12 @@ def payload_ref(data: bytes, *, media_type: str | None = None) -> dict[str, obje
     return ref
 
 
-# The last whole second ``format_time`` formatted, and its text up to the dot. The
-# ledger's writer stamps every batch: with one caller that is one call per commit, and
-# ``datetime.strftime`` cost it 20 µs there (cold caches between commits).
-_last_second: list[tuple[int, str]] = [(-1, "")]
 # Years 1970-9999: four digits from ``time.strftime``, as ``datetime`` writes them.
 _SECONDS_RANGE = range(253_402_300_800)
 
 
-def format_time(epoch_s: float) -> str:
-    """RFC 3339 UTC with microseconds: fixed width, sorts as text, no JSON numbers.
-
-    Exactly ``datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")``
-    (the same round-half-even to the microsecond, tests compare the two), with the
-    text of the current second reused.
-    """
+def _split(epoch_s: float) -> tuple[int, int]:
+    """Whole seconds and microseconds, rounded as ``datetime`` rounds (half to even)."""
     fraction, whole = math.modf(epoch_s)
     micros = round(fraction * 1e6)
     second = int(whole)
@@ -83,13 +74,44 @@ def format_time(epoch_s: float) -> str:
         second, micros = second + 1, micros - 1_000_000
     elif micros < 0:
         second, micros = second - 1, micros + 1_000_000
-    last = _last_second[0]  # one read of a tuple: safe beside another thread's update
-    if last[0] != second:
-        if second not in _SECONDS_RANGE:
-            return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        last = (second, _time.strftime("%Y-%m-%dT%H:%M:%S.", _time.gmtime(second)))
-        _last_second[0] = last
-    return f"{last[1]}{micros:06d}Z"
+    return second, micros
+
+
+def format_time(epoch_s: float) -> str:
+    """RFC 3339 UTC with microseconds: fixed width, sorts as text, no JSON numbers.
+
+    Exactly ``datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")``
+    (the same round-half-even to the microsecond, tests compare the two). Keeps nothing
+    between calls; the ledger's writer uses a ``TimeFormatter`` of its own.
+    """
+    second, micros = _split(epoch_s)
+    if second not in _SECONDS_RANGE:
+        return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f"{_time.strftime('%Y-%m-%dT%H:%M:%S.', _time.gmtime(second))}{micros:06d}Z"
+
+
+class TimeFormatter:
+    """``format_time`` that reuses the text of the last whole second it formatted.
+
+    The ledger's writer stamps every batch: with one caller that is one call per commit,
+    and ``datetime.strftime`` cost it 20 µs there (cold caches between commits). One per
+    ledger, owned by it, not a module global (issue 14).
+    """
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        self._last: tuple[int, str] = (-1, "")
+
+    def __call__(self, epoch_s: float) -> str:
+        second, micros = _split(epoch_s)
+        last = self._last  # one read of a tuple: safe beside another thread's update
+        if last[0] != second:
+            if second not in _SECONDS_RANGE:
+                return format_time(epoch_s)
+            last = (second, _time.strftime("%Y-%m-%dT%H:%M:%S.", _time.gmtime(second)))
+            self._last = last
+        return f"{last[1]}{micros:06d}Z"
 
 
 def prepare(actor: str, action: str, resource: str, outcome: str,

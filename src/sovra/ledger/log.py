@@ -87,6 +87,7 @@ class Ledger:
         # backwards, and a backwards step of the clock is recorded (issue 17).
         self._clock_seen: float | None = None
         self._stamped = float("-inf")
+        self._format_time = entries.TimeFormatter()  # this ledger's, not a module's
         self._write_lock = threading.Lock()
         self.checkpoints = checkpointer
         self._batcher: Batcher[Receipt] = Batcher(
@@ -236,7 +237,7 @@ class Ledger:
         first = self._tree.size
         seqs = range(first + len(rows_of) - len(batch), first + len(rows_of))
         bodies = entries.seal_many([p.prefix for p in rows_of], first,
-                                   entries.format_time(stamp))
+                                   self._format_time(stamp))
         # C-level pipelines, not per-item Python: this runs under the GIL that every
         # appending thread also wants (ADR 0104).
         hashes = leaf_hash_list(bodies)
