@@ -13,6 +13,7 @@ CONTRACT_ACTIONS = {
     "principals.manage", "policy.propose", "policy.approve", "policy.read",
     "collections.create", "collections.read", "collections.ingest", "collections.erase",
     "collections.hold", "documents.read", "models.use", "models.register", "models.approve",
+    "models.fallback",
     "bundles.import", "bundles.approve", "bundles.read", "ai.trace",
     # issue 13: second-person identity changes, a collection's AI text policy
     "principals.approve", "collections.set_ai_policy",

@@ -18,6 +18,7 @@ request owns its release, for complete, streamed and failed answers alike.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import itertools
 import secrets
@@ -37,6 +38,7 @@ from sovra.errors import (
     LedgerUnavailableError,
     SealedError,
     SovraError,
+    UpstreamUnavailableError,
 )
 
 if TYPE_CHECKING:
@@ -144,7 +146,7 @@ class ChatScope:
                 await gateway.record_refusal(pending, caller, request, exc)
             await gateway.record_pending(pending)
             raise
-        self._chat = AdmittedChat(gateway, prepared, slot)
+        self._chat = AdmittedChat(gateway, prepared, slot, caller, request)
         return self._chat
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
@@ -157,13 +159,18 @@ class AdmittedChat:
     """A chat admitted, governed and recorded: the model may run, once, through
     ``complete`` or ``stream``, inside the ``async with`` block that admitted it."""
 
-    __slots__ = ("_error", "_gateway", "_parts", "_recorded", "_slot", "_started",
-                 "prepared")
+    __slots__ = ("_caller", "_error", "_gateway", "_parts", "_recorded", "_request", "_slot",
+                 "_started", "prepared")
 
-    def __init__(self, gateway: Gateway, prepared: PreparedChat, slot: Slot) -> None:
+    def __init__(self, gateway: Gateway, prepared: PreparedChat, slot: Slot,
+                 caller: Principal | None = None, request: ChatRequest | None = None
+                 ) -> None:
         self._gateway = gateway
         self.prepared = prepared
         self._slot = slot
+        # For a fallback when the model's upstream is down (sovra.ai.fallback).
+        self._caller = caller
+        self._request = request
         self._recorded = False
         self._started = False
         self._parts: list[str] = []
@@ -178,13 +185,41 @@ class AdmittedChat:
         prepared = self.prepared
         self._started = True
         try:
-            done = await prepared.backend.complete(prepared.messages, prepared.params)
+            try:
+                done = await prepared.backend.complete(prepared.messages, prepared.params)
+            except UpstreamUnavailableError as down:
+                prepared = await self._fall_back(down)  # raises ``down`` if none
+                done = await prepared.backend.complete(prepared.messages, prepared.params)
         except BaseException as exc:
             self._error = type(exc).__name__
             raise
         # Fail closed: the answer is released only once its record is durable.
         await self._finish(done.text, done.usage, Outcome.SUCCESS, done.finish_reason)
         return ChatResult(done.text, done.finish_reason, done.usage)
+
+    async def _fall_back(self, down: UpstreamUnavailableError) -> PreparedChat:
+        """Switch to the fallback model the policy names (``sovra.ai.fallback``): the
+        failed request's outcome and the switch are recorded, the fallback request is
+        governed and recorded like any other; no fallback named: ``down`` is raised."""
+        from sovra.ai import fallback
+
+        failed = self.prepared
+        if self._caller is None or self._request is None:
+            raise down
+        chosen = await fallback.choose(self._gateway, self._caller, failed.record.model_id)
+        if chosen is None:
+            raise down
+        reason = f"{type(down).__name__}: {down}"
+        await fallback.record(self._gateway, self._caller, failed_request=failed.request_id,
+                              failed_model=failed.record.model_id, fallback_model=chosen,
+                              reason=reason)
+        await self._finish("", Usage(0, 0), Outcome.FAILURE,
+                           f"{reason}; answered by the fallback model {chosen}")
+        replacement = await self._gateway.prepare(
+            self._caller, dataclasses.replace(self._request, model=chosen),
+            PendingDecision(None))
+        self.prepared, self._recorded = replacement, False
+        return replacement
 
     async def stream(self) -> AsyncGenerator[Delta, None]:
         """Yield deltas. A finished stream is recorded before its last delta is yielded

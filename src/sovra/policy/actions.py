@@ -31,6 +31,9 @@ ACTIONS: MappingProxyType[str, frozenset[str]] = MappingProxyType({
     "models.use": frozenset({"Model"}),
     "models.register": frozenset({"Model"}),
     "models.approve": frozenset({"Model"}),
+    # A fallback model when another's upstream is down (sovra.ai.fallback): the default
+    # pack permits none, so an operator's policy names it.
+    "models.fallback": frozenset({"Model"}),
     "bundles.import": frozenset({"Bundle"}),
     "bundles.approve": frozenset({"Bundle"}),
     "bundles.read": frozenset({"Bundle"}),
