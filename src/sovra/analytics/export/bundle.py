@@ -19,13 +19,15 @@ import io
 import os
 import re
 import tarfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from securesystemslib.signer import Signer
 from tuf.api.metadata import Metadata, MetaFile, Snapshot, TargetFile, Targets, Timestamp
 
+from sovra.analytics.export import tokenkey
+from sovra.keys.hsm import HsmConfig
 from sovra.transfer import init_repository, keygen, load_signer, root_history
 
 EXPORT_DIR = "exports"
@@ -41,17 +43,35 @@ def safe_name(name: str) -> str:
 
 
 class ExportSigner:
-    """The site's export key and root, created on first use."""
+    """The site's export key and root, created on first use.
 
-    def __init__(self, folder: Path) -> None:
+    The key is made once and then kept where it was made: on the keys room's PKCS#11
+    token when the site's root key is on one (``token()`` names it; ``tokenkey.py``),
+    otherwise as a file (Ed25519, ``keys/export.key``, mode 0600). The root a receiver
+    pins names that key, so changing where it lives is a root rotation, not a setting.
+    """
+
+    def __init__(self, folder: Path,
+                 token: Callable[[], HsmConfig | None] = lambda: None) -> None:
         self.folder = folder
+        self.token = token
+
+    def _key(self) -> Signer:
+        key_path = self.folder / "keys" / "export.key"
+        on_token = self.folder / "keys" / "export.token.json"
+        if on_token.exists():
+            return tokenkey.load(on_token, self.token())
+        if not key_path.exists():
+            config = self.token()
+            if config is not None:
+                tokenkey.describe(on_token, tokenkey.token_key(config), config)
+                return tokenkey.load(on_token, config)
+            keygen("export", key_path.parent)
+        return load_signer(key_path)
 
     def _ensure(self, now: datetime) -> Signer:
-        key_path = self.folder / "keys" / "export.key"
         repo = self.folder / "repo"
-        if not key_path.exists():
-            keygen("export", key_path.parent)
-        signer = load_signer(key_path)
+        signer = self._key()
         if not (repo / "roots").exists():
             init_repository(repo, [signer.public_key], 1, [signer], now,
                             expires=timedelta(days=3650))

@@ -82,7 +82,9 @@ class ExportService:
         self.engine, self.settings, self.ledger = engine, settings, ledger
         self.policy, self.keys, self.data, self.clock = policy, keys, data, clock
         self.folder = settings.data_dir / "export"
-        self.signer = ExportSigner(self.folder)
+        # On the keys room's token when the root key is on one (ADR 1101).
+        self.signer = ExportSigner(self.folder, token=lambda: (
+            None if (c := keys.custody.ceremony) is None else c.hsm))
         self.sources: dict[str, Source] = {}
 
     def use_sources(self, sources: Mapping[str, Source]) -> None:
