@@ -28,6 +28,7 @@ from sovra.policy import Resource
 
 SESSION_COOKIE = "sovra_console"
 LOGIN_COOKIE = "sovra_console_login"
+OIDC_COOKIE = "sovra_console_oidc"
 
 # No inline script or style anywhere: htmx and the stylesheet come from this server.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -71,10 +72,13 @@ def client_of(request: Request) -> str:
 
 
 def set_cookie(response: Response, request: Request, name: str, value: str, *,
-               base: str, max_age: int | None = None) -> None:
-    """HttpOnly, SameSite=Strict, scoped to the console; Secure when served over TLS."""
+               base: str, max_age: int | None = None, lax: bool = False) -> None:
+    """HttpOnly, SameSite=Strict, scoped to the console; Secure when served over TLS.
+    ``lax`` only for the OIDC state cookie, which must come back on the identity
+    provider's redirect (a cross-site navigation)."""
     response.set_cookie(name, value, max_age=max_age, path=base or "/", httponly=True,
-                        samesite="strict", secure=request.url.scheme == "https")
+                        samesite="lax" if lax else "strict",
+                        secure=request.url.scheme == "https")
 
 
 def new_login_token() -> str:
@@ -145,5 +149,5 @@ async def visit(request: Request, instance: Instance, sessions: SessionStore) ->
     return Visit(instance, session, caller, client)
 
 
-__all__ = ["CSP", "LOGIN_COOKIE", "SESSION_COOKIE", "SecurityHeaders", "Visit",
+__all__ = ["CSP", "LOGIN_COOKIE", "OIDC_COOKIE", "SESSION_COOKIE", "SecurityHeaders", "Visit",
            "client_of", "field", "new_login_token", "same_token", "set_cookie", "visit"]

@@ -24,6 +24,7 @@ from starlette.staticfiles import StaticFiles
 from sovra.console.dashboard import sections
 from sovra.console.forms import base_of
 from sovra.console.guard import SecurityHeaders, Visit, visit
+from sovra.console.oidc import CALLBACK, OidcClient, OidcLogin
 from sovra.console.sessions import SessionStore
 from sovra.console.views import (
     analytics,
@@ -76,7 +77,8 @@ class Console:
     def __init__(self, instance: Instance, sessions: SessionStore | None = None) -> None:
         self.instance = instance
         self.sessions = sessions or SessionStore()
-        self.oidc: Any = None
+        client = OidcClient.from_settings(instance.settings)
+        self.oidc = OidcLogin(client) if client is not None else None
         self.templates = Environment(loader=PackageLoader("sovra.console", "templates"),
                                      autoescape=select_autoescape(default=True),
                                      auto_reload=False)
@@ -153,6 +155,8 @@ def console_app(instance: Instance, sessions: SessionStore | None = None) -> Sta
         route("/", Console.dashboard, ["GET"]),
         route("/login", login.login, ["GET", "POST"]),
         route("/logout", login.logout, ["POST"]),
+        route("/oidc/login", login.oidc_start, ["GET"]),
+        route(CALLBACK, login.oidc_callback, ["GET"]),
         route("/approvals", approvals.inbox, ["GET"]),
         route("/approvals/lockbox/{request_id}/{verb:str}", approvals.vote, ["POST"]),
         route("/approvals/policy/{version}/approve", approvals.approve_policy, ["POST"]),

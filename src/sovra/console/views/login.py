@@ -10,9 +10,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from sovra.console import oidc
 from sovra.console.forms import base_of, next_of, safe_next
 from sovra.console.guard import (
     LOGIN_COOKIE,
+    OIDC_COOKIE,
     SESSION_COOKIE,
     client_of,
     field,
@@ -20,7 +22,7 @@ from sovra.console.guard import (
     same_token,
     set_cookie,
 )
-from sovra.errors import RateLimitedError, SovraError
+from sovra.errors import NotFoundError, RateLimitedError, SovraError
 
 if TYPE_CHECKING:
     from sovra.console.pages import Console
@@ -67,6 +69,57 @@ def start_session(request: Request, session_id: str, wanted: str) -> Response:
     response = RedirectResponse(safe_next(base, wanted), 303)
     set_cookie(response, request, SESSION_COOKIE, session_id, base=base)
     response.delete_cookie(LOGIN_COOKIE, path=base or "/")
+    return response
+
+
+async def oidc_start(console: Console, request: Request) -> Response:
+    """Off to the identity provider, with state, nonce and the PKCE challenge."""
+    if console.oidc is None:
+        raise NotFoundError("this console has no identity-provider login configured: log "
+                            "in with an API key")
+    base = base_of(request)
+    callback = f"{request.url.scheme}://{request.url.netloc}{base}{oidc.CALLBACK}"
+    url, state = console.oidc.start(callback, safe_next(base, next_of(request)))
+    response = RedirectResponse(url, 303)
+    set_cookie(response, request, OIDC_COOKIE, state, base=base,
+               max_age=int(oidc.PENDING_S), lax=True)
+    return response
+
+
+async def oidc_callback(console: Console, request: Request) -> Response:
+    """Back from the identity provider: the code exchanged for an ID token that
+    ``identity.authenticate`` verifies; the login recorded; a session opened."""
+    if console.oidc is None:
+        raise NotFoundError("this console has no identity-provider login configured")
+    params = request.query_params
+    if params.get("error"):
+        return await login_form(console, request, "The identity provider refused the login "
+                                f"({field(params, 'error', max_length=200)}): try again or "
+                                "use an API key.", 401)
+    state = field(params, "state", max_length=200, required=True)
+    code = field(params, "code", max_length=2000, required=True)
+    try:
+        pending = console.oidc.take(state, request.cookies.get(OIDC_COOKIE))
+        id_token = await run_in_threadpool(console.oidc.exchange, pending, code)
+        caller = await run_in_threadpool(console.instance.identity.authenticate,
+                                         f"Bearer {id_token}", client_of(request))
+        oidc.check_nonce(id_token, pending)
+    except RateLimitedError as exc:
+        return await login_form(console, request, f"{exc} Wait before trying again.", 429)
+    except SovraError as exc:
+        return await login_form(console, request, f"The login through the identity "
+                                f"provider was not accepted: {exc}.", 401)
+    session = console.sessions.open(f"Bearer {id_token}")
+    await console.instance.ledger.append_async(
+        caller.principal_id, "console.login", "console", "success",
+        {"credential": caller.via, "client_ip": client_of(request)})
+    # The browser arrived here from another site: a SameSite=Strict cookie set now is
+    # sent only from the next navigation this page makes itself, so the page moves on
+    # (meta refresh: no script) rather than redirecting.
+    base = base_of(request)
+    response = console.render(request, "continue.html", next=safe_next(base, pending.wanted))
+    set_cookie(response, request, SESSION_COOKIE, session.id, base=base)
+    response.delete_cookie(OIDC_COOKIE, path=base or "/")
     return response
 
 
