@@ -28,6 +28,8 @@ have chromedriver "/usr/bin/chromedriver" || need+=(chromium-driver)
 have yara "/usr/bin/yara" || need+=(yara)
 # haproxy: the load balancer in front of several `sovra up` processes (deploy/haproxy, issue 22).
 have haproxy "/usr/sbin/haproxy" || need+=(haproxy)
+# pg_auto_failover: PostgreSQL failover for the cluster profile's HA tests (ADR 2200).
+have pg_autoctl "/usr/bin/pg_autoctl" || need+=(pg-auto-failover-cli postgresql-15-auto-failover)
 
 if [ "${#need[@]}" -gt 0 ]; then
   echo "installing system packages: ${need[*]}"

@@ -13,6 +13,7 @@ from sovra.ai.admission import AdmissionMiddleware
 from sovra.api.auth import DecisionMemo
 from sovra.api.deps import RefuseHostileInput
 from sovra.api.errors import install_error_handlers
+from sovra.api.request_log import RequestIdMiddleware
 from sovra.api.routers import analytics as analytics_routes
 from sovra.api.routers import assessment as assessment_routes
 from sovra.api.routers import compliance as compliance_routes
@@ -75,6 +76,9 @@ def create_app(instance: Instance, *, close_instance_on_shutdown: bool = False) 
     # Outermost: counts every answer, refusals by admission included (GET /metrics).
     app.state.metrics = metrics.Metrics(instance)
     app.add_middleware(metrics.MetricsMiddleware, metrics=app.state.metrics)
+    # Outside the metrics: every answer, refusals included, carries its X-Request-ID,
+    # and every log line written while it runs names it (sovra.api.request_log).
+    app.add_middleware(RequestIdMiddleware)
     # First: /v1 is the hot path, and routes are matched in order.
     app.include_router(openai_routes.router)
     app.include_router(health.router)

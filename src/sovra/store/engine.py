@@ -17,7 +17,12 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import SQLAlchemyError
 
-from sovra.errors import InvalidInputError, StorageBusyError, StorageError
+from sovra.errors import (
+    InvalidInputError,
+    StorageBusyError,
+    StorageError,
+    StorageUnavailableError,
+)
 
 # How long a statement may wait for a lock another session holds, on both profiles.
 DEFAULT_BUSY_TIMEOUT_S = 30.0
@@ -30,6 +35,10 @@ _IDLE_IN_TRANSACTION_FACTOR = 4
 # SQLSTATEs of a bounded wait that ran out: lock_not_available (lock_timeout, NOWAIT),
 # query_canceled (statement_timeout), idle_in_transaction_session_timeout.
 _BUSY_SQLSTATES = frozenset({"55P03", "57014", "25P03"})
+# The server is gone or going (issue 22: a PostgreSQL failover looks like this):
+# admin_shutdown, crash_shutdown, cannot_connect_now, and read_only_sql_transaction
+# (a demoted primary). Class 08 (connection exceptions) is matched by prefix.
+_UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "25006"})
 # numeric_value_out_of_range: a parameter too large for the column's type.
 _OUT_OF_RANGE = "22003"
 
@@ -103,6 +112,11 @@ def _translate_error(context: ExceptionContext, *, retry_after_s: float) -> None
             "the database is busy: another session held a lock (or the statement ran) "
             f"past the {retry_after_s:g} s bound; nothing was changed, retry the request",
             retry_after_s=retry_after_s) from original
+    if _is_unavailable(context):
+        raise StorageUnavailableError(
+            "the database cannot be reached (restarting, failing over, or the connection "
+            f"was lost): {type(original).__name__}; the request may not have completed, "
+            "retry it shortly", retry_after_s=1.0) from original
     if _is_nul_refusal(original):
         raise InvalidInputError(
             "a value contains a NUL character (U+0000), which the database cannot "
@@ -124,6 +138,17 @@ def _is_busy(exc: BaseException) -> bool:
     message = str(exc)
     return type(exc).__name__ == "OperationalError" and (
         "database is locked" in message or "database table is locked" in message)
+
+
+def _is_unavailable(context: ExceptionContext) -> bool:
+    if context.is_disconnect:
+        return True
+    sqlstate = getattr(context.original_exception, "sqlstate", None)
+    if sqlstate is None:
+        # psycopg raises OperationalError without a SQLSTATE when it cannot connect.
+        return (type(context.original_exception).__name__ == "OperationalError"
+                and context.dialect is not None and context.dialect.name == "postgresql")
+    return str(sqlstate) in _UNAVAILABLE_SQLSTATES or str(sqlstate).startswith("08")
 
 
 def _is_nul_refusal(exc: BaseException) -> bool:

@@ -21,6 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 import sovra
+from sovra.errors import StorageError
 from sovra.instance import Instance
 
 router = APIRouter(tags=["health"])
@@ -45,8 +46,10 @@ def _database(instance: Instance) -> str:
     try:
         with instance.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-    except SQLAlchemyError as exc:
-        return f"unreachable: {type(exc).__name__}"
+    except (SQLAlchemyError, StorageError) as exc:
+        # The engine turns a lost server into StorageUnavailableError (ADR 2200); name
+        # the driver's error under it, as before.
+        return f"unreachable: {type(exc.__cause__ or exc).__name__}"
     return "ok"
 
 

@@ -6,6 +6,7 @@ instance is opened, entries written or the demo loaded, not after (issue 15).
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 from typing import Annotated
@@ -17,6 +18,7 @@ from rich.console import Console
 
 from sovra.ai.service import register_builtin_models
 from sovra.api import create_app
+from sovra.api.request_log import json_log_config
 from sovra.cli.context import options
 from sovra.cli.errors import run
 from sovra.cli.server import clear_server_url, write_server_url
@@ -74,8 +76,13 @@ class _Server(uvicorn.Server):
 def _serve(app: FastAPI, settings: Settings, sock: socket.socket, url: str) -> None:
     # Every request is in the ledger already; a per-request access log line would cost
     # the AI gateway's hot path more than the rest of the request (issue 7 benchmarks).
+    # SOVRA_LOG_FORMAT=json: one JSON object per log line, with the request id (issue 22);
+    # SOVRA_ACCESS_LOG=1 adds a line per request (off by default, as above).
+    log_config = uvicorn.config.LOGGING_CONFIG
+    if os.environ.get("SOVRA_LOG_FORMAT") == "json":
+        log_config = json_log_config(access=os.environ.get("SOVRA_ACCESS_LOG") == "1")
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info",
-                            access_log=False)
+                            access_log=False, log_config=log_config)
     _Server(config, settings.data_dir, url).run(sockets=[sock])
 
 
