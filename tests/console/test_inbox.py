@@ -12,7 +12,7 @@ from sovra.ai.models import ModelSpec
 from sovra.identity import Caller
 from sovra.identity.changes import PendingChange
 from sovra.instance import Instance
-from tests.support.console import console_for, csrf_of
+from tests.support.console import console_for, csrf_of, no_inline_code
 from tests.transfer.conftest import Workshop, key_dir, signers, workshop
 
 __all__ = ["key_dir", "signers", "workshop"]  # the transfer fixtures, reused
@@ -49,6 +49,7 @@ def test_a_second_approver_approves_a_model_its_registrant_cannot(inst: Instance
     ann = console_for(inst, "ann", "approver")
     inbox = ann.get("/console/approvals")
     assert 'action="/console/approvals/models/tiny-chat/approve"' in inbox.text
+    no_inline_code(inbox.text)
     done = ann.post("/console/approvals/models/tiny-chat/approve",
                     data={"csrf": csrf_of(inbox.text), "ceiling": "confidential"})
     assert done.status_code == 200

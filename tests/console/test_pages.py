@@ -59,7 +59,8 @@ def admin(inst: Instance) -> TestClient:
 
 def test_every_page_carries_a_strict_csp_and_no_inline_script(admin: TestClient) -> None:
     for path in ("/console/", "/console/ledger", "/console/approvals", "/console/data",
-                 "/console/login", "/console/ledger/0", "/console/policy", "/console/chat"):
+                 "/console/login", "/console/ledger/0", "/console/policy", "/console/chat",
+                 "/console/reports", "/console/threat", "/console/analytics"):
         page = admin.get(path)
         assert page.status_code == 200, (path, page.text)
         assert page.headers["content-security-policy"] == CSP

@@ -12,7 +12,7 @@ from sovra.assessment.readiness.service import digest
 from sovra.compliance.document import signed_digest
 from sovra.instance import Instance
 from sovra.keys import start_for_up
-from tests.support.console import console_for, csrf_of
+from tests.support.console import console_for, csrf_of, no_inline_code
 
 
 def _generate(client: TestClient, kind: str, **fields: str) -> int:
@@ -58,6 +58,7 @@ def test_an_auditor_generates_lists_and_downloads_both_reports(inst: Instance) -
 
     shown = auditor.get(f"/console/reports/compliance/{compliance}")
     assert shown.status_code == 200 and 'id="chart"' in shown.text and "<svg" in shown.text
+    no_inline_code(shown.text)
     layers = auditor.get(f"/console/reports/assessment/{assessment}")
     assert "<meter" in layers.text and f"SEAL-{assessed['seal']['level']}" in layers.text
 

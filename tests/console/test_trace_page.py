@@ -13,7 +13,7 @@ from sovra.instance import Instance
 from sovra.keys import start_for_up
 from tests.ai.conftest import approved_upstream
 from tests.e2e.fake_upstream import ANSWER, FakeUpstream, running_fake_upstream
-from tests.support.console import console_for, csrf_of
+from tests.support.console import console_for, csrf_of, no_inline_code
 
 
 @pytest.fixture
@@ -47,6 +47,7 @@ def test_an_auditor_opens_a_chat_requests_trace_with_verified_proofs(
     assert [t.split(">")[1] for t in titles] == ["Policy decision", "Request", "Response"]
     assert trace.text.count('<p class="ok">Verified: included in the checkpoint') == 3
     assert "No documents were retrieved for this request." in trace.text
+    no_inline_code(trace.text)
 
     # The request entry's page links to its trace.
     seq = next(i for i in range(inst.ledger.size - 1, -1, -1)

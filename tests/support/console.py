@@ -40,4 +40,10 @@ def csrf_of(html: str) -> str:
     return token.group(1)
 
 
-__all__ = ["CSRF", "console_for", "csrf_of", "key_of", "log_in"]
+def no_inline_code(html: str) -> None:
+    """No inline script, event handler or style attribute (the CSP would block them)."""
+    assert re.findall(r"<script(?![^>]*\bsrc=)", html) == []
+    assert not re.search(r"\son[a-z]+=|\sstyle=|<style", html)
+
+
+__all__ = ["CSRF", "console_for", "csrf_of", "key_of", "log_in", "no_inline_code"]
