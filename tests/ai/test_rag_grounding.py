@@ -16,8 +16,10 @@ from sovra.ai.rag import (
     DECLINE,
     DECLINE_ANSWER,
     RELEVANCE_THRESHOLD,
+    cited,
     cosine,
     ground,
+    passages_of,
     used_passages,
     with_context,
 )
@@ -152,3 +154,45 @@ def test_threshold_minus_one_gives_the_model_every_chunk(
                            keys=demo_loaded.keys, data=demo_loaded.data)
     _, text, backend, citations = ask(demo_loaded, OFF_TOPIC, gateway=gateway)
     assert text == ANSWER and backend is not DECLINE and len(citations) == 4
+
+
+def test_only_the_passages_the_answer_used_are_cited() -> None:
+    chunks = [chunk(0), chunk(1), chunk(2)]
+    citations = [c.citation for c in chunks]
+    messages = with_context([ChatMessage("user", "q")], [
+        "Core hours are 10:00 to 15:00.", "Staff receive 28 days of leave.",
+        "Hotel costs up to 160 EUR."])
+    assert passages_of(messages)[1] == "Staff receive 28 days of leave."
+    assert cited(citations, messages, "You get 28 days.") == (citations[1],)
+    assert cited(citations, messages, "Passage [3] says so.") == (citations[2],)
+    # Nothing in common: cannot be determined, so every passage stays cited.
+    assert cited(citations, messages, "Yes.") == tuple(citations)
+    assert cited(citations, messages, DECLINE_ANSWER) == ()
+
+
+def test_the_api_cites_what_the_answer_used(demo_loaded: Instance,
+                                            fake_upstream: FakeUpstream) -> None:
+    from sovra.ai import wire
+    from sovra.ai.chat import ChatResult
+    from sovra.ai.models import Usage
+
+    approved_upstream(demo_loaded, fake_upstream.port)
+
+    async def go() -> tuple[object, object]:
+        try:
+            async with demo_loaded.ai.chat(ADMIN, None, ChatRequest(
+                    "fake-instant", (ChatMessage("user", ON_TOPIC),), GenerationParams(16),
+                    collections=("demo",), top_k=4)) as chat:
+                await chat.complete()
+                prepared = chat.prepared
+            said = ChatResult("Full-time staff receive 28 days of paid annual leave.", "stop",
+                              Usage(1, 1))
+            return prepared, json.loads(wire.completion_body(prepared, said))
+        finally:
+            await demo_loaded.ai.aclose()
+
+    prepared, body = asyncio.run(go())
+    sent = body["sovra"]["citations"]  # type: ignore[index]
+    assert 1 <= len(sent) <= len(prepared.citations)  # type: ignore[attr-defined]
+    assert "28 days" in passages_of(prepared.messages)[0]  # type: ignore[attr-defined]
+    assert sent[0]["chunk_id"] == prepared.citations[0].chunk_id  # type: ignore[attr-defined]

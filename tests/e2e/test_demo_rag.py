@@ -31,7 +31,8 @@ def test_question_over_the_demo_collection_is_cited(demo_loaded: Server,
         extra_body={"sovra": {"collections": ["demo"], "citations": True, "top_k": 3}})
     sovra = (answer.model_extra or {})["sovra"]
     assert answer.choices[0].message.content
-    assert len(sovra["citations"]) == 3
+    # Only the passages the answer used are cited (ADR 0610): at least one of the three.
+    assert 1 <= len(sovra["citations"]) <= 3
     first = sovra["citations"][0]
     assert first["collection"] == "demo" and first["version"] == 1
     assert {"document_id", "chunk_position", "chunk_id"} <= set(first)

@@ -23,7 +23,14 @@ from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 
 from sovra.ai.backends.base import Completion
-from sovra.ai.models import ChatMessage, Delta, GenerationParams, RetrievedChunk, Usage
+from sovra.ai.models import (
+    ChatMessage,
+    Citation,
+    Delta,
+    GenerationParams,
+    RetrievedChunk,
+    Usage,
+)
 from sovra.ai.ports import EmbedderPort
 
 DECLINE_ANSWER = "The documents do not say."
@@ -177,3 +184,30 @@ def used_passages(answer: str, passages: Sequence[str]) -> tuple[int, ...]:
         if any(w[0].isdigit() for w in shared) or len(shared) >= 2:
             used.append(i)
     return tuple(used)
+
+
+def passages_of(messages: Sequence[ChatMessage]) -> list[str]:
+    """The passages ``with_context`` put before the conversation, as the model saw them
+    (after any redaction); none when the first message is not that context."""
+    if not messages or messages[0].role != "system" or \
+            not messages[0].content.startswith(_INSTRUCTION):
+        return []
+    body = messages[0].content[len(_INSTRUCTION):].strip()
+    pieces = re.split(r"\n\n(?=\[\d+\] )", body)
+    return [re.sub(r"^\[\d+\] ", "", piece, count=1) for piece in pieces if piece]
+
+
+def cited(citations: Sequence[Citation], messages: Sequence[ChatMessage],
+          answer: str) -> tuple[Citation, ...]:
+    """The citations of the passages ``answer`` used (``used_passages``), in order.
+
+    None for Sovra's own decline. When that cannot be determined (the passages do not
+    match the citations one to one, or the answer shares nothing with any passage) all
+    are kept: a citation too many is visible and checkable, a missing one is not."""
+    if answer.strip() == DECLINE_ANSWER:
+        return ()
+    passages = passages_of(messages)
+    if len(passages) != len(citations):
+        return tuple(citations)
+    used = used_passages(answer, passages)
+    return tuple(citations[i] for i in used) if used else tuple(citations)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sovra.ai.chat import ChatRequest, ChatResult, PreparedChat
 from sovra.ai.compact_json import compact_json
 from sovra.ai.models import ChatMessage, Citation, GenerationParams, ModelRecord
+from sovra.ai.rag import cited
 from sovra.ai.settings import AISettings
 from sovra.errors import InvalidInputError
 
@@ -128,10 +129,13 @@ def citations_body(citations: Sequence[Citation]) -> list[dict[str, object]]:
              "classification": c.classification} for c in citations]
 
 
-def _sovra(prepared: PreparedChat) -> dict[str, object]:
+def _sovra(prepared: PreparedChat, answer: str | None = None) -> dict[str, object]:
+    # With the answer known, only the passages it used are cited (ADR 0610).
+    citations = (prepared.citations if answer is None
+                 else cited(prepared.citations, prepared.messages, answer))
     return {"request_id": prepared.request_id, "classification": prepared.classification,
             "weights_sha256": prepared.record.spec.sha256,
-            "citations": citations_body(prepared.citations)}
+            "citations": citations_body(citations)}
 
 
 def completion_body(prepared: PreparedChat, result: ChatResult) -> bytes:
@@ -143,7 +147,7 @@ def completion_body(prepared: PreparedChat, result: ChatResult) -> bytes:
         "usage": {"prompt_tokens": result.usage.prompt_tokens,
                   "completion_tokens": result.usage.completion_tokens,
                   "total_tokens": result.usage.total_tokens},
-        "sovra": _sovra(prepared)}
+        "sovra": _sovra(prepared, result.text)}
     return compact_json(body)
 
 
@@ -172,8 +176,8 @@ def usage_event(prepared: PreparedChat, prompt: int, completion: int) -> bytes:
     return b"data: " + compact_json(body) + b"\n\n"
 
 
-def sovra_extra(prepared: PreparedChat) -> dict[str, object]:
-    return {"sovra": _sovra(prepared)}
+def sovra_extra(prepared: PreparedChat, answer: str | None = None) -> dict[str, object]:
+    return {"sovra": _sovra(prepared, answer)}
 
 
 def error_event(kind: str, message: str, status: int) -> bytes:

@@ -107,13 +107,15 @@ async def events(chat: AdmittedChat, *, include_usage: bool) -> AsyncIterator[by
     """The answer as OpenAI's server-sent events: ``data: {chunk}`` ... ``data: [DONE]``."""
     prepared = chat.prepared
     yield wire.chunk_event(prepared, {"role": "assistant", "content": ""}, None)
+    parts: list[str] = []  # the answer, to cite only the passages it used (ADR 0610)
     try:
         async for delta in chat.stream():
             if delta.text:
+                parts.append(delta.text)
                 yield wire.chunk_event(prepared, {"content": delta.text}, None)
             if delta.finish_reason is not None:
                 yield wire.chunk_event(prepared, {}, delta.finish_reason,
-                                       extra=wire.sovra_extra(prepared))
+                                       extra=wire.sovra_extra(prepared, "".join(parts)))
                 if include_usage:
                     yield wire.usage_event(prepared, delta.prompt_tokens or 0,
                                            delta.completion_tokens or 0)
