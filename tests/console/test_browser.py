@@ -22,11 +22,15 @@ import httpx
 import pytest
 
 from sovra.data import verify_certificate
+from tests.console.test_oidc_login import oidc_server, provider
 from tests.e2e.server import Server, sovra_command, sovra_up
 from tests.lockbox.test_e2e import cli_principal
 from tests.support.lockbox import VAULT_COLLECTION
+from tests.threat.conftest import key_dir, pack_spec, signers, workshop
+from tests.transfer.conftest import Workshop
 
 pytestmark = pytest.mark.e2e
+__all__ = ["key_dir", "oidc_server", "provider", "signers", "workshop"]  # fixtures used
 
 CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 # Selenium Manager must never try to download a browser or driver: both are Debian's.
@@ -41,6 +45,7 @@ from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
 from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
@@ -108,6 +113,47 @@ def log_in(driver: WebDriver, server: Server, key: str) -> None:
     field.send_keys(key, Keys.ENTER)
     WebDriverWait(driver, 20).until(
         expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "header .who")))
+
+
+def press(element: WebElement) -> None:
+    """Activate a link or button from the keyboard (focus, then Enter), as a person
+    without a mouse does."""
+    element.send_keys(Keys.ENTER)
+
+
+def wait_for_flash(driver: WebDriver, text: str) -> None:
+    """Until the page after a form says ``text`` (the page before may still show an
+    older line: the wait outlasts it)."""
+    try:
+        WebDriverWait(driver, 60).until(expected_conditions.text_to_be_present_in_element(
+            (By.CSS_SELECTOR, ".flash"), text))
+    except Exception:
+        raise AssertionError(f"no {text!r} in: {driver.page_source[-3000:]}") from None
+
+
+def principal(server: Server, principal_id: str, role: str, clearance: str
+              ) -> dict[str, str]:
+    """``cli_principal`` with another clearance than secret."""
+    env = {**os.environ, "SOVRA_API_KEY": server.admin_key, "COLUMNS": "200"}
+    base = [*sovra_command(), "--data-dir", str(server.data_dir)]
+    subprocess.run([*base, "principal", "create", principal_id, "--role", role,
+                    "--clearance", clearance, "--jurisdiction", "EU"],
+                   env=env, check=True, capture_output=True)
+    made = subprocess.run([*base, "apikey", "create", principal_id], env=env, check=True,
+                          capture_output=True, text=True)
+    key = next(line.strip() for line in made.stdout.splitlines()
+               if line.strip().startswith("sk-sovra-") and "_" in line)
+    return server.headers(key)
+
+
+def wait_for_file(folder: Path, pattern: str) -> Path:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = [p for p in folder.glob(pattern) if not p.name.endswith(".crdownload")]
+        if found:
+            return found[0]
+        time.sleep(0.3)
+    raise AssertionError(f"no {pattern} downloaded: {list(folder.iterdir())}")
 
 
 def no_console_errors(driver: WebDriver) -> None:
@@ -316,6 +362,7 @@ def test_a_user_chats_and_opens_a_citation(server: Server, browser: WebDriver,
     assert answer.strip(), "the model answered"
     cites = browser.find_elements(By.CSS_SELECTOR, "#citations a")
     assert len(cites) == 3 and all("demo /" in c.text for c in cites)
+    request_id = browser.find_element(By.ID, "request-id").text
     shoot(browser, shots, "09-chat-answer")
     cites[0].click()
     try:
@@ -326,6 +373,180 @@ def test_a_user_chats_and_opens_a_citation(server: Server, browser: WebDriver,
     passage = browser.find_element(By.ID, "passage").text
     assert passage.strip() and passage in browser.find_element(By.TAG_NAME, "pre").text
     shoot(browser, shots, "10-passage")
+    no_console_errors(browser)
+
+    # An auditor finds the request's trace by its id, by keyboard, and sees it verified.
+    auditor = cli_principal(server, "audra", "auditor")
+    browser.delete_all_cookies()
+    log_in(browser, server, auditor["Authorization"].removeprefix("Bearer "))
+    press(browser.find_element(By.LINK_TEXT, "Ledger"))
+    browser.find_element(By.ID, "request_id").send_keys(request_id, Keys.ENTER)
+    verdict = WebDriverWait(browser, 30).until(
+        expected_conditions.presence_of_element_located((By.ID, "verdict")))
+    assert verdict.text.startswith("Verified: every entry"), browser.page_source[-3000:]
+    steps = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "main section h2")]
+    assert [t.split(":")[0] for t in steps] == ["Policy decision", "Request", "Response"]
+    retrieved = browser.find_elements(By.CSS_SELECTOR, "#retrieved tbody tr")
+    assert len(retrieved) == 3 and all("demo" in r.text for r in retrieved)
+    shoot(browser, shots, "12-trace")
+    no_console_errors(browser)
+
+
+def test_an_auditor_generates_and_downloads_the_reports(server: Server, browser: WebDriver,
+                                                        shots: Path) -> None:
+    auditor = cli_principal(server, "aura", "auditor")
+    log_in(browser, server, auditor["Authorization"].removeprefix("Bearer "))
+    press(browser.find_element(By.LINK_TEXT, "Reports"))
+    browser.find_element(By.ID, "regime-gdpr").send_keys(Keys.SPACE)  # tick, by keyboard
+    assert browser.find_element(By.ID, "regime-gdpr").is_selected()
+    press(browser.find_element(By.XPATH, "//button[text()='Generate the compliance report']"))
+    wait_for_flash(browser, "generated the compliance report recorded at entry")
+    press(browser.find_element(By.XPATH, "//button[text()='Run the assessment']"))
+    wait_for_flash(browser, "generated the assessment report recorded at entry")
+    rows = browser.find_elements(By.CSS_SELECTOR, "#reports tbody tr")
+    assert [r.find_elements(By.TAG_NAME, "td")[1].text for r in rows] == [
+        "assessment", "compliance"]
+    shoot(browser, shots, "13-reports")
+    downloads: Path = browser.downloads  # type: ignore[attr-defined]
+    press(rows[1].find_element(By.LINK_TEXT, "PDF"))
+    pdf = wait_for_file(downloads, "sovra-compliance-*.pdf")
+    assert pdf.read_bytes().startswith(b"%PDF")
+    press(rows[0].find_element(By.LINK_TEXT, "JSON"))
+    assessed = json.loads(wait_for_file(downloads, "sovra-assessment-*.json").read_text())
+    assert assessed["seal"]["level"] in range(5)
+    press(rows[1].find_elements(By.TAG_NAME, "a")[0])
+    verdict = browser.find_element(By.ID, "verdict").text
+    assert "is the one ledger entry" in verdict
+    assert browser.find_elements(By.CSS_SELECTOR, "#chart svg rect")
+    shoot(browser, shots, "14-report")
+    no_console_errors(browser)
+
+
+def test_an_approver_approves_a_model_in_the_inbox(server: Server, browser: WebDriver,
+                                                  shots: Path) -> None:
+    abby = cli_principal(server, "abby", "approver")
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        made = http.post("/v1/sovra/models", headers=server.headers(), json={
+            "id": "site-chat", "sha256": "cd" * 32, "source": "site build 7",
+            "licence": "Apache-2.0", "ceiling": "confidential",
+            "upstream_url": "http://127.0.0.1:9/v1"})
+        assert made.status_code == 201, made.text
+        log_in(browser, server, abby["Authorization"].removeprefix("Bearer "))
+        press(browser.find_element(By.LINK_TEXT, "Approvals"))
+        card = browser.find_element(By.ID, "model-site-chat").find_element(By.XPATH, "..")
+        assert "asked by" in card.text and "admin" in card.text
+        card.find_element(By.ID, "ceiling-site-chat").send_keys("internal")
+        shoot(browser, shots, "15-inbox-model")
+        press(card.find_element(By.XPATH, ".//button[text()='Approve']"))
+        wait_for_flash(browser, "approved model site-chat up to internal")
+        listed = http.get("/v1/models", headers=server.headers()).json()["data"]
+    assert "site-chat" in [m["id"] for m in listed]
+    no_console_errors(browser)
+
+
+def test_an_administrator_triages_an_alert(server: Server, browser: WebDriver, shots: Path,
+                                           workshop: Workshop, tmp_path: Path) -> None:
+    admin = server.headers()
+    bundle = workshop.build(pack_spec(tmp_path / "pack-src"))
+    root = (workshop.repo / "roots" / "1.root.json").read_bytes()
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        http.post("/bundles/trust", headers=admin,
+                  files={"root": ("1.root.json", root)}).raise_for_status()
+        http.post("/bundles/import", headers=admin,
+                  files={"bundle": (bundle.name, bundle.read_bytes())}).raise_for_status()
+        for i in range(6):  # an API key failing repeatedly from one address
+            bad = server.headers(f"sk-sovra-notakey{i:02d}_x")
+            assert http.get("/alerts", headers=bad).status_code == 401
+        http.post("/threat/hunt", headers=admin).raise_for_status()
+        alert = next(a for a in http.get("/alerts", headers=admin).json()
+                     if a["title"] == "API key failing repeatedly")
+        log_in(browser, server, server.admin_key)
+        press(browser.find_element(By.LINK_TEXT, "Threat"))
+        card = browser.find_element(By.ID, f"alert-{alert['id']}").find_element(By.XPATH, "..")
+        press(card.find_element(By.XPATH, ".//button[text()='Acknowledge']"))
+        wait_for_flash(browser, f"acknowledged {alert['id']} (acknowledged)")
+        browser.find_element(By.ID, f"reason-{alert['id']}").send_keys(
+            "our own test client with an old key; key rotated")
+        shoot(browser, shots, "16-threat")
+        press(browser.find_element(By.ID, f"alert-{alert['id']}").find_element(
+            By.XPATH, "..//button[text()='Close']"))
+        wait_for_flash(browser, f"closed {alert['id']} (closed)")
+        shown = http.get(f"/alerts/{alert['id']}", headers=admin).json()
+    assert shown["status"] == "closed"
+    assert shown["close_reason"] == "our own test client with an old key; key rotated"
+    no_console_errors(browser)
+
+
+STAFF_CSV = (b"name,email,iban,salary,dept\n"
+             b"Anna Keller,anna.keller@example.com,DE89370400440532013000,52000,sales\n"
+             b"Ben Ortiz,ben.ortiz@example.com,GB82WEST12345698765432,61000,sales\n")
+
+
+def test_an_analyst_sees_masks_and_an_approver_approves_an_export(
+        server: Server, browser: WebDriver, shots: Path) -> None:
+    admin = server.headers()
+    anya = principal(server, "anya", "analyst", "internal")
+    apollo = cli_principal(server, "apollo", "approver")
+    with httpx.Client(base_url=server.url, timeout=120) as http:
+        http.post("/data/collections", headers=admin, json={
+            "id": "hr", "owner": "HR", "purpose": "workforce analytics",
+            "subject_categories": ["employees"], "data_categories": ["contact", "bank"],
+            "retention_days": 365, "jurisdiction": "EU", "ceiling": "secret"},
+        ).raise_for_status()
+        http.post("/data/collections/hr/documents", headers=admin,
+                  files={"file": ("staff.csv", STAFF_CSV)}).raise_for_status()
+        log_in(browser, server, anya["Authorization"].removeprefix("Bearer "))
+        press(browser.find_element(By.LINK_TEXT, "Analytics"))
+        browser.find_element(By.ID, "sql").send_keys(
+            "SELECT name, iban, salary FROM hr.staff ORDER BY salary")
+        press(browser.find_element(By.XPATH, "//button[text()='Run the query']"))
+        masked = WebDriverWait(browser, 60).until(
+            expected_conditions.presence_of_element_located((By.ID, "masked")))
+        assert masked.text == "hr.staff.iban"
+        heads = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "#result th")]
+        assert heads == ["name", "iban (masked)", "salary"]
+        table = browser.find_element(By.ID, "result").text
+        assert "Anna Keller" in table and "DE89370400440532013000" not in table
+        shoot(browser, shots, "17-analytics")
+        made = http.post("/analytics/exports", headers=anya,
+                         json={"kind": "portability", "collection": "hr"})
+        assert made.status_code == 201, made.text
+        export_id = made.json()["id"]
+        browser.delete_all_cookies()
+        log_in(browser, server, apollo["Authorization"].removeprefix("Bearer "))
+        press(browser.find_element(By.LINK_TEXT, "Analytics"))
+        press(browser.find_element(By.XPATH,
+                                   f"//button[text()='Approve export {export_id[:8]}']"))
+        wait_for_flash(browser, f"approved export {export_id}: 1 of 2 (pending)")
+        card = browser.find_element(By.ID, f"export-{export_id}").find_element(By.XPATH, "..")
+        assert "awaiting the second approval" in card.text
+        assert "a different second approver must" in card.text
+        shoot(browser, shots, "18-export")
+    no_console_errors(browser)
+
+
+def test_a_person_logs_in_through_the_identity_provider(oidc_server: Server,
+                                                        browser: WebDriver,
+                                                        shots: Path) -> None:
+    browser.get(oidc_server.url + "/console/approvals")
+    WebDriverWait(browser, 20).until(expected_conditions.url_contains("/console/login"))
+    press(browser.find_element(By.ID, "oidc-login"))
+    # The provider's own page (another origin): pick the predefined user.
+    button = WebDriverWait(browser, 20).until(expected_conditions.element_to_be_clickable(
+        (By.CSS_SELECTOR, "button[name='sub'][value='ann']")))
+    assert "/oauth2/authorize" in browser.current_url
+    assert "code_challenge_method=S256" in browser.current_url
+    shoot(browser, shots, "19-oidc-provider")
+    # That page is the provider's (its stylesheet is on a CDN, unreachable here): its log
+    # is not the console's.
+    browser.get_log("browser")
+    press(button)
+    who = WebDriverWait(browser, 30).until(
+        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "header .who")))
+    assert who.text == "oidc:ann (approver)"
+    assert browser.current_url.endswith("/console/approvals")
+    assert browser.title.startswith("Approvals")
+    shoot(browser, shots, "20-oidc-logged-in")
     no_console_errors(browser)
 
 
