@@ -133,3 +133,13 @@ def test_an_unanswered_explicit_url_is_an_error_not_a_silent_fallback(server: Se
                           check=False)
     assert done.returncode != 0
     assert "no Sovra server answers at http://127.0.0.1:9" in done.stdout + done.stderr
+
+
+def test_a_url_without_a_key_is_refused_not_answered_from_the_data_directory(
+        server: Server) -> None:
+    done = subprocess.run([*sovra_command(), "models", "list", "--url", server.url],
+                          env=_env(server), capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode != 0
+    assert "needs an API key" in done.stderr and "--api-key" in done.stderr
+    assert "SmolLM2" not in done.stdout

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import httpx
 import typer
 
+from sovra.cli.errors import fail
 from sovra.cli.server import data_dir_without_settings, fetch, noted_url
+from sovra.errors import InvalidInputError, ServerUnreachableError
 
 # Short: the probe only tells a live server from a stale note left by a killed one.
 PROBE_TIMEOUT_S = 1.0
@@ -48,14 +49,19 @@ def running_server(ctx: typer.Context, url: str | None) -> str | None:
         return None
     try:
         answered = fetch("GET", f"{noted}/healthz", timeout_s=PROBE_TIMEOUT_S)
-    except httpx.HTTPError:
+    except ServerUnreachableError:
         return None
-    return noted if answered.status_code == httpx.codes.OK else None
+    return None if answered.is_error else noted
 
 
 def remote_base(ctx: typer.Context, url: str | None, api_key: str | None) -> str | None:
-    """``running_server`` when an API key is given (the server needs one); else None."""
+    """``running_server`` when an API key is given (the server needs one); else None.
+    ``--url`` without a key is refused rather than quietly answered from the data
+    directory instead of the server the user named."""
     if api_key is None:
+        if url:
+            fail(InvalidInputError(f"--url {url} asks that server, which needs an API key: "
+                                   "give --api-key (or set SOVRA_API_KEY)"))
         return None
     return running_server(ctx, url)
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import http.client
 import json as json_module
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import typer
 
 from sovra import errors
@@ -74,7 +74,7 @@ def server_url(ctx: typer.Context, url: str | None) -> str:
     return noted_url(settings.data_dir) or f"http://{settings.host}:{settings.port}"
 
 
-def _error_kind(response: httpx.Response) -> tuple[str, str]:
+def _error_kind(response: Answer) -> tuple[str, str]:
     try:
         body = response.json()
     except ValueError:
@@ -87,39 +87,67 @@ def _error_kind(response: httpx.Response) -> tuple[str, str]:
     return kind, str(problem.get("message", response.text[:300]))
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A server's answer, as much of it as the commands read."""
+
+    status_code: int
+    content: bytes
+
+    @property
+    def is_error(self) -> bool:
+        return self.status_code >= 400  # 4xx and 5xx
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return json_module.loads(self.content)
+
+
 def fetch(method: str, url: str, *, body: bytes | None = None,
-          headers: dict[str, str] | None = None, timeout_s: float = 30.0) -> httpx.Response:
-    """One HTTP exchange; ``httpx.TransportError`` if nothing answers.
+          headers: dict[str, str] | None = None, timeout_s: float = 30.0) -> Answer:
+    """One HTTP exchange; ``ServerUnreachableError`` if nothing answers.
 
     Plain ``http://`` (loopback, the default) goes through the standard library's
-    ``http.client``: httpx's transport imports httpcore, which imports trio when it is
-    installed, and builds a TLS context from the CA bundle even for a plain URL; together
-    0.3-0.9 s on a busy machine, more than the rest of a quick command (issue 15). The
-    answer is wrapped in an ``httpx.Response`` so callers read it one way."""
-    if url.startswith("https://"):
-        return httpx.request(method, url, content=body, headers=headers, timeout=timeout_s)
-    parts = urlsplit(url)
-    target = parts.path or "/"
-    if parts.query:
-        target += "?" + parts.query
-    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80,
-                                            timeout=timeout_s)
+    ``http.client``: httpx alone takes 0.05-0.25 s to import here, its transport imports
+    httpcore, which imports trio when it is installed, and it builds a TLS context from
+    the CA bundle even for a plain URL; together 0.3-0.9 s on a busy machine, more than
+    the rest of a quick command (issue 15). ``https://`` goes through httpx, which
+    verifies the server's certificate."""
     try:
-        connection.request(method, target, body=body, headers=headers or {})
-        answer = connection.getresponse()
-        content = answer.read()
+        if url.startswith("https://"):
+            return _over_tls(method, url, body, headers, timeout_s)
+        parts = urlsplit(url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1",
+                                                parts.port or 80, timeout=timeout_s)
+        try:
+            connection.request(method, target, body=body, headers=headers or {})
+            answer = connection.getresponse()
+            return Answer(answer.status, answer.read())
+        finally:
+            connection.close()
     except (OSError, http.client.HTTPException) as exc:
-        raise httpx.ConnectError(f"{type(exc).__name__}: {exc}") from exc
-    finally:
-        connection.close()
-    kept = [(k, v) for k, v in answer.getheaders()
-            if k.lower() not in {"transfer-encoding", "content-encoding"}]
-    return httpx.Response(answer.status, headers=kept, content=content,
-                          request=httpx.Request(method, url))
+        raise errors.ServerUnreachableError(
+            f"no Sovra server answers at {url} ({type(exc).__name__}: {exc}); start it "
+            "with `sovra up`, or give its address with --url") from exc
+
+
+def _over_tls(method: str, url: str, body: bytes | None, headers: dict[str, str] | None,
+              timeout_s: float) -> Answer:
+    import httpx
+
+    try:
+        answer = httpx.request(method, url, content=body, headers=headers, timeout=timeout_s)
+    except httpx.HTTPError as exc:
+        raise OSError(str(exc)) from exc
+    return Answer(answer.status_code, answer.content)
 
 
 def request(method: str, url: str, *, json: object = None, token: str | None = None,
-            timeout_s: float = 30.0) -> httpx.Response:
+            timeout_s: float = 30.0) -> Answer:
     """One request; ``ServerUnreachableError`` if nothing answers, and the server's error
     body turned back into the same typed error here."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -127,12 +155,7 @@ def request(method: str, url: str, *, json: object = None, token: str | None = N
     if json is not None:
         body = json_module.dumps(json).encode()
         headers["Content-Type"] = "application/json"
-    try:
-        response = fetch(method, url, body=body, headers=headers, timeout_s=timeout_s)
-    except httpx.HTTPError as exc:
-        raise errors.ServerUnreachableError(
-            f"no Sovra server answers at {url} ({exc}); start it with `sovra up`, or give "
-            "its address with --url") from exc
+    response = fetch(method, url, body=body, headers=headers, timeout_s=timeout_s)
     if response.is_error:
         kind_name, message = _error_kind(response)
         kind = getattr(errors, kind_name, None)

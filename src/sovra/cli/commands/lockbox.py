@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -30,7 +29,10 @@ from sovra.lockbox.status import DEV_MODE_LOCKBOX_WARNING
 from sovra.policy import Resource
 
 if TYPE_CHECKING:
-    # Imported where used (issue 15): `lockbox status` asking the server needs no rooms.
+    # Imported where used (issue 15): `lockbox status` asking the server needs no rooms
+    # (and no httpx: sovra.cli.server speaks plain HTTP with the standard library).
+    import httpx
+
     from sovra.instance import Instance
 
 access_app = typer.Typer(help="Ask for, approve and end time-boxed privileged access.",
@@ -242,6 +244,8 @@ def watch(ctx: typer.Context, request_id: str, api_key: ApiKey,
           )] = None) -> None:
     """Follow a grant live from the running server; a supervised grant works only while
     an approver watches. End it with: sovra access revoke ID."""
+    import httpx
+
     if url is None:
         settings = run(options(ctx).settings)
         url = f"http://{settings.host}:{settings.port}"
