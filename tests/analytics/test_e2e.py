@@ -144,6 +144,15 @@ def test_governed_sql_and_an_export_leave_only_as_approved(server: Server,
     assert rows[0] == ["name", "iban"] and rows[1][0] == "Anna Keller"
     assert rows[1][1].startswith("masked:")
 
+    # The compliance room's signed report leaves only through the diode, from the CLI too.
+    report = subprocess.run(
+        [*sovra_command(), "--data-dir", str(server.data_dir), "export", "create",
+         "compliance", "--subject", "2026-01-01.."],
+        env={**os.environ, "SOVRA_API_KEY": server.admin_key, "COLUMNS": "200"},
+        capture_output=True, text=True, timeout=120)
+    assert report.returncode == 0, report.stdout + report.stderr
+    assert "(compliance, internal) waits for two approvers" in report.stdout
+
     # The receiving side: another data directory, no server, the pinned root only.
     elsewhere = tmp_path / "receiver-data"
     verified = verify_offline(bundle, root, elsewhere, tmp_path / "received")

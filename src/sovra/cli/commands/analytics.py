@@ -56,11 +56,15 @@ def sql(ctx: typer.Context, query: Annotated[str, typer.Argument(
 
 
 @export_app.command("create")
-def create(ctx: typer.Context, kind: Annotated[str, typer.Argument(
-               help="support, usage or portability")],
+def create(  # noqa: PLR0917 (Typer maps each parameter to an option)
+           ctx: typer.Context, kind: Annotated[str, typer.Argument(
+               help="support, usage, portability, compliance or threat")],
            api_key: ApiKey,
            collection: Annotated[str, typer.Option(
                "--collection", help="The collection (portability).")] = "",
+           subject: Annotated[str, typer.Option(
+               "--subject", help="compliance: the period SINCE..UNTIL (default the last "
+               "year); threat: an alert status (default every alert).")] = "",
            quiet: Quiet = False) -> None:
     """Collect and redact an export; it waits for two approvers."""
     with open_cli_instance(ctx) as inst:
@@ -68,7 +72,7 @@ def create(ctx: typer.Context, kind: Annotated[str, typer.Argument(
         # Collecting and redacting reports no progress of its own: a pulsing bar says it
         # is working.
         with progress(f"collecting the {kind} export", quiet=quiet):
-            made = run(lambda: inst.exports.create(caller, kind, collection))
+            made = run(lambda: inst.exports.create(caller, kind, collection or subject))
     console.print(f"export {made.id} ({made.kind}, {made.classification.label}) waits for "
                   "two approvers; review it with `sovra export review`", highlight=False)
 
