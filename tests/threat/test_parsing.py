@@ -197,6 +197,9 @@ def test_the_default_pack_compiles(dialect: str) -> None:
         "Policy change followed by an export", "Lockbox grant used on many resources"}
     assert {r.title for r in pack.singles if r.standalone} == {
         "Off-hours access to secret data", "Lockbox grant used off-hours"}
+    # "Followed by": the export must come after the policy change.
+    assert {c.title: c.kind for c in pack.correlations}[
+        "Policy change followed by an export"] == "temporal_ordered"
 
 
 def test_projection_of_ledger_entries() -> None:

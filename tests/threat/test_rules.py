@@ -154,6 +154,9 @@ def test_a_window_spans_passes_from_the_stored_base_matches(engine: Engine) -> N
     assert hunt(engine, pack, 0, 3) == []
     with engine.connect() as conn:  # kept, so the next pass need not evaluate them again
         assert len(conn.execute(select(threat_rule_matches)).all()) == 3
+    assert hunt(engine, pack, 3, 3) == []  # a pass with nothing new drops nothing
+    with engine.connect() as conn:
+        assert len(conn.execute(select(threat_rule_matches)).all()) == 3
     add(engine, refusals(3, 2))
     fired = hunt(engine, pack, 3, 5)
     assert [(m.title, m.seqs) for m in fired] == [("Refusals", (0, 1, 2, 3, 4))]
@@ -167,6 +170,10 @@ def test_a_correlation_new_to_the_pack_still_sees_earlier_events(engine: Engine)
     pack = compile_pack({"counted.yml": COUNTED}, engine.dialect.name)
     fired = hunt(engine, pack, 4, 5)
     assert [(m.title, m.seqs) for m in fired] == [("Refusals", (0, 1, 2, 3, 4))]
+    add(engine, refusals(5, 1))
+    hunt(engine, without, 5, 6)  # no correlation reads them now: nothing kept
+    with engine.connect() as conn:
+        assert conn.execute(select(threat_rule_matches)).all() == []
 
 
 def test_a_pass_repeated_after_a_crash_neither_fails_nor_double_counts(

@@ -12,6 +12,7 @@ fails at run time is reported and the others still run.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections import defaultdict, deque
@@ -57,11 +58,12 @@ def run_pass(conn: Connection, pack: CompiledPack, lo: int, hi: int,
     matches, so ``conn`` should be in a transaction the caller commits."""
     needed = {base for rule in pack.correlations for base in rule.bases}
     matches, hits = run_singles(conn, pack.singles, lo, hi, problems, keep=needed)
-    if pack.correlations:
-        failed = store_matches(conn, pack.correlations, hits, lo, hi, problems)
-        matches += run_correlations(
-            conn, [r for r in pack.correlations if not set(r.bases) & failed], lo, hi,
-            problems)
+    if not pack.correlations:  # none to read them: whatever an older pack kept goes
+        conn.execute(text("DELETE FROM threat_rule_matches"))
+        return matches
+    failed = store_matches(conn, pack.correlations, hits, lo, hi, problems)
+    matches += run_correlations(
+        conn, [r for r in pack.correlations if not set(r.bases) & failed], lo, hi, problems)
     return matches
 
 
@@ -119,44 +121,52 @@ def _run_all(conn: Connection,  # noqa: PLR0917
              groups: Mapping[str | None, list[tuple[SingleRule, str]]],
              span: tuple[int, int], keep: set[str], out: list[Match], hits: Hits) -> None:
     lo, hi = span
-    members = [(rule, action, rest) for action, group in groups.items()
-               for rule, rest in group]
-    flags = ", ".join(
-        f"CASE WHEN ({_scoped(action, rest)}) THEN 1 ELSE 0 END"
-        for _, action, rest in members)
-    branches = [f"WHEN {_literal(action)} THEN ({' OR '.join(f'({_sql(r)})' for _, r in group)})"
-                for action, group in groups.items() if action is not None]
-    either = [f'(CASE "action" {" ".join(branches)} ELSE 1=0 END)'] if branches else []
-    either += [f"({_sql(rest)})" for _, rest in groups.get(None, [])]
+    members: list[SingleRule] = []
+    branches: list[tuple[str, str, str]] = []  # (WHEN, its filter, its matched list)
+    for action, group in groups.items():
+        tags = []
+        for rule, rest in group:
+            tags.append(f"CASE WHEN ({_sql(rest)}) THEN '{len(members)} ' ELSE '' END")
+            members.append(rule)
+        branches.append((_literal(action) if action is not None else "",
+                         " OR ".join(f"({_sql(rest)})" for _, rest in group),
+                         " || ".join(tags)))
+    scoped = [b for b in branches if b[0]]
+    free = [b for b in branches if not b[0]]
+    # Each event is tested against its own action's rules only; the matched rules'
+    # numbers come back as one short string, computed for the few events that match.
+    either = [(f'(CASE "action" {" ".join(f"WHEN {w} THEN ({f})" for w, f, _ in scoped)} '
+              "ELSE 1=0 END)")] if scoped else []
+    tagged = [(f'(CASE "action" {" ".join(f"WHEN {w} THEN {t}" for w, _, t in scoped)} '
+              "ELSE '' END)")] if scoped else []
+    either += [f"({f})" for _, f, _ in free]
+    tagged += [t for _, _, t in free]
     # In a savepoint: on PostgreSQL a failed statement aborts the whole transaction,
     # and every rule after it would fail too.
     with conn.begin_nested():
         rows = conn.execute(text(
-            f"SELECT seq, ts, principal, {flags} FROM threat_events "  # noqa: S608 - rules
+            f"SELECT seq, ts, principal, {' || '.join(tagged)} FROM threat_events "  # noqa: S608
             f"WHERE seq >= :lo AND seq < :hi AND ({' OR '.join(either)}) ORDER BY seq"),
             {"lo": lo, "hi": hi}).all()
-    for index, (rule, _, _) in enumerate(members, start=3):
-        matched = [row for row in rows if row[index]]
+    matched: list[list[tuple[int, float, str]]] = [[] for _ in members]
+    for seq, ts, principal, found in rows:
+        for index in str(found).split():
+            matched[int(index)].append((int(seq), float(ts), str(principal)))
+    for rule, events in zip(members, matched, strict=True):
         # Once per condition: two rules may share one (the same selection, two titles).
         if rule.where in keep and rule.where not in hits:
-            hits[rule.where] = [(int(r[0]), float(r[1])) for r in matched]
+            hits[rule.where] = [(s, t) for s, t, _ in events]
         if not rule.standalone:
             continue
         by_principal: dict[str, list[tuple[int, float]]] = defaultdict(list)
-        for row in matched:
-            by_principal[str(row[2])].append((int(row[0]), float(row[1])))
-        out += [_match(rule.rule_id, rule.title, rule.severity, (("principal", p),), events)
-                for p, events in by_principal.items()]
+        for seq, ts, principal in events:
+            by_principal[principal].append((seq, ts))
+        out += [_match(rule.rule_id, rule.title, rule.severity, (("principal", p),), found)
+                for p, found in by_principal.items()]
 
 
 def _literal(value: str) -> str:
     return _sql("'" + value.replace("'", "''") + "'")
-
-
-def _scoped(action: str | None, rest: str) -> str:
-    if action is None:
-        return _sql(rest)
-    return f'"action" = {_literal(action)} AND ({_sql(rest)})'
 
 
 def _sql(condition: str) -> str:
@@ -171,11 +181,13 @@ _ACTION_EQ = re.compile(r"""^(?:"action"='((?:[^']|'')*)' COLLATE NOCASE"""
                         re.DOTALL)
 
 
+@functools.lru_cache(maxsize=4096)
 def split_action(where: str) -> tuple[str | None, str]:
     """``("x", rest)`` when ``where`` is ``action`` equal to ``x`` ignoring case ``AND
     rest`` at the top level; ``(None, where)`` otherwise. The projection stores actions
     in lower case (``sovra.threat.events.fold``), so ``x`` folded the same way and
-    compared with ``=`` is the same test, and it can use the (action, seq) index."""
+    compared with ``=`` is the same test: one ``CASE "action"`` branch per action in
+    the pass, and an index range read when a base rule is filled in alone."""
     match = _ACTION_EQ.match(where)
     if match is None or not _top_level_and_only(where):
         return None, where
@@ -232,10 +244,12 @@ def store_matches(conn: Connection, rules: Sequence[CorrelationRule], hits: Hits
         if where not in hits:  # it failed to run over the new events (reported)
             failed.add(where)
             continue
-        first = lo if start is None else firsts.setdefault(
-            span, _first_seq(conn, start - span, lo))
         held_from = cover.get(f"{_COVER}{key}:from")
         held_to = cover.get(f"{_COVER}{key}:to")
+        if start is None:  # no new events: no window moves, nothing is dropped
+            first = lo if held_from is None else min(held_from, lo)
+        else:
+            first = firsts.setdefault(span, _first_seq(conn, start - span, lo))
         try:
             if held_from is None or held_to != lo:
                 found = _evaluate(conn, where, first, lo)
@@ -250,6 +264,17 @@ def store_matches(conn: Connection, rules: Sequence[CorrelationRule], hits: Hits
         rows += [{"k": key, "seq": s, "ts": t} for s, t in found + hits[where]]
         cursors += [{"name": f"{_COVER}{key}:from", "position": first},
                     {"name": f"{_COVER}{key}:to", "position": hi}]
+    _write(conn, [rule_key(w) for w in spans], (cleared, pruned, rows, cursors))
+    return failed
+
+
+def _write(conn: Connection, live: list[int],
+           batches: tuple[list[dict[str, int]], list[dict[str, int]],
+                          list[dict[str, float]], list[dict[str, object]]]) -> None:
+    cleared, pruned, rows, cursors = batches
+    # Matches of rules no correlation reads any more (the pack changed) go at once.
+    keys = ", ".join(map(str, live)) or "0"
+    conn.execute(text(f"DELETE FROM threat_rule_matches WHERE rule_key NOT IN ({keys})"))  # noqa: S608 - digests
     if cleared:
         conn.execute(text("DELETE FROM threat_rule_matches WHERE rule_key = :k"), cleared)
     if pruned:
@@ -262,21 +287,22 @@ def store_matches(conn: Connection, rules: Sequence[CorrelationRule], hits: Hits
         conn.execute(text("INSERT INTO threat_cursors (name, position) VALUES "
                           "(:name, :position) ON CONFLICT (name) DO UPDATE SET "
                           "position = excluded.position"), cursors)
-    return failed
 
 
 def first_ts(conn: Connection, lo: int, hi: int) -> float | None:
-    """The earliest time among the events in ``[lo, hi)``. ``+ts``: SQLite would
-    otherwise walk the ts index from its start until it meets the range (every earlier
-    event, each pass: quadratic over a day); it reads the seq range instead."""
-    found = conn.execute(text("SELECT MIN(+ts) FROM threat_events WHERE seq >= :lo "
-                              "AND seq < :hi"), {"lo": lo, "hi": hi}).scalar()
+    """The earliest time among the events in ``[lo, hi)``: the first one's, as the
+    ledger never stamps an entry earlier than the one before it (sovra.ledger.log).
+    One row read by the primary key; ``MIN(ts)`` over the range read every row of it
+    (and on SQLite walked the ``ts`` index from its start: quadratic over a day)."""
+    found = conn.execute(text("SELECT ts FROM threat_events WHERE seq >= :lo "
+                              "AND seq < :hi ORDER BY seq LIMIT 1"),
+                         {"lo": lo, "hi": hi}).scalar()
     return None if found is None else float(found)
 
 
 def _first_seq(conn: Connection, since: float, lo: int) -> int:
-    # The first event of the window, one step down the ts index (the ledger stamps
-    # entries in seq order, so ts grows with seq).
+    # The first event of the window, one step down the ts index (ledger times never
+    # go backwards, so ts grows with seq).
     first = conn.execute(text("SELECT seq FROM threat_events WHERE ts >= :since "
                               "ORDER BY ts, seq LIMIT 1"), {"since": since}).scalar()
     return min(int(first), lo) if first is not None else lo
