@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sovra.ai import Gateway
 from sovra.ai.kept_text import ERASER_NAME as AI_KEPT_TEXT
 from sovra.ai.service import kept_text_eraser, open_gateway
+from sovra.ai.shared_quota import SharedQuotas
 from sovra.analytics import AnalyticsService, open_analytics
 from sovra.analytics.export import ExportService, open_exports
 from sovra.analytics.export.rooms import room_sources
@@ -50,8 +51,12 @@ class Instance:
     exports: ExportService
     # Cache drops shared with the other processes of a cluster's database (issue 22).
     changes: ChangeFeed | None = None
+    # Quota usage exchanged with the other processes: global quotas (ADR 2203).
+    quotas: SharedQuotas | None = None
 
     def close(self) -> None:
+        if self.quotas is not None:
+            self.quotas.close()
         if self.changes is not None:
             self.changes.close()
         self.lockbox.close()  # first: queued notices (break-glass alerts) go out
@@ -99,8 +104,10 @@ def open_instance(settings: Settings, *, migrate: bool = True,
     policy.use_changes(changes)
     ai.registry.use_changes(changes)
     changes.start()
-    opened = Instance(changes=changes, settings=settings, engine=engine, ledger=ledger,
-                      identity=identity,
+    quotas = SharedQuotas(engine, ai.limits)
+    quotas.start()
+    opened = Instance(changes=changes, quotas=quotas, settings=settings, engine=engine,
+                      ledger=ledger, identity=identity,
                       policy=policy, keys=keys, ai=ai, transfer=transfer, data=data,
                       lockbox=lockbox, threat=threat,
                       analytics=open_analytics(data, policy, ledger,

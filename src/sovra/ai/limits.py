@@ -6,6 +6,12 @@ check here is O(1) and non-blocking: a request that cannot be served now is refu
 with the time after which it could be, so latency stays bounded under overload (the
 client's retry is the queue). The clock is injected (house style 6).
 
+In the cluster profile the quotas are global (issue 22): each process still decides
+from its own buckets, without a round trip, and ``sovra.ai.shared_quota`` charges every
+bucket, about twice a second, with what the other processes admitted and used (through
+a PostgreSQL table). ``usage_since_last`` and ``charge`` are that exchange; a lock makes
+them safe against the loop's ``admit`` and ``release`` (uncontended, ~0.1 µs).
+
 The instance-wide in-flight limit is not here: it is the door's (``sovra.ai.admission``,
 one setting, one counter, ADR 0609), which counts a request from arrival to its last byte.
 """
@@ -13,6 +19,7 @@ one setting, one counter, ADR 0609), which counts a request from arrival to its 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -86,12 +93,16 @@ class Slot:
 
 
 class Limits:
-    """Per-principal admission for the gateway; one per gateway, used from one loop."""
+    """Per-principal admission for the gateway; one per gateway, used from one loop
+    (and from ``shared_quota``'s thread through ``usage_since_last`` and ``charge``)."""
 
     def __init__(self, settings: LimitSettings, clock: Clock = time.monotonic) -> None:
         self.settings = settings
         self._clock = clock
         self._principals: dict[str, _Principal] = {}
+        # What this process admitted and used since the last exchange (requests, tokens).
+        self._used: dict[str, list[int]] = {}
+        self._lock = threading.Lock()
 
     def active(self, principal_id: str) -> int:
         """Requests of ``principal_id`` holding a slot now."""
@@ -114,6 +125,10 @@ class Limits:
     def admit(self, principal_id: str) -> None:
         """Take a slot or raise; pair every successful call with ``release`` (``slot``
         does, as a context manager)."""
+        with self._lock:
+            self._admit(principal_id)
+
+    def _admit(self, principal_id: str) -> None:
         now = self._clock()
         state = self._principal(principal_id, now)
         if state.active >= self.settings.concurrent_per_principal:
@@ -130,12 +145,41 @@ class Limits:
                 f"{math.ceil(wait)} s", retry_after_s=max(1.0, wait))
         state.requests.level -= 1.0
         state.active += 1
+        self._used.setdefault(principal_id, [0, 0])[0] += 1
 
     def release(self, principal_id: str, tokens: int) -> None:
         """Give the slot back and charge the tokens the request used."""
-        state = self._principals.get(principal_id)
-        if state is None:
-            return
-        state.active = max(0, state.active - 1)
-        state.tokens.refill(self._clock())
-        state.tokens.level -= tokens
+        with self._lock:
+            state = self._principals.get(principal_id)
+            if state is None:
+                return
+            state.active = max(0, state.active - 1)
+            state.tokens.refill(self._clock())
+            state.tokens.level -= tokens
+            self._used.setdefault(principal_id, [0, 0])[1] += tokens
+
+    def usage_since_last(self) -> dict[str, tuple[int, int]]:
+        """(requests, tokens) each principal was admitted and used here since the
+        previous call; the counts restart from zero."""
+        with self._lock:
+            used, self._used = self._used, {}
+        return {principal: (r, t) for principal, (r, t) in used.items()}
+
+    def give_back_usage(self, usage: dict[str, tuple[int, int]]) -> None:
+        """Undo ``usage_since_last`` (the exchange failed; send it next time)."""
+        with self._lock:
+            for principal, (requests, tokens) in usage.items():
+                counts = self._used.setdefault(principal, [0, 0])
+                counts[0] += requests
+                counts[1] += tokens
+
+    def charge(self, principal_id: str, requests: int, tokens: int) -> None:
+        """Charge what another process admitted (``requests``) and used (``tokens``)
+        for ``principal_id`` to this process's buckets, as if admitted here."""
+        with self._lock:
+            now = self._clock()
+            state = self._principal(principal_id, now)
+            state.requests.refill(now)
+            state.tokens.refill(now)
+            state.requests.level -= requests
+            state.tokens.level -= tokens
