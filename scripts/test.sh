@@ -14,6 +14,8 @@ echo "== ruff"
 .venv/bin/ruff check src tests benchmarks
 echo "== mypy"
 .venv/bin/mypy
+echo "== import contract (.importlinter)"
+.venv/bin/lint-imports --no-cache
 echo "== pytest"
 if [ "$(id -u)" -eq 0 ] && unshare -n true 2>/dev/null; then
   exec unshare -n -- env SOVRA_TEST_OFFLINE=1 bash -c \

@@ -25,7 +25,7 @@ import jwt
 
 from sovra.errors import AuthenticationError, ConfigError, InvalidInputError
 from sovra.identity.caller import Caller
-from sovra.policy.classification import Classification
+from sovra.vocabulary import Classification
 
 ALLOWED_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"})
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from sovra.errors import InvalidInputError
 from sovra.identity.caller import PRINCIPAL_KINDS
-from sovra.policy.actions import ACTIONS, ROLES
-from sovra.policy.classification import Classification
+from sovra.policy import ACTIONS, ROLES
+from sovra.vocabulary import Classification
 
 _PRINCIPAL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@:-]{0,127}")
 

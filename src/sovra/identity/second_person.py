@@ -51,7 +51,7 @@ from sovra.identity.principals import (
     check_scope,
 )
 from sovra.identity.sink import LedgerSink
-from sovra.policy.decision import Resource
+from sovra.policy import Resource
 
 if TYPE_CHECKING:
     from sovra.identity.service import IdentityService

@@ -1,20 +1,11 @@
 """What identity and policy need from the ledger: a durable, blocking append.
 
-A protocol rather than ``sovra.ledger.Ledger`` itself keeps these rooms importable by
-an offline verifier or test runner that has no ledger (``sovra policy test``).
+The protocol lives in the leaf ``sovra.vocabulary`` (policy uses it without importing
+identity); this module keeps the name where identity's own modules look for it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Protocol
-
-
-class LedgerSink(Protocol):
-    def append(self, actor: str, action: str, resource: str, outcome: str,
-               details: Mapping[str, object] | None = None) -> object:
-        """Record one event durably, or raise ``LedgerUnavailableError``."""
-        ...
-
+from sovra.vocabulary import LedgerSink
 
 __all__ = ["LedgerSink"]

@@ -13,13 +13,13 @@ from sovra._lazy import load_export
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from sovra.identity.sink import LedgerSink
     from sovra.policy.actions import ACTIONS, ROLES
     from sovra.policy.classification import Classification
     from sovra.policy.decision import Decision, Resource
     from sovra.policy.engine import CompiledPolicies, default_policy_text, principal_ref
     from sovra.policy.service import PolicyService
     from sovra.policy.versions import PolicyVersion
+    from sovra.vocabulary import LedgerSink
 
 _HOMES = {
     "ACTIONS": "sovra.policy.actions",

@@ -18,7 +18,6 @@ from importlib import resources
 import cedarpy
 
 from sovra.errors import PolicyValidationError, SovraError
-from sovra.identity.caller import Caller
 from sovra.policy.actions import ACTIONS
 from sovra.policy.decision import Decision, Resource
 from sovra.policy.entities import (
@@ -30,6 +29,7 @@ from sovra.policy.entities import (
 from sovra.policy.reads import ALL, Reads
 from sovra.policy.slicing import SlicedPolicies
 from sovra.policy.source import validate
+from sovra.vocabulary import Caller
 
 # What a malformed request raises on its way to Cedar; any of them refuses it.
 _MALFORMED = (ValueError, TypeError, SovraError)

@@ -27,9 +27,9 @@ from typing import TypeVar
 import cedarpy
 
 from sovra.errors import InvalidInputError
-from sovra.identity.caller import Caller
 from sovra.policy.classification import Classification
 from sovra.policy.decision import Resource
+from sovra.vocabulary import Caller
 
 # Attributes holding a level (converted to its integer) or a principal (an entity ref).
 _LEVEL_ATTRS = frozenset({"classification", "max_classification"})

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sovra.identity.caller import Caller
 from sovra.policy.decision import Decision, Resource
+from sovra.vocabulary import Caller
 
 BUILT_IN = "segregation-of-duties (built in)"
 _REQUESTER_KEYS = ("requester", "proposer")

@@ -20,13 +20,12 @@ from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from sovra.errors import ConflictError, PermissionDeniedError
-from sovra.identity.caller import Caller
-from sovra.identity.sink import LedgerSink
 from sovra.policy.decision import Decision, Resource
 from sovra.policy.engine import CompiledPolicies, default_policy_text
 from sovra.policy.segregation import BUILT_IN, refuse_self_approval
 from sovra.policy.versions import PolicyVersion, VersionStore
 from sovra.store.notify import ChangeFeed
+from sovra.vocabulary import Caller, LedgerSink
 
 SYSTEM = "system"
 

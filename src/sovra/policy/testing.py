@@ -25,10 +25,10 @@ from typing import Any
 import yaml
 
 from sovra.errors import InvalidInputError
-from sovra.identity.caller import Caller
 from sovra.policy.classification import Classification
 from sovra.policy.decision import Decision, Resource
 from sovra.policy.engine import CompiledPolicies, default_policy_text
+from sovra.vocabulary import Caller
 
 
 @dataclass(frozen=True)
