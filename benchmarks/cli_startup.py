@@ -8,7 +8,8 @@ server over HTTP; ``ledger tail`` reads the ledger table alone and ``ledger veri
 small export from files alone. ``models list`` without a key opens the instance in its
 own process, the path every command took before (the figure the others are compared
 with). Targets: --version and --help under 0.3 s, a typical read-only command under 1 s.
-Prints JSON with the median and minimum seconds and the ratios.
+Prints JSON with the median and minimum wall seconds, the ratios, and each command's
+median CPU seconds (user + system: what a quiet machine's wall time approaches).
 Run: .venv/bin/python benchmarks/cli_startup.py [--rounds 5]
 """
 
@@ -18,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -36,12 +38,25 @@ def _run(argv: list[str], env: dict[str, str]) -> str:
     return subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stdout
 
 
-def _time(argv: list[str], env: dict[str, str]) -> float:
+def _children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+CPU: dict[str, list[float]] = {}
+
+
+def _time(argv: list[str], env: dict[str, str], name: str = "") -> float:
+    """Wall seconds; the command's CPU seconds (user + system) go to ``CPU[name]``: on a
+    loaded machine the wall time is mostly waiting for a core, the CPU time much less."""
+    cpu_before = _children_cpu()
     started = time.perf_counter()
     done = subprocess.run(argv, env=env, capture_output=True, check=False)
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"{argv} exited {done.returncode}: {done.stderr.decode()[-500:]}")
+    if name:
+        CPU.setdefault(name, []).append(_children_cpu() - cpu_before)
     return elapsed
 
 
@@ -80,7 +95,7 @@ def main() -> None:
             samples: dict[str, list[float]] = {name: [] for name in commands}
             for _ in range(args.rounds):
                 for name, argv in commands.items():
-                    samples[name].append(_time(argv, env))
+                    samples[name].append(_time(argv, env, name))
             ledger_size = len(_run([SOVRA, "ledger", "tail", "-n", "10000"], env).splitlines())
     base = statistics.median(samples["python -c pass"])
     out = {
@@ -90,7 +105,8 @@ def main() -> None:
         "ledger_entries_after_the_run": ledger_size,
         "commands": {name: {"median_s": round(statistics.median(v), 3),
                             "min_s": round(min(v), 3),
-                            "ratio_to_python": round(statistics.median(v) / base, 1)}
+                            "ratio_to_python": round(statistics.median(v) / base, 1),
+                            "cpu_median_s": round(statistics.median(CPU[name]), 3)}
                      for name, v in samples.items()},
     }
     print(json.dumps(out, indent=2))
