@@ -103,7 +103,13 @@ def test_triage_is_recorded_and_close_needs_a_reason(armed: Armed) -> None:
     assert ledger_actions(armed, "threat.alert.") == [
         "threat.alert.raise", "threat.alert.ack", "threat.alert.assign",
         "threat.alert.incident", "threat.alert.close"]
-    assert ledger_actions(armed, "threat.incident.") == ["threat.incident.open"]
+    # The incident is opened in the compliance room's register, naming the alert.
+    from sovra.compliance.register import IncidentRegister
+
+    opened = IncidentRegister(armed.instance).get(incident)
+    assert opened.source == f"threat:alert:{alert_id}"
+    assert "API key failing repeatedly" in opened.title
+    assert ledger_actions(armed, "compliance.incident.") == ["compliance.incident.open"]
     # A closed alert stays closed: the next burst opens a new one.
     fail_logins(armed, "10.0.0.9", 5)
     (new_id,) = armed.threat.hunt().alerts

@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from sovra.errors import ConflictError, InvalidInputError, NotFoundError
-from sovra.identity.sink import LedgerSink
 from sovra.store.tables.threat import threat_alert_events, threat_alerts
 from sovra.threat.hunt import Match
+from sovra.vocabulary import LedgerSink
 
 STATUSES = ("open", "acknowledged", "closed")
 SYSTEM_ACTOR = "sovra.threat"
@@ -148,11 +148,23 @@ class AlertStore:
                             {"status": "closed", "close_reason": reason.strip()})
 
     def open_incident(self, actor: str, alert_id: str) -> Alert:
-        """Record an incident stub for the alert (the compliance register can adopt it)."""
+        """Open an incident for the alert in the compliance room's register: its own
+        ``compliance.incident.open`` entry (the register is rebuilt from the ledger, so
+        the entry is the incident; its deadlines run from the alert's creation, when
+        the site became aware), then the alert records which incident it opened."""
+        from sovra.compliance.incidents import OPEN
+
+        alert = self.get(alert_id)
+        if alert.status == "closed":
+            raise ConflictError(f"alert {alert_id} is closed; a new match opens a new alert")
         incident = f"inc-{secrets.token_hex(6)}"
-        self.get(alert_id)
-        self._ledger.append(actor, "threat.incident.open", f"incident:{incident}", "success",
-                            {"alert_id": alert_id, "source": "threat"})
+        self._ledger.append(actor, OPEN, f"incident/{incident}", "success", {
+            "title": f"Threat alert: {alert.title}"[:200],
+            "description": (f"Opened from alert {alert_id}: rule {alert.rule_id}, severity "
+                            f"{alert.severity}, {alert.count} event(s).")[:2000],
+            "source": f"threat:alert:{alert_id}", "aware_at": min(alert.created_at,
+                                                                  self._clock()),
+            "opened_at": self._clock(), "alert_id": alert_id})
         return self._triage(actor, alert_id, "incident", {"incident_id": incident})
 
     def _triage(self, actor: str, alert_id: str, step: str, values: dict[str, str]) -> Alert:

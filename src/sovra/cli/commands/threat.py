@@ -159,7 +159,7 @@ def close_command(ctx: typer.Context, alert_id: str, api_key: ApiKey,
 
 @alerts_app.command("incident")
 def incident_command(ctx: typer.Context, alert_id: str, api_key: ApiKey) -> None:
-    """Open an incident for an alert (a recorded stub the compliance register adopts)."""
+    """Open an incident for an alert in the compliance register (`sovra incident list`)."""
     with open_cli_instance(ctx) as inst:
         alert = run(lambda: inst.threat.open_incident(
             _caller(inst, api_key), alert_id))
