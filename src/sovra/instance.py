@@ -19,7 +19,7 @@ from sovra.analytics import AnalyticsService, open_analytics
 from sovra.analytics.export import ExportService, open_exports
 from sovra.analytics.export.rooms import room_sources
 from sovra.config import Settings
-from sovra.data.service import DataService, open_data
+from sovra.data import DataService, open_data
 from sovra.identity import IdentityService, open_identity
 from sovra.keys import KeyService
 from sovra.ledger import Ledger

@@ -9,9 +9,9 @@ from collections.abc import Mapping, Sequence
 from sovra.ai.hashing import sha256_file
 from sovra.ai.models import Assessment, Citation, ModelSpec, RetrievedChunk, Span
 from sovra.ai.ports import Principal
+from sovra.data import DataService
 from sovra.data.classify import DEFAULT_MAPPING, LevelMapping, classify
 from sovra.data.embed import MODEL_ID, MODEL_SHA256, installed_files
-from sovra.data.service import DataService
 from sovra.errors import (
     ConflictError,
     ModelIntegrityError,

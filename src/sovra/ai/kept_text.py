@@ -21,8 +21,8 @@ import json
 
 from sovra.ai.ports import KeysPort, LedgerPort
 from sovra.ai.request_index import IndexRow, RequestIndex
+from sovra.data import ErasureRequest
 from sovra.data.classify import scan
-from sovra.data.hooks import ErasureRequest
 from sovra.errors import SealedError
 
 ERASER_NAME = "ai.kept_text"

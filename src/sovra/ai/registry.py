@@ -31,7 +31,7 @@ from sovra.errors import (
 )
 from sovra.store.notify import ChangeFeed
 from sovra.store.tables.ai import ai_models
-from sovra.transfer.results import ActivatedModel
+from sovra.transfer import ActivatedModel
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$")
 _SHA = re.compile(r"^[0-9a-f]{64}$")

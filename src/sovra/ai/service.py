@@ -22,10 +22,10 @@ from sovra.ai.registry import ModelRegistry
 from sovra.ai.request_index import RequestIndex
 from sovra.ai.settings import AISettings
 from sovra.ai.text_policy import TextPolicies
-from sovra.data.service import DataService
+from sovra.data import DataService
 from sovra.keys import KeyService
 from sovra.policy import PolicyService
-from sovra.transfer.results import ActivatedModel
+from sovra.transfer import ActivatedModel
 
 
 def open_gateway(engine: Engine, ledger: LedgerPort, policy: PolicyService, *,

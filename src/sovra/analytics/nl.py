@@ -23,7 +23,7 @@ from sovra.analytics.service import TableInfo
 from sovra.errors import InvalidInputError
 
 if TYPE_CHECKING:
-    from sovra.ai.gateway import Gateway
+    from sovra.ai import Gateway
     from sovra.identity import Caller
 
 MAX_QUESTION_CHARS = 2_000

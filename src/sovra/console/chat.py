@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from sovra.ai.chat import AdmittedChat, ChatRequest, PreparedChat
-from sovra.ai.gateway import Gateway
+from sovra.ai import AdmittedChat, ChatRequest, Gateway, PreparedChat
 from sovra.ai.models import ChatMessage, GenerationParams
 from sovra.ai.ports import Principal
 from sovra.data.chunking import ChunkingConfig, chunk_text

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 from sovra.errors import InvalidInputError
-from sovra.policy.classification import Classification
+from sovra.vocabulary import Classification
 
 _COLLECTION_ID = re.compile(r"[a-z0-9][a-z0-9_.\-]{0,63}")
 

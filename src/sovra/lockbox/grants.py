@@ -17,11 +17,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
-from sovra.identity.caller import Caller
 from sovra.lockbox.lifecycle import why_unusable
 from sovra.lockbox.store import RequestStore
 from sovra.lockbox.values import AccessRequest, Limits
-from sovra.policy.decision import Resource
+from sovra.policy import Resource
+from sovra.vocabulary import Caller
 
 log = logging.getLogger(__name__)
 _PLACES_MAX = 4096

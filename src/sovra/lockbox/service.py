@@ -19,8 +19,6 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 from sovra.errors import ConflictError, InvalidInputError, PermissionDeniedError, SovraError
-from sovra.identity.caller import Caller
-from sovra.identity.sink import LedgerSink
 from sovra.lockbox import lifecycle
 from sovra.lockbox.grants import GrantIndex, grant_context
 from sovra.lockbox.notify import ALERT, NOTICE, Notice
@@ -39,8 +37,8 @@ from sovra.lockbox.values import (
     VoteKind,
 )
 from sovra.lockbox.watch import Watch, WatchEvent, WatchHub
-from sovra.policy.decision import Decision, Resource
-from sovra.policy.service import PolicyService
+from sovra.policy import Decision, PolicyService, Resource
+from sovra.vocabulary import Caller, LedgerSink
 
 log = logging.getLogger(__name__)
 

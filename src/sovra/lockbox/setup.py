@@ -11,14 +11,14 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 
 from sovra.config import Settings
-from sovra.identity.sink import LedgerSink
 from sovra.lockbox.notify import Notice, Notifier, Sink, SmtpSink, SyslogSink, WebhookSink
 from sovra.lockbox.resolvers import DataLookups, KeyLookups, instance_resolvers
 from sovra.lockbox.service import LockboxService
 from sovra.lockbox.status import DEV_MODE_LOCKBOX_WARNING
 from sovra.lockbox.store import RequestStore
 from sovra.lockbox.values import HOUR, Limits
-from sovra.policy.service import PolicyService
+from sovra.policy import PolicyService
+from sovra.vocabulary import LedgerSink
 
 
 def limits_from(settings: Settings) -> Limits:

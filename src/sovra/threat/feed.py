@@ -12,12 +12,12 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from sovra.policy.classification import Classification
 from sovra.store.tables.data import data_documents
 from sovra.store.tables.identity import identity_principals
 from sovra.store.tables.ledger import ledger_entries
 from sovra.store.tables.threat import threat_cursors, threat_events
 from sovra.threat.events import RawEntry, details_of, document_ids, project
+from sovra.vocabulary import Classification
 
 FEED_CURSOR = "events"
 

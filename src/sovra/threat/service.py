@@ -24,8 +24,6 @@ import yara_x
 from sqlalchemy import Engine, insert, select, text
 
 from sovra.errors import QuarantinedError
-from sovra.identity.caller import Caller
-from sovra.identity.sink import LedgerSink
 from sovra.policy import PolicyService, Resource
 from sovra.store.tables.threat import threat_quarantine
 from sovra.threat.alerts import Alert, AlertStore
@@ -43,6 +41,7 @@ from sovra.threat.packs import (
 )
 from sovra.threat.scanning import YaraMatch
 from sovra.threat.sigma import RuleProblem
+from sovra.vocabulary import Caller, LedgerSink
 
 HUNT_CURSOR = "hunt"
 BASELINE_CURSOR = "baseline"

@@ -27,8 +27,6 @@ from sovra.errors import (
     StorageError,
     TransferError,
 )
-from sovra.identity.caller import Caller
-from sovra.identity.sink import LedgerSink
 from sovra.policy import CompiledPolicies, PolicyService, Resource
 from sovra.transfer import store
 from sovra.transfer.activate import Placement, place_targets, undo
@@ -45,6 +43,7 @@ from sovra.transfer.verify import (
     verify_metadata,
     verify_root_self_signed,
 )
+from sovra.vocabulary import Caller, LedgerSink
 
 APPROVER_ROLE = "approver"
 Clock = Callable[[], datetime]

@@ -11,8 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sovra.data.service import DataService
-from sovra.data.values import CollectionSpec, IngestSummary
+from sovra.data import CollectionSpec, DataService, IngestSummary
 from sovra.errors import ConflictError
 from sovra.identity import Caller, ensure_first_admin
 from sovra.policy import Classification

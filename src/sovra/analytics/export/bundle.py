@@ -27,7 +27,7 @@ from securesystemslib.signer import Signer
 from tuf.api.metadata import Metadata, MetaFile, Snapshot, TargetFile, Targets, Timestamp
 
 from sovra.analytics.export import tokenkey
-from sovra.keys.hsm import HsmConfig
+from sovra.keys import HsmConfig
 from sovra.transfer import init_repository, keygen, load_signer, root_history
 
 EXPORT_DIR = "exports"

@@ -25,7 +25,7 @@ from pkcs11.util.ec import encode_named_curve_parameters
 from securesystemslib.signer import HSMSigner, SSlibKey
 
 from sovra.errors import HsmError
-from sovra.keys.hsm import HsmConfig
+from sovra.keys import HsmConfig
 
 EXPORT_KEY_ID = 0x5E7E  # the key pair's CKA_ID on the token
 EXPORT_KEY_LABEL = "sovra-export"

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from sovra.api.auth import authorized
 from sovra.api.deps import get_instance
-from sovra.compliance.check import check_report
+from sovra.compliance import check_report
 from sovra.compliance.drafts import draft
 from sovra.compliance.evidence import parse_time, rfc3339
 from sovra.compliance.incidents import Incident

@@ -30,7 +30,7 @@ from sovra.assessment.placement.vocabulary import (
     words,
 )
 from sovra.errors import InvalidInputError
-from sovra.policy.classification import Classification
+from sovra.vocabulary import Classification
 
 Test = Callable[[Workload], bool]
 

@@ -16,7 +16,7 @@ from sovra.assessment.placement.engine import Placement, place_all
 from sovra.assessment.placement.inventory import load_inventory
 from sovra.assessment.placement.rules import default_rules_text, load_rules
 from sovra.identity import Caller
-from sovra.identity.sink import LedgerSink
+from sovra.vocabulary import LedgerSink
 
 
 @dataclass(frozen=True)

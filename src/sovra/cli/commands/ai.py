@@ -16,7 +16,7 @@ from sovra.cli.server import call
 if TYPE_CHECKING:
     # Imported where used: the trace pulls in the gateway, which `sovra models list`
     # asking the server must not pay for (issue 15).
-    from sovra.ai.trace import Trace
+    from sovra.ai import Trace
 
 console = Console()
 models_app = typer.Typer(help="The model registry.", no_args_is_help=True)
@@ -29,7 +29,7 @@ def trace(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
 ) -> None:
     """Show who asked which model what, fed with which documents, with ledger proofs."""
-    from sovra.ai.trace import verify_trace
+    from sovra.ai import verify_trace
 
     with instance(ctx) as opened:
         found = run(lambda: opened.ai.trace_sync(request_id))

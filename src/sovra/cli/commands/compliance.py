@@ -94,7 +94,7 @@ def check(report_path: Annotated[Path, typer.Argument(metavar="REPORT")],
           ] = None,
           as_json: Json = False) -> None:
     """Verify a report offline: signature, proofs, checkpoint, cosignatures, counts."""
-    from sovra.compliance.check import check_report, read_report
+    from sovra.compliance import check_report, read_report
 
     doc = run(lambda: read_report(report_path))
     result = run(lambda: check_report(doc, trusted_keys=trusted_key or [],

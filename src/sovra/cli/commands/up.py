@@ -16,7 +16,7 @@ import uvicorn
 from fastapi import FastAPI
 from rich.console import Console
 
-from sovra.ai.service import register_builtin_models
+from sovra.ai import register_builtin_models
 from sovra.api import create_app
 from sovra.api.request_log import json_log_config
 from sovra.cli.context import options

@@ -17,7 +17,7 @@ from sovra.data.classify.levels import (
     decide,
 )
 from sovra.data.classify.redact import redact
-from sovra.policy.classification import Classification
+from sovra.vocabulary import Classification
 
 __all__ = [
     "DEFAULT_MAPPING",

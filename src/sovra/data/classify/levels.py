@@ -15,7 +15,7 @@ from types import MappingProxyType
 from sovra.data.classify._scan import scan
 from sovra.data.classify._types import Finding, Kind
 from sovra.errors import InvalidInputError
-from sovra.policy.classification import Classification
+from sovra.vocabulary import Classification
 
 _DEFAULT_LEVELS: Mapping[Kind, Classification] = MappingProxyType({
     # Contact data: personal data (GDPR Art. 4(1)), routine in business documents.
