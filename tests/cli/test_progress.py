@@ -134,3 +134,33 @@ def test_ingest_prints_the_same_answer_with_or_without_a_bar(tmp_path: Path) -> 
     assert plain_out == drawn_out  # the bar never reaches stdout
     assert "ingesting" not in plain_err and "note-" not in plain_err
     assert "note-" in drawn_err or "ingesting" in drawn_err  # drawn on stderr
+
+
+def test_ledger_export_and_verify_print_the_same_with_or_without_a_bar(
+        tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    opened = open_instance(load_settings(data_dir=data_dir))
+    try:
+        start_for_up(opened.keys)
+    finally:
+        opened.close()
+    env = {**os.environ, "SOVRA_DATA_DIR": str(data_dir), "COLUMNS": "200"}
+    env.pop("FORCE_COLOR", None)
+    drawn = {**env, "FORCE_COLOR": "1"}
+    archive = tmp_path / "ledger.tar"
+
+    def sovra(environ: dict[str, str], *args: str) -> tuple[str, str]:
+        done = subprocess.run([*sovra_command(), "ledger", *args], env=environ,
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return ANSI.sub("", done.stdout), ANSI.sub("", done.stderr)
+
+    exported, export_err = sovra(drawn, "export", str(archive))
+    assert "exported" in exported and "exporting" in export_err
+    plain = sovra(env, "verify", str(archive), "--json")
+    with_bar = sovra(drawn, "verify", str(archive), "--json")
+    quiet = sovra(drawn, "verify", str(archive), "--json", "--quiet")
+    assert '"valid": true' in plain[0]
+    assert plain[0] == with_bar[0] == quiet[0]  # the answer on stdout, bar or not
+    assert "verifying ledger.tar" in with_bar[1]
+    assert "verifying" not in plain[1] and "verifying" not in quiet[1]
