@@ -74,6 +74,8 @@ def test_strings_match_ignoring_case_unless_cased_on_both_profiles(engine: Engin
         "cased, other case": "    model|cased: Gpt-X",
         "cased wildcard, same case": "    principal|cased: 'Ali*'",
         "cased wildcard, other case": "    principal|cased: 'ali*'",
+        "regex, ignoring case": "    principal|re|i: '^ali'",
+        "regex, case-sensitive": "    principal|re: '^ali'",
     }
     text = "---\n".join(rule(title, f"r{i}", body) for i, (title, body)
                         in enumerate(rules.items()))
@@ -85,7 +87,8 @@ def test_strings_match_ignoring_case_unless_cased_on_both_profiles(engine: Engin
     # Sigma's matching: every comparison ignores case, except |cased; the same on both.
     assert fired == {("equal, other case", alice), ("action, other case", alice),
                      ("contains, other case", alice), ("wildcard, other case", alice),
-                     ("cased, same case", alice), ("cased wildcard, same case", alice)}
+                     ("cased, same case", alice), ("cased wildcard, same case", alice),
+                     ("regex, ignoring case", alice)}
     assert ("cased, same case", bob) not in fired
 
 
