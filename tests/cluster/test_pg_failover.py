@@ -12,6 +12,7 @@ One failover, bounded: the scenario gives up after two minutes.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import httpx
@@ -35,6 +36,12 @@ def test_primary_killed_under_load_fails_cleanly_then_resumes_losing_nothing(
     with failover_under_load(data_dir) as (pair, database_url, server, outcome):
         states = pair.states()
         ready = httpx.get(server.url + "/readyz", timeout=10)
+        listening = False  # the change feed's LISTEN connection found the new primary
+        deadline = time.monotonic() + 15
+        while not listening and time.monotonic() < deadline:
+            listening = "sovra_change_feed_listening 1.0" in httpx.get(
+                server.url + "/metrics", timeout=10).text
+            time.sleep(0.2)
         engine = make_engine(database_url)
         try:
             with engine.connect() as conn:
@@ -58,6 +65,7 @@ def test_primary_killed_under_load_fails_cleanly_then_resumes_losing_nothing(
     assert states["node2"] == ("wait_primary", "wait_primary"), states
     assert port == pair.nodes[1].port
     assert ready.status_code == 200, ready.text
+    assert listening
     # Every client resumed: AFTER acknowledged writes each, sent after the kill.
     assert outcome.lost == [], outcome.lost[:5]
     assert outcome.failover_s is not None
