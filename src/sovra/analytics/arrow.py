@@ -13,16 +13,19 @@ column mixing numbers and text after a ``UNION``) is sent as text rather than re
 from __future__ import annotations
 
 import json
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from sovra.analytics.service import QueryResult
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 MEDIA_TYPE = "application/vnd.apache.arrow.stream"
 
 
 def _column(values: list[Any]) -> pa.Array:
+    import pyarrow as pa  # here, not at import: the server starts without loading Arrow
+
     try:
         return pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
@@ -31,6 +34,7 @@ def _column(values: list[Any]) -> pa.Array:
 
 def result_arrow(result: QueryResult) -> bytes:
     """The result's rows as one Arrow record batch in an IPC stream."""
+    import pyarrow as pa
     columns = [_column([row[i] for row in result.rows]) for i in range(len(result.columns))]
     names = _unique(result.columns)
     metadata = {
