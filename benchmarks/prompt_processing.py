@@ -49,6 +49,9 @@ CONFIGS: dict[str, tuple[str, dict[str, str], dict[str, Any]]] = {
     "q8_0": ("q8_0", {}, {"n_threads": 2}),
     "q8_0_passive_fa": ("q8_0", PASSIVE, {"n_threads": 2, "flash_attn": True}),
     "q4_0_passive_fa": ("q4_0", PASSIVE, {"n_threads": 2, "flash_attn": True}),
+    # One thread to generate (no barrier per operation per token), two for the prompt.
+    "split_passive_fa": ("q4_1", PASSIVE, {"n_threads": 1, "n_threads_batch": 2,
+                                           "flash_attn": True}),
     "flash_attn": ("q4_1", {}, {"n_threads": 2, "flash_attn": True}),
     "ubatch128": ("q4_1", {}, {"n_threads": 2, "n_ubatch": 128}),
 }
@@ -125,8 +128,11 @@ def worker(weights: str, kwargs: dict[str, Any], reps: int) -> None:
 def run_one(name: str, files: dict[str, Path], reps: int) -> list[dict[str, float]]:
     kind, env, kwargs = CONFIGS[name]
     spec = json.dumps({"weights": str(files[kind]), "kwargs": kwargs, "reps": reps})
+    # Importing sovra.ai (for the prompt) sets OMP_WAIT_POLICY in this process, as the
+    # server does: each configuration states its own, the baseline GNU OpenMP's default.
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "GOMP_"))}
     out = subprocess.run([sys.executable, __file__, "--worker", spec], check=True,
-                         capture_output=True, text=True, env={**os.environ, **env})
+                         capture_output=True, text=True, env={**base, **env})
     rows: list[dict[str, float]] = json.loads(out.stdout.strip().splitlines()[-1])
     return rows
 

@@ -29,11 +29,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-from llama_cpp import Llama  # noqa: E402
 
 from sovra.ai.adapters import DataEmbedder, DataRetriever  # noqa: E402
 from sovra.ai.backends.llama import LLAMA_SETTINGS  # noqa: E402
@@ -187,6 +189,10 @@ def main() -> None:
                         help="measure only the --model candidates")
     args = parser.parse_args()
     threads = max(1, min(4, os.cpu_count() or 1))  # as sovra.ai.backends.llama picks
+    # Loaded only now: sovra.ai.backends.llama (imported above) has set OpenMP's wait
+    # policy, which libgomp reads once when llama.cpp loads it.
+    from llama_cpp import Llama
+
     report: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as scratch:
         opened = open_instance(load_settings(data_dir=Path(scratch) / "data"))

@@ -23,9 +23,18 @@ from sovra.errors import AIError, ModelIntegrityError
 
 _END = object()
 
-# llama.cpp context settings beyond threads and context size (ADR 0610 and
-# benchmarks/prompt_processing.py).
-LLAMA_SETTINGS: dict[str, Any] = {}
+# llama.cpp's CPU threads meet at an OpenMP barrier after every operation. By default
+# GNU OpenMP spins there, so on a busy machine (the event loop, other processes) a
+# thread burns its time slice waiting for one that is not running: an 850-token prompt
+# took 18 s of CPU instead of 5.5 and 198 s instead of 47 on this 2-core machine under
+# load (ADR 0610, benchmarks/prompt_processing.py). Passive waiting sleeps instead. Set
+# before llama_cpp (and with it libgomp, which reads it once) is loaded: the backend
+# imports llama_cpp lazily, after this module. An operator's own setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+# llama.cpp context settings beyond threads and context size (ADR 0610): flash
+# attention does the prompt's attention in tiles, without the n x n score matrix.
+LLAMA_SETTINGS: dict[str, Any] = {"flash_attn": True}
 
 
 class LlamaCppBackend:
