@@ -11,24 +11,19 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from sovra.ai import Gateway
-from sovra.ai.kept_text import ERASER_NAME as AI_KEPT_TEXT
-from sovra.ai.service import kept_text_eraser, open_gateway
-from sovra.ai.shared_quota import SharedQuotas
-from sovra.analytics import AnalyticsService, open_analytics
-from sovra.analytics.export import ExportService, open_exports
+from sovra.ai import ERASER_NAME as AI_KEPT_TEXT
+from sovra.ai import Gateway, SharedQuotas, kept_text_eraser, open_gateway
+from sovra.analytics import AnalyticsService, ExportService, open_analytics, open_exports
 from sovra.analytics.export.rooms import room_sources
 from sovra.config import Settings
 from sovra.data import DataService, open_data
 from sovra.identity import IdentityService, open_identity
 from sovra.keys import KeyService
 from sovra.ledger import Ledger
-from sovra.lockbox.service import LockboxService
-from sovra.lockbox.setup import open_lockbox
+from sovra.lockbox import LockboxService, open_lockbox
 from sovra.policy import PolicyService, open_policy
-from sovra.store import make_engine, upgrade
-from sovra.store.notify import ChangeFeed
-from sovra.threat.service import ThreatService
+from sovra.store import ChangeFeed, make_engine, upgrade
+from sovra.threat import ThreatService
 from sovra.transfer import TransferService
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from sovra._lazy import load_export
 from sovra.ai.chat import AdmittedChat, ChatRequest, ChatResult, PreparedChat
 from sovra.ai.events import Event, Outcome
 from sovra.ai.gateway import Gateway
@@ -11,20 +14,58 @@ from sovra.ai.service import open_gateway, register_builtin_models
 from sovra.ai.settings import AISettings
 from sovra.ai.trace import Trace, verify_trace
 
+if TYPE_CHECKING:
+    from sovra.ai.admission import AdmissionMiddleware
+    from sovra.ai.builtin import SMOLLM2_ID
+    from sovra.ai.kept_text import ERASER_NAME
+    from sovra.ai.models import ChatMessage, GenerationParams
+    from sovra.ai.ports import EntryFields
+    from sovra.ai.service import kept_text_eraser
+    from sovra.ai.shared_quota import SharedQuotas
+    from sovra.ai.trace import TracedEntry
+
+# Loaded on first use (sovra._lazy): these bring the room's services, which a caller
+# importing the room for the names above should not pay for.
+_HOMES = {
+    "AdmissionMiddleware": "sovra.ai.admission",
+    "SMOLLM2_ID": "sovra.ai.builtin",
+    "ERASER_NAME": "sovra.ai.kept_text",
+    "ChatMessage": "sovra.ai.models",
+    "GenerationParams": "sovra.ai.models",
+    "EntryFields": "sovra.ai.ports",
+    "kept_text_eraser": "sovra.ai.service",
+    "SharedQuotas": "sovra.ai.shared_quota",
+    "TracedEntry": "sovra.ai.trace",
+}
+
+
+def __getattr__(name: str) -> Any:
+    return load_export(__name__, _HOMES, name)
+
+
 __all__ = [
+    "ERASER_NAME",
+    "SMOLLM2_ID",
     "AISettings",
+    "AdmissionMiddleware",
     "AdmittedChat",
+    "ChatMessage",
     "ChatRequest",
     "ChatResult",
     "Citation",
+    "EntryFields",
     "Event",
     "Gateway",
+    "GenerationParams",
     "ModelRecord",
     "ModelRegistry",
     "ModelSpec",
     "Outcome",
     "PreparedChat",
+    "SharedQuotas",
     "Trace",
+    "TracedEntry",
+    "kept_text_eraser",
     "open_gateway",
     "register_builtin_models",
     "verify_trace",

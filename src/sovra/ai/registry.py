@@ -29,7 +29,7 @@ from sovra.errors import (
     PermissionDeniedError,
     StorageError,
 )
-from sovra.store.notify import ChangeFeed
+from sovra.store import ChangeFeed
 from sovra.store.tables.ai import ai_models
 from sovra.transfer import ActivatedModel
 

@@ -8,8 +8,55 @@ with row filters and column masks by classification, on a locked in-memory DuckD
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from sovra._lazy import load_export
 from sovra.analytics.service import AnalyticsService, QueryResult, TableInfo, open_analytics
 from sovra.analytics.sqlcheck import CheckedQuery, TableRef, check_sql
 
-__all__ = ["AnalyticsService", "CheckedQuery", "QueryResult", "TableInfo", "TableRef",
-           "check_sql", "open_analytics"]
+if TYPE_CHECKING:
+    from sovra.analytics.arrow import MEDIA_TYPE, result_arrow
+    from sovra.analytics.export import (
+        ExportInfo,
+        ExportService,
+        VerifiedExport,
+        open_exports,
+        verify_export,
+    )
+    from sovra.analytics.nl import GatewayProposer
+
+# Loaded on first use (sovra._lazy): these bring the room's services, which a caller
+# importing the room for the names above should not pay for.
+_HOMES = {
+    "MEDIA_TYPE": "sovra.analytics.arrow",
+    "result_arrow": "sovra.analytics.arrow",
+    "ExportInfo": "sovra.analytics.export",
+    "ExportService": "sovra.analytics.export",
+    "VerifiedExport": "sovra.analytics.export",
+    "open_exports": "sovra.analytics.export",
+    "verify_export": "sovra.analytics.export",
+    "GatewayProposer": "sovra.analytics.nl",
+}
+
+
+def __getattr__(name: str) -> Any:
+    return load_export(__name__, _HOMES, name)
+
+
+__all__ = [
+    "MEDIA_TYPE",
+    "AnalyticsService",
+    "CheckedQuery",
+    "ExportInfo",
+    "ExportService",
+    "GatewayProposer",
+    "QueryResult",
+    "TableInfo",
+    "TableRef",
+    "VerifiedExport",
+    "check_sql",
+    "open_analytics",
+    "open_exports",
+    "result_arrow",
+    "verify_export",
+]

@@ -94,8 +94,7 @@ class GatewayProposer:
         self.max_tokens = max_tokens
 
     async def answer(self, caller: Caller, instructions: str) -> str:
-        from sovra.ai import ChatRequest
-        from sovra.ai.models import ChatMessage, GenerationParams
+        from sovra.ai import ChatMessage, ChatRequest, GenerationParams
 
         request = ChatRequest(self.model, (ChatMessage("user", instructions),),
                               GenerationParams(max_tokens=self.max_tokens, temperature=0.0,

@@ -12,8 +12,7 @@ the only way in: this room never touches the data room's private modules.
 
 from __future__ import annotations
 
-from sovra.data import DataService
-from sovra.data.room_read import StoredDocument, document_plaintext, latest_documents
+from sovra.data import DataService, StoredDocument, document_plaintext, latest_documents
 
 TABULAR_KINDS = ("csv", "json", "parquet", "xlsx")
 

@@ -20,8 +20,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sovra.data import SHEET_MARK
 from sovra.data.classify import LevelMapping, scan
-from sovra.data.parsers._tabular import SHEET_MARK
 from sovra.errors import InvalidInputError, ParseError
 from sovra.policy import Classification
 

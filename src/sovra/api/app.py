@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 import sovra
-from sovra.ai.admission import AdmissionMiddleware
+from sovra.ai import AdmissionMiddleware
 from sovra.api.auth import DecisionMemo
 from sovra.api.deps import RefuseHostileInput
 from sovra.api.errors import install_error_handlers
@@ -30,7 +30,7 @@ from sovra.api.routers import threat as threat_routes
 from sovra.api.routers import transfer as transfer_routes
 from sovra.api.routers.openai_hot import ChatHotPath
 from sovra.console import CONSOLE_PATH, console_app
-from sovra.continuity.schedule import BackupSchedule
+from sovra.continuity import BackupSchedule
 from sovra.instance import Instance
 
 

@@ -16,7 +16,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from sovra.ai.ports import EntryFields
+from sovra.ai import EntryFields
 from sovra.api.deps import body_problems, reads_body, refusal
 from sovra.errors import ConfigError, PermissionDeniedError
 from sovra.identity import Caller

@@ -22,11 +22,9 @@ from typing import Any
 from sovra.compliance import document
 from sovra.compliance.evidence import MAX_CITES, Match, outcome_of, top_fields
 from sovra.errors import ArchiveError, CheckpointError, NoteError, ProofError
+from sovra.ledger import ArchivedCheckpoint, merkle, read_archive, verify_contents
 from sovra.ledger import entry as entries
-from sovra.ledger import merkle
 from sovra.ledger import note as notes
-from sovra.ledger.archive import ArchivedCheckpoint, read_archive
-from sovra.ledger.verify import verify_contents
 
 MAX_REPORT_BYTES = 512 * 1024**2
 _ACTION_HEAD = re.compile(rb'\{"action":"([a-z0-9_.]+)"')

@@ -15,7 +15,7 @@ from sovra.compliance.evidence import scan
 from sovra.errors import InvalidInputError
 from sovra.identity import Caller
 from sovra.instance import Instance
-from sovra.ledger.storage import LedgerStore
+from sovra.ledger import LedgerStore
 
 
 def _record(inst: Instance, caller: Caller, kind: str, data: bytes, count: int) -> None:

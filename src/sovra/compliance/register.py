@@ -20,7 +20,7 @@ from sovra.compliance.clocks import CLASSES, KINDS, ClockState, Deadline
 from sovra.compliance.evidence import scan
 from sovra.errors import ConflictError, InvalidInputError, NotFoundError
 from sovra.instance import Instance
-from sovra.ledger.storage import LedgerStore
+from sovra.ledger import LedgerStore
 
 log = logging.getLogger("sovra.compliance")
 MAX_TEXT = 2000

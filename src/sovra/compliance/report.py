@@ -20,8 +20,8 @@ from sovra.compliance.evidence import ControlResult, Events, rfc3339, scan
 from sovra.compliance.reportkey import load_or_create_report_key
 from sovra.errors import CheckpointError, InvalidInputError, NotFoundError
 from sovra.instance import Instance
+from sovra.ledger import LedgerStore
 from sovra.ledger import note as notes
-from sovra.ledger.storage import LedgerStore
 
 ROOMS = ("sovra.keys", "sovra.policy", "sovra.lockbox", "sovra.data", "sovra.ai",
          "sovra.transfer", "sovra.threat", "sovra.continuity", "sovra.ledger")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sovra.errors import ConfigError
-from sovra.ledger.keyfile import read_private, write_private
+from sovra.ledger import read_private, write_private
 from sovra.ledger.note import ED25519, Signer, parse_skey
 
 REPORT_KEY_FILE = "compliance-report.key"

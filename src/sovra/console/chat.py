@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from sovra.ai import AdmittedChat, ChatRequest, Gateway, PreparedChat
-from sovra.ai.models import ChatMessage, GenerationParams
+from sovra.ai import AdmittedChat, ChatMessage, ChatRequest, Gateway, GenerationParams, PreparedChat
 from sovra.ai.ports import Principal
-from sovra.data.chunking import ChunkingConfig, chunk_text
+from sovra.data import ChunkingConfig, chunk_text
 from sovra.errors import SovraError
 
 MARK = "<!--answer-->"

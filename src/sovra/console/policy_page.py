@@ -9,8 +9,7 @@ import difflib
 import yaml
 
 from sovra.errors import InvalidInputError
-from sovra.policy import CompiledPolicies, PolicyVersion
-from sovra.policy.testing import TestReport, run_cases
+from sovra.policy import CompiledPolicies, PolicyVersion, TestReport, run_cases
 
 MAX_CASES_BYTES = 64 * 1024
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from sovra.ai.trace import Trace, TracedEntry
+from sovra.ai import Trace, TracedEntry
 from sovra.console import explorer
 from sovra.errors import SovraError
 from sovra.ledger import Ledger

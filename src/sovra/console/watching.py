@@ -13,9 +13,7 @@ from datetime import UTC, datetime
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from sovra.lockbox import State
-from sovra.lockbox.service import LockboxService
-from sovra.lockbox.watch import Watch
+from sovra.lockbox import LockboxService, State, Watch
 
 MARK = "<!--events-->"
 _PAD = b" " * 1024  # a first chunk large enough for the browser to paint the page

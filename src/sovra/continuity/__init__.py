@@ -10,6 +10,9 @@ operator guide.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from sovra._lazy import load_export
 from sovra.continuity.backup import BackupInfo, Listed, Verification, backup_root, list_backups
 from sovra.continuity.backup import create as create_backup
 from sovra.continuity.backup import prune as prune_backups
@@ -20,9 +23,26 @@ from sovra.continuity.restore import RestoreResult, RollbackVerdict, check_rollb
 from sovra.continuity.retention import RetentionPlan
 from sovra.continuity.state import refuse_if_held
 
+if TYPE_CHECKING:
+    from sovra.continuity.schedule import BackupSchedule
+    from sovra.continuity.state import refuse_if_unwritable
+
+# Loaded on first use (sovra._lazy): these bring the room's services, which a caller
+# importing the room for the names above should not pay for.
+_HOMES = {
+    "BackupSchedule": "sovra.continuity.schedule",
+    "refuse_if_unwritable": "sovra.continuity.state",
+}
+
+
+def __getattr__(name: str) -> Any:
+    return load_export(__name__, _HOMES, name)
+
+
 __all__ = [
     "Acceptance",
     "BackupInfo",
+    "BackupSchedule",
     "Check",
     "ContinuityStatus",
     "DrillReport",
@@ -38,6 +58,7 @@ __all__ = [
     "list_backups",
     "prune_backups",
     "refuse_if_held",
+    "refuse_if_unwritable",
     "restore",
     "run_drill",
     "status",

@@ -21,8 +21,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from sovra.keys import aead
-from sovra.keys._bytes import framed, wipe
+from sovra.keys import aead, framed, wipe
 
 SEGMENT_SIZE = 1 << 20
 

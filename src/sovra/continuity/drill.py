@@ -93,7 +93,7 @@ def _live_last_time(instance: Instance) -> str | None:
 
 
 def _dev_shares(instance: Instance) -> list[str]:
-    from sovra.keys.devmode import dev_share_path
+    from sovra.keys import dev_share_path
 
     ceremony = instance.keys.custody.ceremony
     if ceremony is None or not ceremony.dev_mode:
@@ -276,9 +276,13 @@ def _chat(opened: Instance, caller: Caller | None) -> Check:
     """One chat request through the restored (scratch) instance's gateway, with the
     bundled model: the same operation the OpenAI route runs, governed and recorded in
     the scratch copy's ledger. Model missing: not evidenced, never a success."""
-    from sovra.ai import ChatRequest, register_builtin_models
-    from sovra.ai.builtin import SMOLLM2_ID
-    from sovra.ai.models import ChatMessage, GenerationParams
+    from sovra.ai import (
+        SMOLLM2_ID,
+        ChatMessage,
+        ChatRequest,
+        GenerationParams,
+        register_builtin_models,
+    )
     from sovra.errors import ModelNotFoundError
 
     if caller is None:

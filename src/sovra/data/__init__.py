@@ -16,9 +16,19 @@ from sovra._lazy import load_export
 
 if TYPE_CHECKING:
     from sovra.data.certificates import verify_certificate
+    from sovra.data.chunking import ChunkingConfig, chunk_text
     from sovra.data.embed import Embedder
     from sovra.data.hooks import Eraser, EraserRegistry, ErasureRequest
+    from sovra.data.ingest import expand
+    from sovra.data.parsers._tabular import SHEET_MARK
+    from sovra.data.room_read import (
+        StoredDocument,
+        collection_ids,
+        document_plaintext,
+        latest_documents,
+    )
     from sovra.data.service import DataService, open_data
+    from sovra.data.uploads import FRAMING_ALLOWANCE, receive_upload
     from sovra.data.values import (
         Collection,
         CollectionSpec,
@@ -41,6 +51,16 @@ _HOMES = {
     "DataService": "sovra.data.service",
     "open_data": "sovra.data.service",
     **dict.fromkeys(_VALUES, "sovra.data.values"),
+    "ChunkingConfig": "sovra.data.chunking",
+    "chunk_text": "sovra.data.chunking",
+    "expand": "sovra.data.ingest",
+    "SHEET_MARK": "sovra.data.parsers._tabular",
+    "StoredDocument": "sovra.data.room_read",
+    "collection_ids": "sovra.data.room_read",
+    "document_plaintext": "sovra.data.room_read",
+    "latest_documents": "sovra.data.room_read",
+    "FRAMING_ALLOWANCE": "sovra.data.uploads",
+    "receive_upload": "sovra.data.uploads",
 }
 
 
@@ -49,6 +69,9 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "FRAMING_ALLOWANCE",
+    "SHEET_MARK",
+    "ChunkingConfig",
     "Collection",
     "CollectionSpec",
     "DataService",
@@ -62,6 +85,13 @@ __all__ = [
     "IngestSummary",
     "RetentionReport",
     "RetrievedChunk",
+    "StoredDocument",
+    "chunk_text",
+    "collection_ids",
+    "document_plaintext",
+    "expand",
+    "latest_documents",
     "open_data",
+    "receive_upload",
     "verify_certificate",
 ]

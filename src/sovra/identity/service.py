@@ -40,7 +40,7 @@ from sovra.identity.ratelimit import FailureLimiter, credential_fingerprint
 from sovra.identity.second_person import SecondPerson
 from sovra.identity.sink import LedgerSink
 from sovra.identity.store import IdentityStore
-from sovra.store.notify import ChangeFeed
+from sovra.store import ChangeFeed
 
 _CACHE_MAX = 100_000
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from sovra.policy.decision import Decision, Resource
     from sovra.policy.engine import CompiledPolicies, default_policy_text, principal_ref
     from sovra.policy.service import PolicyService
+    from sovra.policy.testing import TestReport, run_cases, run_test_file
     from sovra.policy.versions import PolicyVersion
     from sovra.vocabulary import LedgerSink
 
@@ -32,6 +33,9 @@ _HOMES = {
     "principal_ref": "sovra.policy.engine",
     "PolicyService": "sovra.policy.service",
     "PolicyVersion": "sovra.policy.versions",
+    "TestReport": "sovra.policy.testing",
+    "run_cases": "sovra.policy.testing",
+    "run_test_file": "sovra.policy.testing",
 }
 
 
@@ -48,6 +52,19 @@ def __getattr__(name: str) -> Any:
     return load_export(__name__, _HOMES, name)
 
 
-__all__ = ["ACTIONS", "ROLES", "Classification", "CompiledPolicies", "Decision",
-           "PolicyService", "PolicyVersion", "Resource", "default_policy_text", "open_policy",
-           "principal_ref"]
+__all__ = [
+    "ACTIONS",
+    "ROLES",
+    "Classification",
+    "CompiledPolicies",
+    "Decision",
+    "PolicyService",
+    "PolicyVersion",
+    "Resource",
+    "TestReport",
+    "default_policy_text",
+    "open_policy",
+    "principal_ref",
+    "run_cases",
+    "run_test_file",
+]

@@ -24,7 +24,7 @@ from sovra.policy.decision import Decision, Resource
 from sovra.policy.engine import CompiledPolicies, default_policy_text
 from sovra.policy.segregation import BUILT_IN, refuse_self_approval
 from sovra.policy.versions import PolicyVersion, VersionStore
-from sovra.store.notify import ChangeFeed
+from sovra.store import ChangeFeed
 from sovra.vocabulary import Caller, LedgerSink
 
 SYSTEM = "system"

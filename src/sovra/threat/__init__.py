@@ -15,7 +15,9 @@ from sovra._lazy import load_export
 
 if TYPE_CHECKING:
     from sovra.threat.events import FIELDS, project
+    from sovra.threat.export import send_syslog, stix_sighting, write_json_lines
     from sovra.threat.indicators import IndicatorSet, parse_misp, parse_stix
+    from sovra.threat.service import ThreatService
     from sovra.threat.sigma import (
         CompiledPack,
         CorrelationRule,
@@ -35,6 +37,10 @@ _HOMES = {
     "RuleProblem": "sovra.threat.sigma",
     "SingleRule": "sovra.threat.sigma",
     "compile_pack": "sovra.threat.sigma",
+    "send_syslog": "sovra.threat.export",
+    "stix_sighting": "sovra.threat.export",
+    "write_json_lines": "sovra.threat.export",
+    "ThreatService": "sovra.threat.service",
 }
 
 
@@ -42,5 +48,19 @@ def __getattr__(name: str) -> Any:
     return load_export(__name__, _HOMES, name)
 
 
-__all__ = ["FIELDS", "CompiledPack", "CorrelationRule", "IndicatorSet", "RuleProblem",
-           "SingleRule", "compile_pack", "parse_misp", "parse_stix", "project"]
+__all__ = [
+    "FIELDS",
+    "CompiledPack",
+    "CorrelationRule",
+    "IndicatorSet",
+    "RuleProblem",
+    "SingleRule",
+    "ThreatService",
+    "compile_pack",
+    "parse_misp",
+    "parse_stix",
+    "project",
+    "send_syslog",
+    "stix_sighting",
+    "write_json_lines",
+]

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     )
     from sovra.transfer.spec import BundleSpec, load_spec
     from sovra.transfer.staging import extract_unverified
+    from sovra.transfer.store import pending_bundle
 
 _HOMES = {
     "UnpackLimits": "sovra.transfer.archive",
@@ -55,6 +56,7 @@ _HOMES = {
     "BundleSpec": "sovra.transfer.spec",
     "load_spec": "sovra.transfer.spec",
     "extract_unverified": "sovra.transfer.staging",
+    "pending_bundle": "sovra.transfer.store",
 }
 
 
@@ -83,6 +85,7 @@ __all__ = [
     "load_public_key",
     "load_signer",
     "load_spec",
+    "pending_bundle",
     "root_history",
     "rotate_root",
     "transfer_status",

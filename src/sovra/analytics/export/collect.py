@@ -19,8 +19,7 @@ import sovra
 from sovra.analytics.export.redact import SourceFile
 from sovra.analytics.source import plaintext, tabular_documents
 from sovra.config import Settings
-from sovra.data import DataService
-from sovra.data.room_read import collection_ids
+from sovra.data import DataService, collection_ids
 from sovra.errors import InvalidInputError
 from sovra.ledger import Ledger
 from sovra.policy import Classification

@@ -87,7 +87,7 @@ def stix_bundle(origin: str, alerts: list[Any]) -> dict[str, Any]:
     """A STIX 2.1 bundle: this site's Identity and one Sighting per alert."""
     import stix2
 
-    from sovra.threat.export import stix_sighting
+    from sovra.threat import stix_sighting
 
     identity = stix2.v21.Identity(id=f"identity--{uuid.uuid5(_NAMESPACE, origin)}",
                                   name=origin, identity_class="system")

@@ -17,11 +17,8 @@ from fastapi.responses import FileResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from sovra.analytics import QueryResult, TableInfo
-from sovra.analytics.arrow import MEDIA_TYPE as ARROW_MEDIA_TYPE
-from sovra.analytics.arrow import result_arrow
-from sovra.analytics.export import ExportInfo
-from sovra.analytics.nl import GatewayProposer
+from sovra.analytics import MEDIA_TYPE as ARROW_MEDIA_TYPE
+from sovra.analytics import ExportInfo, GatewayProposer, QueryResult, TableInfo, result_arrow
 from sovra.api.auth import authorized
 from sovra.api.deps import get_instance
 from sovra.identity import Caller

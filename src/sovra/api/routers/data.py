@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from sovra.api.auth import authorized
 from sovra.api.deps import get_instance
 from sovra.data import (
+    FRAMING_ALLOWANCE,
     Collection,
     CollectionSpec,
     DocumentInfo,
@@ -26,8 +27,8 @@ from sovra.data import (
     IngestResult,
     RetentionReport,
     RetrievedChunk,
+    receive_upload,
 )
-from sovra.data.uploads import FRAMING_ALLOWANCE, receive_upload
 from sovra.errors import FileTooLargeError, InvalidInputError
 from sovra.identity import Caller
 from sovra.instance import Instance

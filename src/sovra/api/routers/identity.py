@@ -9,8 +9,7 @@ from pydantic import BaseModel, Field
 
 from sovra.api.auth import authorized
 from sovra.api.deps import get_instance
-from sovra.identity import ApiKeyInfo, Caller, CreatedKey, Principal
-from sovra.identity.changes import PendingChange
+from sovra.identity import ApiKeyInfo, Caller, CreatedKey, PendingChange, Principal
 from sovra.instance import Instance
 
 router = APIRouter(prefix="/identity", tags=["identity"])

@@ -21,10 +21,15 @@ from sovra.api.auth import authorized
 from sovra.api.deps import get_instance
 from sovra.identity import Caller
 from sovra.instance import Instance
-from sovra.lockbox import AccessRequest, RequestSpec, Scope, State
-from sovra.lockbox.report import report_json
-from sovra.lockbox.status import DEV_MODE_LOCKBOX_WARNING
-from sovra.lockbox.watch import Watch
+from sovra.lockbox import (
+    DEV_MODE_LOCKBOX_WARNING,
+    AccessRequest,
+    RequestSpec,
+    Scope,
+    State,
+    Watch,
+    report_json,
+)
 
 router = APIRouter(prefix="/lockbox", tags=["lockbox"])
 

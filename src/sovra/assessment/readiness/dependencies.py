@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from sovra.ledger import LedgerStore
 from sovra.ledger import note as notes
-from sovra.ledger.storage import LedgerStore
 
 if TYPE_CHECKING:
     from sovra.instance import Instance

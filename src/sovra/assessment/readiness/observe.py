@@ -19,8 +19,8 @@ from sqlalchemy import select
 from sovra.assessment.readiness import facts as f
 from sovra.assessment.readiness._ledger import Entries, scan, seqs
 from sovra.assessment.readiness.facts import Fact
+from sovra.ledger import LedgerStore
 from sovra.ledger import note as notes
-from sovra.ledger.storage import LedgerStore
 
 if TYPE_CHECKING:
     from sovra.instance import Instance

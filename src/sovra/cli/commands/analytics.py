@@ -45,7 +45,7 @@ def sql(ctx: typer.Context, query: Annotated[str, typer.Argument(
         caller = run(lambda: acting(inst, api_key, "analytics.query", Resource("Collection")))
         result = run(lambda: inst.analytics.query(caller, query, max_rows=max_rows))
     if output == "arrow":
-        from sovra.analytics.arrow import result_arrow
+        from sovra.analytics import result_arrow
 
         sys.stdout.buffer.write(result_arrow(result))
         sys.stdout.buffer.flush()
@@ -140,7 +140,7 @@ def verify(bundle: Path, root_file: Annotated[Path, typer.Option(
            out: Annotated[Path | None, typer.Option(
                "--out", help="Write the verified files here.")] = None) -> None:
     """Check a bundle offline on the receiving side (no Sovra server needed)."""
-    from sovra.analytics.export import VerifiedExport, verify_export
+    from sovra.analytics import VerifiedExport, verify_export
     from sovra.errors import InvalidInputError
 
     def check() -> VerifiedExport:

@@ -109,7 +109,7 @@ def ingest(
     quiet: Quiet = False,
 ) -> None:
     """Ingest files and folders; bad files are reported and the rest goes on."""
-    from sovra.data.ingest import expand
+    from sovra.data import expand
     from sovra.policy import Classification
 
     declared = run(lambda: Classification.parse(classification))

@@ -22,15 +22,14 @@ from sovra.cli.errors import EXIT_INVALID, run
 from sovra.cli.progress import Quiet, progress
 from sovra.errors import InvalidInputError, NoteError, StorageError
 from sovra.ledger import note as notes
+from sovra.ledger import read_private, write_private
 from sovra.ledger import witness as witnessing
-from sovra.ledger.keyfile import read_private, write_private
 
 if TYPE_CHECKING:
     # Imported where used: opening the instance imports every room (seconds), which
     # `verify` (files only) and `tail` (the ledger table only) do not need (issue 15).
     from sovra.instance import Instance
-    from sovra.ledger import VerificationResult
-    from sovra.ledger.storage import EntryRow
+    from sovra.ledger import EntryRow, VerificationResult
 
 app = typer.Typer(help="The tamper-evident ledger.", no_args_is_help=True)
 console = Console()
@@ -106,7 +105,7 @@ def tail_command(ctx: typer.Context, count: Annotated[int, typer.Option(
 def _stored_tail(ctx: typer.Context, count: int) -> list[EntryRow]:
     """The newest stored rows, read from the ledger table alone: no instance, no log key,
     no unseal, so nothing is recorded and the other rooms are never imported."""
-    from sovra.ledger.storage import LedgerStore
+    from sovra.ledger import LedgerStore
     from sovra.store import make_engine
 
     settings = run(options(ctx).settings)
@@ -268,7 +267,7 @@ def witness_command(  # noqa: PLR0917 (Typer maps each parameter to an option)
     previous = run(lambda: read_private(state)) if state.exists() else None
     now = int(time.time())
     if archive is not None:
-        from sovra.ledger.archive import read_archive
+        from sovra.ledger import read_archive
 
         contents = run(lambda: read_archive(archive))
         result = run(lambda: witnessing.cosign_archive(signer, verifier, previous, contents,

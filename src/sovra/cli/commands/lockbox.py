@@ -23,9 +23,7 @@ from sovra.cli.errors import EXIT_DENIED, EXIT_INVALID, fail, run, stderr
 from sovra.cli.remote import Url, remote_base
 from sovra.cli.server import call
 from sovra.errors import InvalidInputError, StorageError
-from sovra.lockbox import AccessRequest, RequestSpec, Scope
-from sovra.lockbox.report import report_json
-from sovra.lockbox.status import DEV_MODE_LOCKBOX_WARNING
+from sovra.lockbox import DEV_MODE_LOCKBOX_WARNING, AccessRequest, RequestSpec, Scope, report_json
 from sovra.policy import Resource
 
 if TYPE_CHECKING:

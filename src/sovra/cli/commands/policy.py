@@ -102,7 +102,7 @@ def test(file: Path, policies: Annotated[list[Path] | None, typer.Option(
         "--policies", help="Policy file(s) to test (default: the file's own, "
         "else the default pack).")] = None) -> None:
     """Run offline policy test cases (YAML/JSON); exit 0 if all pass, 1 if not."""
-    from sovra.policy.testing import run_test_file
+    from sovra.policy import run_test_file
 
     report = run(lambda: run_test_file(file, policies or []))
     for result in report.results:

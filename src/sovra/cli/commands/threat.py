@@ -90,7 +90,7 @@ def export_command(
     status: Annotated[str | None, typer.Option(help="Only alerts in this status.")] = None,
 ) -> None:
     """Export alerts as RFC 5424 syslog (--syslog HOST:PORT) or JSON lines (stdout)."""
-    from sovra.threat.export import send_syslog, write_json_lines
+    from sovra.threat import send_syslog, write_json_lines
 
     with open_cli_instance(ctx) as inst:
         alerts = run(lambda: inst.threat.list_alerts(

@@ -23,12 +23,12 @@ from sovra.cli.context import options
 from sovra.cli.errors import run
 from sovra.cli.server import clear_server_url, write_server_url
 from sovra.config import Settings
-from sovra.continuity.state import refuse_if_held, refuse_if_unwritable
+from sovra.continuity import refuse_if_held, refuse_if_unwritable
 from sovra.errors import ConfigError
 from sovra.identity import ensure_first_admin
 from sovra.instance import open_instance
 from sovra.keys import start_for_up
-from sovra.lockbox.status import DEV_MODE_LOCKBOX_WARNING
+from sovra.lockbox import DEV_MODE_LOCKBOX_WARNING
 
 console = Console()
 

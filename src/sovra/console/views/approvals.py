@@ -19,7 +19,7 @@ from starlette.responses import Response
 from sovra.console.forms import done, number
 from sovra.console.guard import Visit, field
 from sovra.errors import NotFoundError
-from sovra.transfer.store import pending_bundle
+from sovra.transfer import pending_bundle
 
 if TYPE_CHECKING:
     from sovra.console.pages import Console
