@@ -15,12 +15,18 @@ from typing import Any
 
 
 def load_export(package: str, homes: Mapping[str, str], name: str) -> Any:
-    """The attribute ``name`` of ``package``, imported from its home module and cached."""
+    """The attribute ``name`` of ``package``, imported from its home module and cached.
+
+    A home is a module (``"sovra.ledger.log"``: the attribute of the same name) or
+    ``"module:attribute"``, so a room can export a name that says which room it is from
+    (``sovra.compliance.generate_report`` for ``sovra.compliance.report.generate``).
+    """
     home = homes.get(name)
     if home is None:
         msg = f"module {package!r} has no attribute {name!r}"
         raise AttributeError(msg)
-    value = getattr(importlib.import_module(home), name)
+    module, _, attribute = home.partition(":")
+    value = getattr(importlib.import_module(module), attribute or name)
     # Cache on the package so the next access is a plain attribute lookup.
     setattr(importlib.import_module(package), name, value)
     return value

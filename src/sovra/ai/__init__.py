@@ -17,9 +17,12 @@ from sovra.ai.trace import Trace, verify_trace
 if TYPE_CHECKING:
     from sovra.ai.admission import AdmissionMiddleware
     from sovra.ai.builtin import SMOLLM2_ID
+    from sovra.ai.demo import EXAMPLE as DEMO_EXAMPLE
+    from sovra.ai.demo import demo_caller, load_demo
     from sovra.ai.kept_text import ERASER_NAME
     from sovra.ai.models import ChatMessage, GenerationParams
     from sovra.ai.ports import EntryFields
+    from sovra.ai.ports import Principal as GatewayPrincipal
     from sovra.ai.service import kept_text_eraser
     from sovra.ai.shared_quota import SharedQuotas
     from sovra.ai.trace import TracedEntry
@@ -36,6 +39,10 @@ _HOMES = {
     "kept_text_eraser": "sovra.ai.service",
     "SharedQuotas": "sovra.ai.shared_quota",
     "TracedEntry": "sovra.ai.trace",
+    "load_demo": "sovra.ai.demo",
+    "demo_caller": "sovra.ai.demo",
+    "DEMO_EXAMPLE": "sovra.ai.demo:EXAMPLE",
+    "GatewayPrincipal": "sovra.ai.ports:Principal",
 }
 
 
@@ -44,6 +51,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "DEMO_EXAMPLE",
     "ERASER_NAME",
     "SMOLLM2_ID",
     "AISettings",
@@ -56,6 +64,7 @@ __all__ = [
     "EntryFields",
     "Event",
     "Gateway",
+    "GatewayPrincipal",
     "GenerationParams",
     "ModelRecord",
     "ModelRegistry",
@@ -65,7 +74,9 @@ __all__ = [
     "SharedQuotas",
     "Trace",
     "TracedEntry",
+    "demo_caller",
     "kept_text_eraser",
+    "load_demo",
     "open_gateway",
     "register_builtin_models",
     "verify_trace",

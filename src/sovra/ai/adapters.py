@@ -9,9 +9,11 @@ from collections.abc import Mapping, Sequence
 from sovra.ai.hashing import sha256_file
 from sovra.ai.models import Assessment, Citation, ModelSpec, RetrievedChunk, Span
 from sovra.ai.ports import Principal
+from sovra.data import EMBEDDING_MODEL_ID as MODEL_ID
+from sovra.data import EMBEDDING_MODEL_SHA256 as MODEL_SHA256
 from sovra.data import DataService
+from sovra.data import embedding_model_files as installed_files
 from sovra.data.classify import DEFAULT_MAPPING, LevelMapping, classify
-from sovra.data.embed import MODEL_ID, MODEL_SHA256, installed_files
 from sovra.errors import (
     ConflictError,
     ModelIntegrityError,

@@ -19,7 +19,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from sovra.ai import AdmittedChat, ChatMessage, ChatRequest, Gateway, GenerationParams, PreparedChat
-from sovra.ai.ports import Principal
+from sovra.ai import GatewayPrincipal as Principal
 from sovra.data import ChunkingConfig, chunk_text
 from sovra.errors import SovraError
 

@@ -103,7 +103,7 @@ class Console:
 
     def error(self, request: Request, exc: SovraError, found: Visit | None = None
               ) -> Response:
-        from sovra.api.errors import status_for
+        from sovra.api import status_for
 
         status = status_for(exc)
         if isinstance(exc, AuthenticationError) and request.method == "GET":

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sovra.assessment.readiness.service import digest as assessment_digest
-from sovra.compliance.document import signed_digest
+from sovra.assessment.readiness import readiness_digest as assessment_digest
+from sovra.compliance import signed_digest
 from sovra.errors import ConflictError, NotFoundError, StorageError
 from sovra.ledger import Ledger
 

@@ -17,7 +17,10 @@ from sovra._lazy import load_export
 if TYPE_CHECKING:
     from sovra.data.certificates import verify_certificate
     from sovra.data.chunking import ChunkingConfig, chunk_text
+    from sovra.data.embed import MODEL_ID as EMBEDDING_MODEL_ID
+    from sovra.data.embed import MODEL_SHA256 as EMBEDDING_MODEL_SHA256
     from sovra.data.embed import Embedder
+    from sovra.data.embed import installed_files as embedding_model_files
     from sovra.data.hooks import Eraser, EraserRegistry, ErasureRequest
     from sovra.data.ingest import expand
     from sovra.data.parsers._tabular import SHEET_MARK
@@ -61,6 +64,9 @@ _HOMES = {
     "latest_documents": "sovra.data.room_read",
     "FRAMING_ALLOWANCE": "sovra.data.uploads",
     "receive_upload": "sovra.data.uploads",
+    "EMBEDDING_MODEL_ID": "sovra.data.embed:MODEL_ID",
+    "EMBEDDING_MODEL_SHA256": "sovra.data.embed:MODEL_SHA256",
+    "embedding_model_files": "sovra.data.embed:installed_files",
 }
 
 
@@ -69,6 +75,8 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "EMBEDDING_MODEL_ID",
+    "EMBEDDING_MODEL_SHA256",
     "FRAMING_ALLOWANCE",
     "SHEET_MARK",
     "ChunkingConfig",
@@ -89,6 +97,7 @@ __all__ = [
     "chunk_text",
     "collection_ids",
     "document_plaintext",
+    "embedding_model_files",
     "expand",
     "latest_documents",
     "open_data",

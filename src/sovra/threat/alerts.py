@@ -152,7 +152,7 @@ class AlertStore:
         ``compliance.incident.open`` entry (the register is rebuilt from the ledger, so
         the entry is the incident; its deadlines run from the alert's creation, when
         the site became aware), then the alert records which incident it opened."""
-        from sovra.compliance.incidents import OPEN
+        from sovra.compliance import INCIDENT_OPEN as OPEN
 
         alert = self.get(alert_id)
         if alert.status == "closed":

@@ -15,10 +15,10 @@ from pydantic import BaseModel, Field
 
 from sovra.api.auth import authorized
 from sovra.api.deps import get_instance
+from sovra.assessment.readiness import check_document as check
+from sovra.assessment.readiness import questionnaire_template as template
 from sovra.assessment.readiness import render
-from sovra.assessment.readiness.document import check
-from sovra.assessment.readiness.questionnaire import template
-from sovra.assessment.readiness.service import run
+from sovra.assessment.readiness import run_readiness as run
 from sovra.identity import Caller
 from sovra.instance import Instance
 

@@ -16,12 +16,9 @@ from pydantic import BaseModel, Field
 
 from sovra.api.auth import authorized
 from sovra.api.deps import get_instance
-from sovra.compliance import check_report
-from sovra.compliance.drafts import draft
-from sovra.compliance.evidence import parse_time, rfc3339
-from sovra.compliance.incidents import Incident
-from sovra.compliance.register import IncidentRegister
-from sovra.compliance.report import generate
+from sovra.compliance import Incident, IncidentRegister, check_report, parse_time, rfc3339
+from sovra.compliance import draft_notification as draft
+from sovra.compliance import generate_report as generate
 from sovra.identity import Caller
 from sovra.instance import Instance
 

@@ -12,8 +12,7 @@ from pydantic import BaseModel, Field
 
 from sovra.api.auth import authorized
 from sovra.api.deps import get_instance
-from sovra.assessment.placement.rules import default_rules_text
-from sovra.assessment.placement.service import advise
+from sovra.assessment.placement import advise, default_rules_text
 from sovra.identity import Caller
 from sovra.instance import Instance
 

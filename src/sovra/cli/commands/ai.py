@@ -128,7 +128,8 @@ def demo(
 ) -> None:
     """Load the sample collection "demo" (a staff handbook, an incident report, a
     retention schedule) so you can ask questions over documents right away."""
-    from sovra.ai.demo import EXAMPLE, demo_caller, load_demo
+    from sovra.ai import DEMO_EXAMPLE as EXAMPLE
+    from sovra.ai import demo_caller, load_demo
     from sovra.cli.server import server_url
     from sovra.keys import start_for_up
 

@@ -39,7 +39,7 @@ def sql(ctx: typer.Context, query: Annotated[str, typer.Argument(
 
     One SELECT over collection.table names (a table is a CSV, TSV or JSON document).
     """
-    from sovra.api.routers.analytics import QueryOut, result_csv
+    from sovra.api import QueryOut, result_csv
 
     with open_cli_instance(ctx) as inst:
         caller = run(lambda: acting(inst, api_key, "analytics.query", Resource("Collection")))

@@ -30,7 +30,7 @@ def _read(path: Path) -> str:
 
 
 def _load(path: Path) -> dict[str, Any]:
-    from sovra.assessment.readiness.document import check
+    from sovra.assessment.readiness import check_document as check
 
     text = _read(path)
     try:
@@ -53,7 +53,7 @@ def _write(out: Path | None, data: bytes) -> None:
 @app.command("questionnaire")
 def questionnaire_command(out: Out = None) -> None:
     """Write the questionnaire template (what Sovra cannot see) to fill in."""
-    from sovra.assessment.readiness.questionnaire import template
+    from sovra.assessment.readiness import questionnaire_template as template
 
     run(lambda: _write(out, template().encode()))
 
@@ -66,7 +66,7 @@ def run_command(
              "evidenced.")] = None,
 ) -> None:
     """Assess this instance now, record the run in the ledger, print or write the JSON."""
-    from sovra.assessment.readiness.service import run as assess
+    from sovra.assessment.readiness import run_readiness as assess
     from sovra.policy import Resource
 
     text = run(lambda: _read(questionnaire)) if questionnaire is not None else None
@@ -114,7 +114,7 @@ def diff_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON, not a table.")] = False,
 ) -> None:
     """Compare two assessments: SEAL level, layer scores, criteria met or lost."""
-    from sovra.assessment.readiness.document import diff
+    from sovra.assessment.readiness import diff_documents as diff
 
     changes = diff(run(lambda: _load(old)), run(lambda: _load(new)))
     if as_json:

@@ -51,9 +51,9 @@ def report(  # noqa: PLR0917 (Typer maps each parameter to an option)
                "--pdf", help="Also write the report as PDF (WeasyPrint).")] = None,
            ) -> None:
     """Generate the signed evidence report over a period, recorded in the ledger."""
+    from sovra.compliance import generate_report as generate
     from sovra.compliance import oscal as oscal_out
-    from sovra.compliance.evidence import parse_time
-    from sovra.compliance.report import generate
+    from sovra.compliance import parse_time
 
     end = time.time() if until is None else run(lambda: parse_time(until, "--until"))
     start = end - YEAR if since is None else run(lambda: parse_time(since, "--since"))
@@ -122,12 +122,12 @@ def check(report_path: Annotated[Path, typer.Argument(metavar="REPORT")],
 
 
 def _register(inst: Any) -> Any:
-    from sovra.compliance.register import IncidentRegister
+    from sovra.compliance import IncidentRegister
     return IncidentRegister(inst)
 
 
 def _print_incident(incident: Any, now: float) -> None:
-    from sovra.compliance.evidence import rfc3339
+    from sovra.compliance import rfc3339
     console.print(f"{incident.id}  {incident.title}  classes: "
                   f"{', '.join(sorted(incident.classes)) or 'unclassified'}", highlight=False)
     table = Table("notification", "due", "sent", "state", "counts from")
@@ -148,7 +148,7 @@ def open_incident(  # noqa: PLR0917 (Typer maps each parameter to an option)
                       "--aware-at", help="When the organisation became aware; default now")
                   ] = None) -> None:
     """Open an incident (by hand or from an alert)."""
-    from sovra.compliance.evidence import parse_time
+    from sovra.compliance import parse_time
     aware = None if aware_at is None else run(lambda: parse_time(aware_at, "--aware-at"))
     with open_cli_instance(ctx) as inst:
         caller = run(lambda: acting(inst, api_key, "compliance.incident", _RESOURCE))
@@ -208,14 +208,14 @@ def draft(ctx: typer.Context, api_key: ApiKey, incident_id: str, notification: s
           pdf: Annotated[Path | None, typer.Option(
               "--pdf", help="Also write the draft as a PDF form.")] = None) -> None:
     """Print a pre-filled draft of a notification (JSON; --pdf for a PDF form)."""
-    from sovra.compliance.drafts import draft as make_draft
+    from sovra.compliance import draft_notification as make_draft
     with open_cli_instance(ctx) as inst:
         run(lambda: acting(inst, api_key, "compliance.read", _RESOURCE))
         incident = run(lambda: _register(inst).get(incident_id))
         entity = inst.ledger.checkpoints.verifier.name
     filled = run(lambda: make_draft(incident, notification, entity=entity, now=time.time()))
     if pdf is not None:
-        from sovra.compliance.render import draft_pdf
+        from sovra.compliance import draft_pdf
         pdf.write_bytes(draft_pdf(filled))
     typer.echo(json.dumps(filled, indent=1))
 
@@ -270,7 +270,7 @@ def subject_report(ctx: typer.Context, api_key: ApiKey,
                    subject: Annotated[str, typer.Argument(help="The subject's identifier.")],
                    ) -> None:
     """What the instance holds about a data subject (GDPR Art. 15), recorded."""
-    from sovra.compliance.subject import subject_report as report_subject
+    from sovra.compliance import subject_report as report_subject
     with open_cli_instance(ctx) as inst:
         caller = run(lambda: acting(inst, api_key, "compliance.read", _RESOURCE))
         found = run(lambda: report_subject(inst, caller, subject))

@@ -35,7 +35,7 @@ def advise_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON, not a table.")] = False,
 ) -> None:
     """Place every workload of INVENTORY (YAML or CSV) and record the advice."""
-    from sovra.assessment.placement.service import advise
+    from sovra.assessment.placement import advise
     from sovra.policy import Resource
 
     text = run(lambda: _read(inventory))
@@ -61,6 +61,6 @@ def advise_command(
 @app.command("rules")
 def rules_command() -> None:
     """Print the default rules file, to copy and adapt."""
-    from sovra.assessment.placement.rules import default_rules_text
+    from sovra.assessment.placement import default_rules_text
 
     typer.echo(default_rules_text(), nl=False)

@@ -17,8 +17,7 @@ from fastapi import FastAPI
 from rich.console import Console
 
 from sovra.ai import register_builtin_models
-from sovra.api import create_app
-from sovra.api.request_log import json_log_config
+from sovra.api import create_app, json_log_config
 from sovra.cli.context import options
 from sovra.cli.errors import run
 from sovra.cli.server import clear_server_url, write_server_url
@@ -127,7 +126,7 @@ def _start(settings: Settings, sock: socket.socket, *, demo: bool) -> None:
                       f"approved up to {model.spec.ceiling}) sha256 {model.spec.sha256[:16]}…",
                       highlight=False)
     if demo:
-        from sovra.ai.demo import demo_caller, load_demo
+        from sovra.ai import demo_caller, load_demo
 
         loaded = run(lambda: load_demo(instance.data, demo_caller(instance)))
         console.print(f"demo collection 'demo': {len(loaded.results)} sample documents "

@@ -13,9 +13,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sovra.assessment.readiness import render as assessment_render
-from sovra.assessment.readiness.service import run as run_assessment
+from sovra.assessment.readiness import run_readiness as run_assessment
+from sovra.compliance import generate_report as generate
 from sovra.compliance import render as compliance_render
-from sovra.compliance.report import generate
 from sovra.console.explorer import parse_time
 from sovra.console.forms import done, number, safe_name
 from sovra.console.guard import Visit, field
