@@ -92,7 +92,8 @@ EXPECTED: dict[str, set[str]] = {
     "sovra.analytics": {
         "MEDIA_TYPE", "AnalyticsService", "CheckedQuery", "ExportInfo", "ExportService",
         "GatewayProposer", "QueryResult", "TableInfo", "TableRef", "VerifiedExport",
-        "check_sql", "open_analytics", "open_exports", "result_arrow", "verify_export",
+        "check_sql", "open_analytics", "open_exports", "result_arrow", "room_sources",
+        "verify_export",
     },
     "sovra.analytics.export": {
         "APPROVALS_NEEDED", "KINDS", "ExportInfo", "ExportReview", "ExportService",

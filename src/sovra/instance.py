@@ -13,8 +13,13 @@ from sqlalchemy import Engine
 
 from sovra.ai import ERASER_NAME as AI_KEPT_TEXT
 from sovra.ai import Gateway, SharedQuotas, kept_text_eraser, open_gateway
-from sovra.analytics import AnalyticsService, ExportService, open_analytics, open_exports
-from sovra.analytics.export.rooms import room_sources
+from sovra.analytics import (
+    AnalyticsService,
+    ExportService,
+    open_analytics,
+    open_exports,
+    room_sources,
+)
 from sovra.config import Settings
 from sovra.data import DataService, open_data
 from sovra.identity import IdentityService, open_identity

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         open_exports,
         verify_export,
     )
+    from sovra.analytics.export.rooms import room_sources
     from sovra.analytics.nl import GatewayProposer
 
 # Loaded on first use (sovra._lazy): these bring the room's services, which a caller
@@ -36,6 +37,7 @@ _HOMES = {
     "open_exports": "sovra.analytics.export",
     "verify_export": "sovra.analytics.export",
     "GatewayProposer": "sovra.analytics.nl",
+    "room_sources": "sovra.analytics.export.rooms",
 }
 
 
@@ -58,5 +60,6 @@ __all__ = [
     "open_analytics",
     "open_exports",
     "result_arrow",
+    "room_sources",
     "verify_export",
 ]

@@ -48,7 +48,7 @@ def room_sources(inst: Instance) -> dict[str, Source]:
 
 def period(subject: str, now: float) -> tuple[float, float]:
     """``SINCE..UNTIL`` (either side may be empty) as epoch seconds; default a year."""
-    from sovra.compliance.evidence import parse_time
+    from sovra.compliance import parse_time
 
     since_text, sep, until_text = subject.partition("..")
     if subject and not sep:
@@ -60,7 +60,7 @@ def period(subject: str, now: float) -> tuple[float, float]:
 
 
 def compliance_report(inst: Instance, caller: Caller, subject: str) -> list[SourceFile]:
-    from sovra.compliance.report import generate
+    from sovra.compliance import generate_report as generate
 
     inst.policy.require(caller, "compliance.report", Resource("Compliance"))
     since, until = period(subject, time.time())
