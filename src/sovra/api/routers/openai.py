@@ -18,9 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
-from sovra.ai import wire
-from sovra.ai.gateway import Gateway
-from sovra.ai.models import ModelSpec
+from sovra.ai import Gateway, ModelSpec, wire
 from sovra.api.auth import Caller, authorized
 from sovra.api.routers.openai_hot import CHAT_AUTH, invalid_problems, serve_chat
 from sovra.api.validation import text_problem

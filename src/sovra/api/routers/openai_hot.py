@@ -27,10 +27,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import StreamingResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sovra.ai import wire
-from sovra.ai.chat import AdmittedChat
-from sovra.ai.events import Event
-from sovra.ai.gateway import Gateway
+from sovra.ai import AdmittedChat, Event, Gateway, wire
 from sovra.api.auth import Caller, authorized
 from sovra.api.errors import render_error, status_for
 from sovra.api.validation import json_problems
