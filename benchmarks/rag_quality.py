@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sovra.ai.adapters import DataEmbedder, DataRetriever  # noqa: E402
-from sovra.ai.backends.llama import LLAMA_SETTINGS  # noqa: E402
+from sovra.ai.backends.llama import LLAMA_SETTINGS, thread_counts  # noqa: E402
 from sovra.ai.builtin import smollm2_path  # noqa: E402
 from sovra.ai.demo import demo_caller, load_demo  # noqa: E402
 from sovra.ai.hashing import sha256_file  # noqa: E402
@@ -188,7 +188,7 @@ def main() -> None:
     parser.add_argument("--no-bundled", action="store_true",
                         help="measure only the --model candidates")
     args = parser.parse_args()
-    threads = max(1, min(4, os.cpu_count() or 1))  # as sovra.ai.backends.llama picks
+    threads, batch_threads = thread_counts()  # as sovra.ai.backends.llama picks
     # Loaded only now: sovra.ai.backends.llama (imported above) has set OpenMP's wait
     # policy, which libgomp reads once when llama.cpp loads it.
     from llama_cpp import Llama
@@ -205,8 +205,9 @@ def main() -> None:
                      for q, expected in ([(q, e) for q, e in ANSWERABLE]
                                          + [(q, ()) for q in UNANSWERABLE])]
             for name, (path, source) in candidates(args).items():
-                llm = Llama(model_path=path, n_ctx=2048, n_threads=threads, seed=0,
-                            verbose=False, **LLAMA_SETTINGS)
+                llm = Llama(model_path=path, n_ctx=2048, n_threads=threads,
+                            n_threads_batch=batch_threads, seed=0, verbose=False,
+                            **LLAMA_SETTINGS)
                 results = run_model(llm, embedder, cases, args.max_tokens,
                                     args.variants.split(","))
                 del llm
@@ -215,8 +216,9 @@ def main() -> None:
                                 "answers": results}
         finally:
             opened.close()
-    print(json.dumps({"threads": threads, "top_k": TOP_K, "threshold": RELEVANCE_THRESHOLD,
-                      "load_1min": os.getloadavg()[0], "models": report}, indent=1))
+    print(json.dumps({"threads": [threads, batch_threads], "top_k": TOP_K,
+                      "threshold": RELEVANCE_THRESHOLD, "load_1min": os.getloadavg()[0],
+                      "models": report}, indent=1))
 
 
 if __name__ == "__main__":

@@ -29,3 +29,13 @@ def test_openmp_waits_passively_unless_the_operator_says_otherwise(
     assert policy == expected
     # libgomp is loaded by llama.cpp, after the policy was set: it reads it at load.
     assert (before, after) == ("False", "True")
+
+
+def test_generation_leaves_a_core_to_the_event_loop_and_the_prompt_uses_all() -> None:
+    from sovra.ai.backends.llama import thread_counts
+
+    generating, prompt = thread_counts()
+    cpus = os.cpu_count() or 1
+    assert prompt == max(1, min(4, cpus))
+    assert generating == max(1, prompt - 1) if cpus <= 4 else generating == 4
+    assert thread_counts(3) == (3, 3)  # SOVRA_AI_LLAMA_THREADS sets both

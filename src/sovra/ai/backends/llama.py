@@ -37,6 +37,19 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 LLAMA_SETTINGS: dict[str, Any] = {"flash_attn": True}
 
 
+def thread_counts(n_threads: int | None = None) -> tuple[int, int]:
+    """(threads generating, threads processing the prompt).
+
+    Generating a token runs hundreds of small operations, each ending at a barrier of
+    all threads: one thread fewer than the cores leaves one to the event loop (and on 2
+    cores needs no barrier at all). Processing the prompt is a few large matrix
+    products: every core, up to 4 (ADR 0610). ``SOVRA_AI_LLAMA_THREADS`` sets both."""
+    if n_threads:
+        return n_threads, n_threads
+    cpus = os.cpu_count() or 1
+    return max(1, min(4, cpus - 1)), max(1, min(4, cpus))
+
+
 class LlamaCppBackend:
     """Serve one GGUF file. The caller has verified the file's SHA-256 before this."""
 
@@ -44,7 +57,7 @@ class LlamaCppBackend:
                  seed: int = 0) -> None:
         self.weights_path = weights_path
         self._n_ctx = n_ctx
-        self._n_threads = n_threads or max(1, min(4, os.cpu_count() or 1))
+        self._n_threads, self._n_threads_batch = thread_counts(n_threads)
         self._seed = seed
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
         self._llm: Any = None
@@ -56,8 +69,9 @@ class LlamaCppBackend:
                 from llama_cpp import Llama
 
                 self._llm = Llama(model_path=self.weights_path, n_ctx=self._n_ctx,
-                                  n_threads=self._n_threads, seed=self._seed, verbose=False,
-                                  **LLAMA_SETTINGS)
+                                  n_threads=self._n_threads,
+                                  n_threads_batch=self._n_threads_batch, seed=self._seed,
+                                  verbose=False, **LLAMA_SETTINGS)
             except (ValueError, RuntimeError, OSError) as exc:
                 raise ModelIntegrityError(
                     f"llama.cpp cannot load {self.weights_path}: {exc}") from exc
