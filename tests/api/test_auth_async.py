@@ -12,6 +12,7 @@ from tests.support.ledger import ledger_events
 
 from sovra.api import create_app
 from sovra.api.auth import authorized
+from sovra.api.client_context import CLIENT_KEYS
 from sovra.identity import Caller
 from sovra.instance import Instance
 from sovra.policy import Resource
@@ -40,15 +41,22 @@ def _last_decision(instance: Instance) -> dict[str, object]:
 def test_dependency_records_what_policy_require_records(instance: Instance,
                                                         admin_key: str) -> None:
     client = TestClient(_app(instance))
-    response = client.get("/probe/c-1", headers={"Authorization": f"Bearer {admin_key}"})
+    response = client.get("/probe/c-1", headers={"Authorization": f"Bearer {admin_key}",
+                                                 "Origin": "https://App.Example:8443"})
     assert response.status_code == 200
     via_route = _last_decision(instance)
     caller = instance.identity.authenticate(f"Bearer {admin_key}", "testclient")
     instance.policy.require(caller, "collections.read", Resource("Collection", "c-1"),
                             {"client_ip": "testclient"})
     via_service = _last_decision(instance)
-    for field in ("actor", "outcome", "resource", "details"):
+    for field in ("actor", "outcome", "resource"):
         assert via_route[field] == via_service[field], field
+    # The route also records the client's own description (issue 18); a service call
+    # has no request to take it from. Everything else is the same decision record.
+    route_details = dict(via_route["details"])  # type: ignore[call-overload]
+    assert {k: route_details.pop(k) for k in CLIENT_KEYS} == {
+        "user_agent": "testclient", "domain": "app.example"}
+    assert route_details == via_service["details"]
 
 
 def test_memoised_allow_ends_when_a_new_policy_version_is_active(instance: Instance,

@@ -17,6 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from sovra.ai import EntryFields
+from sovra.api.client_context import client_details
 from sovra.api.deps import body_problems, reads_body, refusal
 from sovra.errors import ConfigError, PermissionDeniedError
 from sovra.identity import Caller
@@ -145,11 +146,14 @@ class Authorized:
         else:
             memo = getattr(request.app.state, "decisions", None)
             decision, version = self._decide(instance, memo, caller, resource, client)
-        # The same entry PolicyService.require writes (tests/api/test_auth_async.py).
+        # The same entry PolicyService.require writes (tests/api/test_auth_async.py), plus
+        # the client's own description, which a service call without a request lacks.
         details = decision.ledger_details()
         details["policy_version"] = version
         if caller.via:
             details["credential"] = caller.via
+        # Bounded (sovra.api.client_context): threat indicators match these.
+        details.update(client_details(request.headers))
         fields: EntryFields = (caller.principal_id, "policy.decision", resource.uid,
                                decision.outcome, details)
         if not decision.allowed:
