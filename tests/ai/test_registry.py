@@ -39,6 +39,11 @@ def test_register_needs_the_role_and_is_recorded(unsealed: Instance) -> None:
     assert registry.get("fake-instant").spec.sha256 == "ab" * 32
     with pytest.raises(ConflictError):
         registry.register(ADMIN, upstream_spec(1))
+    # The refused second registration is recorded in the AI room's one failure shape.
+    last = json.loads(unsealed.ledger.tail(1)[0].body)
+    assert (last["action"], last["outcome"]) == ("models.register", "failure")
+    assert last["details"]["error"] == "ConflictError"
+    assert "fake-instant is already registered" in last["details"]["reason"]
 
 
 def test_approval_needs_an_approver_other_than_the_registrant(unsealed: Instance) -> None:

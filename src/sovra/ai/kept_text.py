@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 
+from sovra.ai.events import Event, Outcome
 from sovra.ai.ports import KeysPort, LedgerPort
 from sovra.ai.request_index import IndexRow, RequestIndex
 from sovra.data import ErasureRequest
@@ -48,9 +49,9 @@ class KeptTextEraser:
                   if self._retrieved(row, touched) or self._mentions(row, request)]
         if not doomed:
             return 0
-        self._ledger.append(request.actor, "ai.kept_text.erase", "ai/kept-text", "success",
-                            {"certificate_id": request.certificate_id,
-                             "requests": doomed})
+        self._ledger.append(*Event(request.actor, "ai.kept_text.erase", "ai/kept-text",
+                                   Outcome.SUCCESS, {"certificate_id": request.certificate_id,
+                                                     "requests": doomed}).fields())
         return self._index.erase_texts(doomed)
 
     def _retrieved(self, row: IndexRow, documents: set[str]) -> bool:

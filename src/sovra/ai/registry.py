@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from sovra.ai.events import Event, Outcome
 from sovra.ai.levels import level_name
 from sovra.ai.models import KINDS, LOCALITIES, ModelRecord, ModelSpec
 from sovra.ai.ports import LedgerPort, PolicyPort, Principal
@@ -159,10 +160,14 @@ class ModelRegistry:
                 f"{existing.spec.sha256} but the installed weights have {spec.sha256}")
         return self._insert("system:sovra", spec, approved=True)
 
+    def _record(self, event: Event) -> None:
+        """Append one of the registry's typed events (ADR 0609), before its change."""
+        self._ledger.append(*event.fields())
+
     def _insert(self, actor: str, spec: ModelSpec, *, approved: bool) -> ModelRecord:
-        details = {**asdict(spec), "approved": approved}
-        self._ledger.append(actor, "models.register", f"model/{spec.model_id}", "success",
-                            details)
+        resource = f"model/{spec.model_id}"
+        self._record(Event(actor, "models.register", resource, Outcome.SUCCESS,
+                           {**asdict(spec), "approved": approved}))
         record = ModelRecord(spec, approved, actor, actor if approved else None, self._clock())
         try:
             with self._engine.begin() as conn:
@@ -170,13 +175,13 @@ class ModelRegistry:
                     **asdict(spec), approved=approved, registered_by=actor,
                     approved_by=record.approved_by, created_at=record.created_at))
         except IntegrityError as exc:
-            self._ledger.append(actor, "models.register", f"model/{spec.model_id}", "failure",
-                                {"reason": "already registered"})
-            raise ConflictError(f"model {spec.model_id} is already registered") from exc
+            conflict = ConflictError(f"model {spec.model_id} is already registered")
+            self._record(Event.failure(actor, "models.register", resource, conflict))
+            raise conflict from exc
         except SQLAlchemyError as exc:
-            self._ledger.append(actor, "models.register", f"model/{spec.model_id}", "failure",
-                                {"reason": "storage error"})
-            raise StorageError(f"cannot register model {spec.model_id}: {exc}") from exc
+            failed = StorageError(f"cannot register model {spec.model_id}: {exc}")
+            self._record(Event.failure(actor, "models.register", resource, failed))
+            raise failed from exc
         finally:
             self._invalidate()
         return record
@@ -186,25 +191,28 @@ class ModelRegistry:
         """Approve a registered model, optionally for a different ceiling."""
         current = self.get(model_id)
         spec = replace(current.spec, ceiling=level_name(ceiling or current.spec.ceiling))
+        resource = f"model/{model_id}"
         self._require(caller, "models.approve", spec, requester=current.registered_by)
         if caller.principal_id == current.registered_by:
             # Segregation of duties holds even if a policy pack without its rule is
             # active and whatever policy port is wired (issue 13).
-            self._ledger.append(caller.principal_id, "models.approve", f"model/{model_id}",
-                                "denied", {"registered_by": current.registered_by})
-            raise PermissionDeniedError("the registrant of a model cannot approve it; "
-                                        "another approver must",
-                                        ("segregation-of-duties (built in)",))
-        self._ledger.append(caller.principal_id, "models.approve", f"model/{model_id}",
-                            "success", {"ceiling": spec.ceiling, "sha256": spec.sha256})
+            refused = PermissionDeniedError("the registrant of a model cannot approve it; "
+                                            "another approver must",
+                                            ("segregation-of-duties (built in)",))
+            self._record(Event.failure(caller.principal_id, "models.approve", resource,
+                                       refused, {"registered_by": current.registered_by}))
+            raise refused
+        self._record(Event(caller.principal_id, "models.approve", resource, Outcome.SUCCESS,
+                           {"ceiling": spec.ceiling, "sha256": spec.sha256}))
         try:
             with self._engine.begin() as conn:
                 conn.execute(update(ai_models).where(ai_models.c.model_id == model_id).values(
                     approved=True, approved_by=caller.principal_id, ceiling=spec.ceiling))
         except SQLAlchemyError as exc:
-            self._ledger.append(caller.principal_id, "models.approve", f"model/{model_id}",
-                                "failure", {"reason": "storage error"})
-            raise StorageError(f"cannot approve model {model_id}: {exc}") from exc
+            failed = StorageError(f"cannot approve model {model_id}: {exc}")
+            self._record(Event.failure(caller.principal_id, "models.approve", resource,
+                                       failed))
+            raise failed from exc
         finally:
             self._invalidate()
         return replace(current, spec=spec, approved=True, approved_by=caller.principal_id)

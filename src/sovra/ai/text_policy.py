@@ -13,6 +13,7 @@ from collections.abc import Callable
 from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from sovra.ai.events import Event, Outcome
 from sovra.ai.ports import LedgerPort
 from sovra.errors import StorageError
 from sovra.store.tables.ai import ai_collection_policies
@@ -41,8 +42,9 @@ class TextPolicies:
         return self._cache.get(collection_id, False)
 
     def set(self, actor: str, collection_id: str, *, keep_text: bool) -> None:
-        self._ledger.append(actor, "ai.collection_policy.set", f"collection/{collection_id}",
-                            "success", {"keep_text": keep_text})
+        resource = f"collection/{collection_id}"
+        self._ledger.append(*Event(actor, "ai.collection_policy.set", resource,
+                                   Outcome.SUCCESS, {"keep_text": keep_text}).fields())
         try:
             with self._engine.begin() as conn:
                 conn.execute(delete(ai_collection_policies).where(
@@ -51,9 +53,9 @@ class TextPolicies:
                     collection_id=collection_id, keep_text=keep_text, set_by=actor,
                     set_at=self._clock()))
         except SQLAlchemyError as exc:
-            self._ledger.append(actor, "ai.collection_policy.set",
-                                f"collection/{collection_id}", "failure",
-                                {"reason": "storage error"})
-            raise StorageError(f"cannot set the AI policy of {collection_id}: {exc}") from exc
+            failed = StorageError(f"cannot set the AI policy of {collection_id}: {exc}")
+            self._ledger.append(*Event.failure(actor, "ai.collection_policy.set", resource,
+                                               failed, {"keep_text": keep_text}).fields())
+            raise failed from exc
         finally:
             self._cache_at = -1e18
