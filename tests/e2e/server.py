@@ -29,6 +29,12 @@ class Server:
     admin_key: str
     process: subprocess.Popen[str]
     output: list[str] = field(default_factory=list)
+    # The settings ``sovra up`` was started with; a CLI command on this machine needs them
+    # too (on PostgreSQL, SOVRA_DATABASE_URL names the database the data directory uses).
+    env: dict[str, str] = field(default_factory=dict)
+
+    def cli_env(self, **more: str) -> dict[str, str]:
+        return {**os.environ, **self.env, **more}
 
     @property
     def v1(self) -> str:
@@ -81,7 +87,7 @@ def sovra_up(data_dir: Path, *, extra_env: dict[str, str] | None = None,
             raise RuntimeError("sovra up did not start:\n" + "".join(output))
         key = admin_key or next(line.strip() for line in output
                                 if line.strip().startswith("sk-sovra-"))
-        yield Server(url, data_dir, key, process, output)
+        yield Server(url, data_dir, key, process, output, dict(extra_env or {}))
     finally:
         process.terminate()
         try:
@@ -100,7 +106,7 @@ def first_approver_key(server: Server, principal_id: str = "approver") -> str:
     handing over someone else's key need a second approver); the first approver is made
     by the instance's owner on its own machine, as ``sovra up`` made the first admin.
     """
-    env = {**os.environ, "SOVRA_API_KEY": server.admin_key, "COLUMNS": "200"}
+    env = server.cli_env(SOVRA_API_KEY=server.admin_key, COLUMNS="200")
     base = [*sovra_command(), "--data-dir", str(server.data_dir)]
     subprocess.run([*base, "principal", "create", principal_id, "--role", "approver",
                     "--clearance", "secret"], env=env, check=True, capture_output=True)

@@ -185,8 +185,17 @@ def test_sovra_trace_cli_shows_the_lineage(client: openai.OpenAI, server: Server
     _trace(server, completion.id)
     shown = subprocess.run([*sovra_command(), "--data-dir", str(server.data_dir), "trace",
                             completion.id, "--json"], capture_output=True, text=True,
-                           timeout=120, check=True)
+                           timeout=120, check=True, env=server.cli_env())
     lineage = json.loads(shown.stdout)
     assert lineage["request"]["entry"]["actor"] == "admin"
     assert lineage["outcome"]["entry"]["outcome"] == "success"
     assert lineage["request"]["inclusion_proof"]
+
+
+def test_the_server_keeps_its_records_in_its_profiles_database(
+        client: openai.OpenAI, server: Server, e2e_profile: str) -> None:
+    # Parametrized over both profiles (tests/e2e/conftest.py): on PostgreSQL nothing may
+    # fall back to an embedded SQLite file in the data directory.
+    client.chat.completions.create(model="fake-instant",
+                                   messages=[{"role": "user", "content": "where"}])
+    assert (server.data_dir / "sovra.db").exists() == (e2e_profile == "sqlite")

@@ -5,17 +5,20 @@ streamed to files in the data directory), rotation, rewrap, minimum version, sea
 unseal, crypto-erasure. Along the way the test recovers every key that existed (root,
 the HKDF wrapping key, every KEK version, every DEK) from the shares it holds, then
 searches every file of the data directory and everything logged or printed for those
-keys in raw, hex, and base64 forms.
+keys in raw, hex, and base64 forms. It runs on both profiles: on PostgreSQL the search also
+covers the server's own files for this database (its heap and TOAST files after a
+CHECKPOINT) and the WAL segments written during the test.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
+import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 
 from sovra.config import Settings
 from sovra.instance import Instance, open_instance
@@ -23,6 +26,7 @@ from sovra.keys import aead
 from sovra.keys.keyring import dek_aad, kek_aad
 from sovra.keys.root import derive_wrapping_key
 from sovra.keys.shares import Share, combine_shares
+from sovra.store.local_postgres import LocalPostgres
 from sovra.store.tables.keys import keys_deks, keys_kek_versions
 from tests.keys.conftest import deal
 
@@ -55,13 +59,32 @@ def _harvest(instance: Instance, root: bytes, ceremony_id: str, found: dict[str,
         found[f"dek {row.object_id}"] = bytes(dek)
 
 
+def _postgres_files(request: pytest.FixtureRequest, url: str, since: float) -> list[Path]:
+    """This database's files in the PostgreSQL server (flushed by a CHECKPOINT first) and
+    the WAL segments written since ``since``."""
+    server: LocalPostgres = request.getfixturevalue("postgres_server")
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("CHECKPOINT"))
+            oid = conn.execute(text("SELECT oid FROM pg_database "
+                                    "WHERE datname = current_database()")).scalar_one()
+    finally:
+        engine.dispose()
+    tables = [p for p in (server.data_dir / "base" / str(oid)).iterdir() if p.is_file()]
+    wal = [p for p in (server.data_dir / "pg_wal").iterdir()
+           if p.is_file() and p.stat().st_mtime >= since - 1]
+    return tables + wal
+
+
 def test_no_plaintext_key_material_on_disk_or_in_logs(
-        sqlite_settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture,
-        capfd: pytest.CaptureFixture[str]) -> None:
+        settings: Settings, request: pytest.FixtureRequest,
+        caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]) -> None:
     caplog.set_level(logging.DEBUG)
+    started = time.time()
     found: dict[str, bytes] = {}
-    objects = sqlite_settings.data_dir / "objects"
-    inst = open_instance(sqlite_settings)
+    objects = settings.data_dir / "objects"
+    inst = open_instance(settings)
     try:
         shares: list[Share] = deal(inst)
         ceremony_id = shares[0].ceremony_id
@@ -90,7 +113,7 @@ def test_no_plaintext_key_material_on_disk_or_in_logs(
         inst.keys.set_min_version("tenant-a", 2)
 
         inst.keys.seal()
-        reopened = open_instance(sqlite_settings)
+        reopened = open_instance(settings)
         try:
             for share in shares[2:]:
                 reopened.keys.submit_share(share.token())
@@ -110,8 +133,26 @@ def test_no_plaintext_key_material_on_disk_or_in_logs(
     assert len([k for k in found if k.startswith("dek")]) == 5
     out, err = capfd.readouterr()
     logs = (caplog.text + out + err).encode()
-    files = [p for p in sqlite_settings.data_dir.rglob("*") if p.is_file()]
-    assert any(p.name == "sovra.db" for p in files)
+    files = [p for p in settings.data_dir.rglob("*") if p.is_file()]
+    url = settings.effective_database_url
+    if url.startswith("postgresql"):
+        database = _postgres_files(request, url, started)
+        assert any(p.parent.name == "pg_wal" for p in database)
+        files += database
+    else:  # the database file (and its -wal, -shm) wherever the settings put it
+        database_file = Path(url.removeprefix("sqlite:///"))
+        assert database_file.is_file()
+        files += [p for p in database_file.parent.glob(database_file.name + "*")
+                  if p not in files]
+    # The search sees what the database stored: a wrapped DEK (ciphertext, fine to keep)
+    # is found in these files, so a plaintext key stored the same way would be too.
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            wrapped = bytes(conn.execute(select(keys_deks.c.wrapped_dek)).scalars().first())
+    finally:
+        engine.dispose()
+    assert any(wrapped in path.read_bytes() for path in files)
     for name, key in found.items():
         for form in _forms(key):
             assert form not in logs, f"{name} appears in the logs"
