@@ -149,7 +149,7 @@ def test_no_plaintext_key_material_on_disk_or_in_logs(
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            wrapped = bytes(conn.execute(select(keys_deks.c.wrapped_dek)).scalars().first())
+            wrapped = bytes(conn.execute(select(keys_deks.c.wrapped_dek).limit(1)).scalar_one())
     finally:
         engine.dispose()
     assert any(wrapped in path.read_bytes() for path in files)
