@@ -15,7 +15,7 @@ EXPECTED: dict[str, set[str]] = {
     "sovra.ai": {
         "DEMO_EXAMPLE", "ERASER_NAME", "SMOLLM2_ID", "AISettings", "AdmissionMiddleware",
         "AdmittedChat", "ChatMessage", "ChatRequest", "ChatResult", "Citation",
-        "EntryFields", "Event", "Gateway", "GatewayPrincipal", "GenerationParams",
+        "Delta", "EntryFields", "Event", "Gateway", "GatewayPrincipal", "GenerationParams",
         "ModelRecord", "ModelRegistry", "ModelSpec", "Outcome", "PreparedChat",
         "SharedQuotas", "Trace", "TracedEntry", "demo_caller", "kept_text_eraser",
         "load_demo", "open_gateway", "register_builtin_models", "verify_trace",

@@ -8,7 +8,7 @@ from sovra._lazy import load_export
 from sovra.ai.chat import AdmittedChat, ChatRequest, ChatResult, PreparedChat
 from sovra.ai.events import Event, Outcome
 from sovra.ai.gateway import Gateway
-from sovra.ai.models import Citation, ModelRecord, ModelSpec
+from sovra.ai.models import Citation, Delta, ModelRecord, ModelSpec
 from sovra.ai.registry import ModelRegistry
 from sovra.ai.service import open_gateway, register_builtin_models
 from sovra.ai.settings import AISettings
@@ -61,6 +61,7 @@ __all__ = [
     "ChatRequest",
     "ChatResult",
     "Citation",
+    "Delta",
     "EntryFields",
     "Event",
     "Gateway",

@@ -224,13 +224,14 @@ class AdmittedChat:
     async def stream(self) -> AsyncGenerator[Delta, None]:
         """Yield deltas. A finished stream is recorded before its last delta is yielded
         (so the client's ``[DONE]`` follows a durable record); a stream cut short is
-        recorded when the block that admitted it ends."""
-        prepared = self.prepared
+        recorded when the block that admitted it ends. An upstream that is down before
+        the first delta falls back as ``complete`` does (``_deltas``); an edge that waits
+        for the first delta before it answers (the OpenAI edge) so names the model that
+        answers, or answers 503 when none may."""
         self._started = True
         parts = self._parts
         try:
-            async with aclosing(prepared.backend.stream(prepared.messages,
-                                                        prepared.params)) as deltas:
+            async with aclosing(self._deltas()) as deltas:
                 async for delta in deltas:
                     if delta.text:
                         parts.append(delta.text)
@@ -243,6 +244,27 @@ class AdmittedChat:
         except Exception as exc:
             self._error = type(exc).__name__
             raise
+
+    async def _deltas(self) -> AsyncGenerator[Delta, None]:
+        """The model's deltas; the fallback's when the upstream is down before any."""
+        prepared = self.prepared
+        produced = False
+        try:
+            async with aclosing(prepared.backend.stream(prepared.messages,
+                                                        prepared.params)) as deltas:
+                async for delta in deltas:
+                    produced = True
+                    yield delta
+        except UpstreamUnavailableError as down:
+            if produced:  # never splice an answer from two models (sovra.ai.fallback)
+                raise
+            prepared = await self._fall_back(down)  # raises ``down`` if none
+        else:
+            return
+        async with aclosing(prepared.backend.stream(prepared.messages,
+                                                    prepared.params)) as deltas:
+            async for delta in deltas:
+                yield delta
 
     async def close(self, error: BaseException | None) -> None:
         """Record the outcome if nothing did yet, then give the slot back."""

@@ -5,7 +5,9 @@ The policy names a fallback by permitting ``models.fallback`` on that model, for
 (the default pack names none, so a chat whose upstream is down answers 503 with
 ``Retry-After``). Only an upstream that is *down* (``UpstreamUnavailableError``: nothing
 listens) falls back, and only before any output, so no answer is ever spliced from two
-models. The candidates are the approved chat models other than the failed one, on-site
+models; a streamed chat too: the OpenAI edge awaits the stream's first delta before it
+sends a byte, so its chunks name the fallback model from the first (``AdmittedChat``).
+The candidates are the approved chat models other than the failed one, on-site
 ones first; each candidate's decision is recorded by the policy room, the choice as an
 ``ai.fallback`` entry naming both requests, and the fallback request is then governed
 and recorded like any other (``Gateway.prepare``: approval, classification ceiling).

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
@@ -27,7 +28,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import StreamingResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sovra.ai import AdmittedChat, Event, Gateway, wire
+from sovra.ai import AdmittedChat, Delta, Event, Gateway, wire
 from sovra.api.auth import Caller, authorized
 from sovra.api.errors import render_error, status_for
 from sovra.api.validation import json_problems
@@ -71,8 +72,13 @@ async def serve_chat(scope: Scope, receive: Receive, send: Send) -> None:
                 await send_completed(send, chat.request_id,
                                      wire.completion_body(chat.prepared, result))
                 return
-            answering = True
-            await _streamed(chat, body)(scope, receive, send)
+            async with aclosing(chat.stream()) as deltas:
+                # The first delta before any byte: an upstream that is down has fallen
+                # back by then (the stream names the model that answers), or is a clean
+                # 503 like a complete answer's, not a 200 with an error inside (issue 17).
+                first = await anext(deltas, None)
+                answering = True
+                await _streamed(chat, body, first, deltas)(scope, receive, send)
     except (SovraError, RequestValidationError) as exc:
         if answering:
             raise  # the answer has begun: nothing else can be sent on this request
@@ -92,21 +98,25 @@ async def send_completed(send: Send, request_id: str, content: bytes) -> None:
     await send({"type": "http.response.body", "body": content})
 
 
-def _streamed(chat: AdmittedChat, body: wire.ChatCompletionRequest) -> StreamingResponse:
+def _streamed(chat: AdmittedChat, body: wire.ChatCompletionRequest, first: Delta | None,
+              deltas: AsyncIterator[Delta]) -> StreamingResponse:
     usage = bool(body.stream_options and body.stream_options.include_usage)
-    return StreamingResponse(events(chat, include_usage=usage),
+    return StreamingResponse(events(chat, first, deltas, include_usage=usage),
                              media_type="text/event-stream",
                              headers={"x-request-id": chat.request_id,
                                       "cache-control": "no-cache"})
 
 
-async def events(chat: AdmittedChat, *, include_usage: bool) -> AsyncIterator[bytes]:
-    """The answer as OpenAI's server-sent events: ``data: {chunk}`` ... ``data: [DONE]``."""
-    prepared = chat.prepared
+async def events(chat: AdmittedChat, first: Delta | None, deltas: AsyncIterator[Delta], *,
+                 include_usage: bool) -> AsyncIterator[bytes]:
+    """The answer as OpenAI's server-sent events: ``data: {chunk}`` ... ``data: [DONE]``.
+    ``first`` is the stream's first delta, taken before the answer began (``serve_chat``),
+    ``deltas`` the rest of ``chat.stream()``."""
+    prepared = chat.prepared  # after the first delta: the model that answers
     yield wire.chunk_event(prepared, {"role": "assistant", "content": ""}, None)
     parts: list[str] = []  # the answer, to cite only the passages it used (ADR 0610)
     try:
-        async for delta in chat.stream():
+        async for delta in _chained(first, deltas):
             if delta.text:
                 parts.append(delta.text)
                 yield wire.chunk_event(prepared, {"content": delta.text}, None)
@@ -121,6 +131,15 @@ async def events(chat: AdmittedChat, *, include_usage: bool) -> AsyncIterator[by
         yield wire.error_event(type(exc).__name__, str(exc), status_for(exc))
         return
     yield wire.DONE_EVENT
+
+
+async def _chained(first: Delta | None, rest: AsyncIterator[Delta]
+                   ) -> AsyncIterator[Delta]:
+    if first is None:
+        return
+    yield first
+    async for delta in rest:
+        yield delta
 
 
 async def read_body(receive: Receive) -> bytes:
