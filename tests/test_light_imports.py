@@ -45,3 +45,15 @@ def test_room_surface_still_resolves_lazily() -> None:
     out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True,
                          text=True, timeout=120)
     assert out.stdout.strip() == "True"
+
+
+def test_reading_a_table_does_not_load_the_migrations() -> None:
+    """``sovra ledger tail`` reads the ledger table through the store's engine and tables;
+    Alembic (the migrations, ~0.17 s) loads only when something asks for them."""
+    loaded = _loaded_after_import("sovra.store.tables.ledger")
+    assert "sqlalchemy" in loaded  # the probe really reached the store
+    assert "alembic" not in loaded
+    script = "import sovra.store, sys; sovra.store.upgrade; print('alembic' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True,
+                         text=True, timeout=120)
+    assert out.stdout.strip() == "True"

@@ -6,15 +6,19 @@ from typing import TYPE_CHECKING, Any
 
 from sovra._lazy import load_export
 from sovra.store.engine import make_engine
-from sovra.store.migrate import current_heads, pending, upgrade
 
 if TYPE_CHECKING:
+    from sovra.store.migrate import current_heads, pending, upgrade
     from sovra.store.notify import ChangeFeed
 
-# Loaded on first use (sovra._lazy): these bring the room's services, which a caller
-# importing the room for the names above should not pay for.
+# Loaded on first use (sovra._lazy): the change feed brings the room's services and the
+# migrations bring Alembic (about 0.17 s), which a command that only reads a table, such
+# as ``sovra ledger tail``, should not pay for.
 _HOMES = {
     "ChangeFeed": "sovra.store.notify",
+    "current_heads": "sovra.store.migrate",
+    "pending": "sovra.store.migrate",
+    "upgrade": "sovra.store.migrate",
 }
 
 
