@@ -26,11 +26,11 @@ from collections.abc import Iterator
 ANSWER = "The fake upstream answers instantly."
 
 
-def _completion(model: str) -> bytes:
+def _completion(model: str, answer: str = ANSWER) -> bytes:
     return json.dumps({
         "id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": model,
         "choices": [{"index": 0, "finish_reason": "stop",
-                     "message": {"role": "assistant", "content": ANSWER}}],
+                     "message": {"role": "assistant", "content": answer}}],
         "usage": {"prompt_tokens": 5, "completion_tokens": 6, "total_tokens": 11}}).encode()
 
 
@@ -60,6 +60,8 @@ class FakeUpstream:
         self.requests = 0
         self.connections = 0
         self.last_body: dict[str, object] = {}
+        # model -> the fixed completion it answers instead of ANSWER (not streamed).
+        self.answers: dict[str, str] = {}
         self._flaky = 0
         self.port = 0
         self._server: asyncio.Server | None = None
@@ -131,7 +133,7 @@ class FakeUpstream:
                 return _response(503, b'{"error":{"message":"warming up"}}')
         if stream:
             return _response(200, _stream(model), "text/event-stream")
-        return _response(200, _completion(model))
+        return _response(200, _completion(model, self.answers.get(model, ANSWER)))
 
 
 @contextlib.contextmanager

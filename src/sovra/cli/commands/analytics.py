@@ -11,7 +11,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -22,6 +22,9 @@ from sovra.cli.errors import run
 from sovra.cli.progress import Quiet, copy_with_progress, progress
 from sovra.policy import Resource
 
+if TYPE_CHECKING:
+    from sovra.analytics import QueryResult
+
 export_app = typer.Typer(
     help="The outbound diode: create, review, approve, fetch and verify exports.",
     no_args_is_help=True)
@@ -29,21 +32,94 @@ console = Console()
 _EXPORT = Resource("Export")
 
 
-def sql(ctx: typer.Context, query: Annotated[str, typer.Argument(
-            help="One SELECT over collection.table names.")],
-        api_key: ApiKey,
+# The model POST /analytics/ask proposes with unless told otherwise (the bundled one).
+ASK_MODEL = "SmolLM2-135M-Instruct"
+
+
+def sql(  # noqa: PLR0917 (Typer maps each parameter to an option)
+        ctx: typer.Context, api_key: ApiKey,
+        query: Annotated[str, typer.Argument(
+            help="One SELECT over collection.table names (or --ask).")] = "",
         output: Annotated[str, typer.Option(
             "--format", help="json, csv, or arrow (an Arrow IPC stream on stdout)")] = "json",
-        max_rows: Annotated[int, typer.Option("--max-rows")] = 10_000) -> None:
+        max_rows: Annotated[int, typer.Option("--max-rows")] = 10_000,
+        ask: Annotated[str, typer.Option(
+            "--ask", help="A question in words: the local model proposes the SQL.")] = "",
+        collections: Annotated[list[str] | None, typer.Option(
+            "--collection", help="--ask: a collection whose tables the model may use "
+            "(repeat for more).")] = None,
+        model: Annotated[str, typer.Option(
+            "--model", help="--ask: the chat model that proposes the SQL.")] = ASK_MODEL,
+        propose_only: Annotated[bool, typer.Option(
+            "--no-run", help="--ask: show and record the SQL, do not run it.")] = False,
+) -> None:
     """Governed SQL over collections' tables: masked by clearance, recorded.
 
-    One SELECT over collection.table names (a table is a CSV, TSV or JSON document).
+    One SELECT over collection.table names (a table is a CSV, TSV or JSON document), or
+    ``--ask "question" --collection hr``: the same operation as POST /analytics/ask.
     """
-    from sovra.api import QueryOut, result_csv
-
+    if bool(query) == bool(ask):
+        _refuse('give either a SELECT or --ask "question" (one of them)')
+    if ask and not collections:
+        _refuse("--ask needs --collection: the collections whose tables the model may use")
+    if ask:
+        _ask(ctx, api_key, ask, collections or [], model, output=output,
+             max_rows=max_rows, run_it=not propose_only)
+        return
     with open_cli_instance(ctx) as inst:
         caller = run(lambda: acting(inst, api_key, "analytics.query", Resource("Collection")))
         result = run(lambda: inst.analytics.query(caller, query, max_rows=max_rows))
+    _print_result(result, output)
+
+
+def _ask(ctx: typer.Context, api_key: str, question: str, collections: list[str],
+         model: str, *, output: str, max_rows: int, run_it: bool) -> None:
+    """POST /analytics/ask's steps, in its order, on the same services: the prompt (only
+    what the caller may query), the model's answer through the AI room's governed chat,
+    the recorded proposal, then the same gate as typed SQL. The SQL is shown before it
+    runs or is refused: in the JSON answer (the route's fields), or on stderr for csv
+    and arrow, whose stdout is the result; a refusal exits non-zero, the SQL in its
+    message."""
+    import asyncio
+
+    from sovra.analytics import GatewayProposer
+
+    with open_cli_instance(ctx) as inst:
+        caller = run(lambda: acting(inst, api_key, "analytics.query", Resource("Collection")))
+        instructions = run(lambda: inst.analytics.question_prompt(caller, question,
+                                                                  collections))
+
+        async def answer() -> str:
+            try:
+                return await GatewayProposer(inst.ai, model).answer(caller, instructions)
+            finally:
+                await inst.ai.aclose()
+
+        written = run(lambda: asyncio.run(answer()))
+        proposal = run(lambda: inst.analytics.propose(caller, question, model, written))
+        if output != "json":
+            Console(stderr=True).print(
+                f"-- SQL proposed by {model} (ledger entry {proposal.ledger_seq}):\n"
+                f"{proposal.sql or '(none)'}", highlight=False, markup=False)
+        result = None
+        if run_it or not proposal.allowed:  # a refusal is an error either way
+            result = run(lambda: inst.analytics.run_proposal(caller, proposal,
+                                                             max_rows=max_rows))
+    if output == "json":
+        from sovra.api import QueryOut
+
+        typer.echo(json.dumps({
+            "sql": proposal.sql, "model": proposal.model, "allowed": proposal.allowed,
+            "reason": proposal.reason, "proposal_ledger_seq": proposal.ledger_seq,
+            "result": None if result is None else QueryOut.of(result).model_dump(mode="json"),
+        }, indent=2))
+    elif result is not None:
+        _print_result(result, output)
+
+
+def _print_result(result: QueryResult, output: str) -> None:
+    from sovra.api import QueryOut, result_csv
+
     if output == "arrow":
         from sovra.analytics import result_arrow
 
@@ -53,6 +129,16 @@ def sql(ctx: typer.Context, query: Annotated[str, typer.Argument(
         typer.echo(result_csv(result), nl=False)
     else:
         typer.echo(QueryOut.of(result).model_dump_json(indent=2))
+
+
+def _refuse(message: str) -> NoReturn:
+    from sovra.errors import InvalidInputError
+
+    def refused() -> NoReturn:
+        raise InvalidInputError(message)
+
+    run(refused)
+    raise AssertionError("unreachable: run exits on an error")  # pragma: no cover
 
 
 @export_app.command("create")
