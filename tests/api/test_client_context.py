@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from tests.ai.api_support import with_api
 from tests.e2e.server import sovra_up
 from tests.support.ledger import ledger_events
 from tests.threat.conftest import pack_spec
@@ -16,6 +17,7 @@ from tests.transfer.conftest import Workshop, key_dir, signers, workshop
 from sovra.api import create_app
 from sovra.api.client_context import USER_AGENT_MAX, client_details, origin_domain, user_agent
 from sovra.instance import Instance
+from sovra.keys import start_for_up
 
 __all__ = ["key_dir", "signers", "workshop"]  # the transfer room's bundle fixtures
 
@@ -89,3 +91,27 @@ def test_listed_user_agent_and_origin_raise_alerts_through_the_real_server(
         titles = {a["title"].split(" (")[0] for a in http.get("/alerts", headers=admin).json()}
     assert "Request with listed user agent sqlmap/1.7.2#stable" in titles
     assert "Request naming listed domain staging.scanner.example" in titles
+
+
+def test_the_chat_edge_records_the_client_with_its_decision(instance: Instance,
+                                                            admin_key: str) -> None:
+    """The chat edge (``serve_chat``) commits the same decision entry, client included,
+    in one batch with the request's own (ADR 0605): here a refused request (no such
+    model), recorded with its decision all the same."""
+    start_for_up(instance.keys)  # unsealed (development mode), as `sovra up` does
+    async def calls(client: httpx.AsyncClient) -> httpx.Response:
+        return await client.post("/v1/chat/completions", json={
+            "model": "no-such-model", "messages": [{"role": "user", "content": "hi"}]},
+            headers={"Authorization": f"Bearer {admin_key}",
+                     "User-Agent": "sqlmap/1.7.2#stable",
+                     "Origin": "https://staging.scanner.example"})
+
+    size = instance.ledger.size
+    response = with_api(instance, calls)
+    assert response.status_code == 404, response.text
+    decisions = [e for e in ledger_events(instance, instance.ledger.size - size)
+                 if e["action"] == "policy.decision"]
+    details = decisions[0]["details"]
+    assert isinstance(details, dict) and details["action"] == "models.use"
+    assert (details["user_agent"], details["domain"]) == (
+        "sqlmap/1.7.2#stable", "staging.scanner.example")
