@@ -17,6 +17,7 @@ import pytest
 
 from tests.analytics.conftest import STAFF_CSV
 from tests.e2e.server import Server, sovra_command, sovra_up
+from tests.support.principals import cli_principal
 
 pytestmark = pytest.mark.e2e
 
@@ -25,21 +26,6 @@ pytestmark = pytest.mark.e2e
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with sovra_up(tmp_path_factory.mktemp("analytics") / "data") as running:
         yield running
-
-
-def principal(server: Server, principal_id: str, role: str, clearance: str) -> dict[str, str]:
-    """A principal made with the CLI on the site (approver roles need no second approver
-    there yet), and its API key as request headers."""
-    env = {**os.environ, "SOVRA_API_KEY": server.admin_key, "COLUMNS": "200"}
-    base = [*sovra_command(), "--data-dir", str(server.data_dir)]
-    subprocess.run([*base, "principal", "create", principal_id, "--role", role,
-                    "--clearance", clearance, "--jurisdiction", "EU"],
-                   env=env, check=True, capture_output=True)
-    made = subprocess.run([*base, "apikey", "create", principal_id], env=env, check=True,
-                          capture_output=True, text=True)
-    key = next(line.strip() for line in made.stdout.splitlines()
-               if line.strip().startswith("sk-sovra-") and "_" in line)
-    return server.headers(key)
 
 
 def collection(http: httpx.Client, admin: dict[str, str], name: str) -> None:
@@ -62,9 +48,9 @@ def verify_offline(bundle: Path, root: Path, elsewhere: Path, out: Path
 def test_governed_sql_and_an_export_leave_only_as_approved(server: Server,
                                                             tmp_path: Path) -> None:
     admin = server.headers()
-    analyst = principal(server, "nia", "analyst", "internal")
-    ann = principal(server, "ann", "approver", "secret")
-    abe = principal(server, "abe", "approver", "secret")
+    analyst = cli_principal(server, "nia", "analyst", "internal")
+    ann = cli_principal(server, "ann", "approver")
+    abe = cli_principal(server, "abe", "approver")
     with httpx.Client(base_url=server.url, timeout=120) as http:
         collection(http, admin, "hr")
         http.post("/data/collections/hr/documents", headers=admin,

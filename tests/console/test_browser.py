@@ -24,8 +24,8 @@ import pytest
 from sovra.data import verify_certificate
 from tests.console.test_oidc_login import oidc_server, provider
 from tests.e2e.server import Server, sovra_command, sovra_up
-from tests.lockbox.test_e2e import cli_principal
 from tests.support.lockbox import VAULT_COLLECTION
+from tests.support.principals import cli_principal
 from tests.threat.conftest import key_dir, pack_spec, signers, workshop
 from tests.transfer.conftest import Workshop
 
@@ -129,21 +129,6 @@ def wait_for_flash(driver: WebDriver, text: str) -> None:
             (By.CSS_SELECTOR, ".flash"), text))
     except Exception:
         raise AssertionError(f"no {text!r} in: {driver.page_source[-3000:]}") from None
-
-
-def principal(server: Server, principal_id: str, role: str, clearance: str
-              ) -> dict[str, str]:
-    """``cli_principal`` with another clearance than secret."""
-    env = {**os.environ, "SOVRA_API_KEY": server.admin_key, "COLUMNS": "200"}
-    base = [*sovra_command(), "--data-dir", str(server.data_dir)]
-    subprocess.run([*base, "principal", "create", principal_id, "--role", role,
-                    "--clearance", clearance, "--jurisdiction", "EU"],
-                   env=env, check=True, capture_output=True)
-    made = subprocess.run([*base, "apikey", "create", principal_id], env=env, check=True,
-                          capture_output=True, text=True)
-    key = next(line.strip() for line in made.stdout.splitlines()
-               if line.strip().startswith("sk-sovra-") and "_" in line)
-    return server.headers(key)
 
 
 def wait_for_file(folder: Path, pattern: str) -> Path:
@@ -485,7 +470,7 @@ STAFF_CSV = (b"name,email,iban,salary,dept\n"
 def test_an_analyst_sees_masks_and_an_approver_approves_an_export(
         server: Server, browser: WebDriver, shots: Path) -> None:
     admin = server.headers()
-    anya = principal(server, "anya", "analyst", "internal")
+    anya = cli_principal(server, "anya", "analyst", "internal")
     apollo = cli_principal(server, "apollo", "approver")
     with httpx.Client(base_url=server.url, timeout=120) as http:
         http.post("/data/collections", headers=admin, json={

@@ -19,6 +19,7 @@ import pytest
 
 from tests.e2e.server import Server, sovra_command, sovra_up
 from tests.support.lockbox import VAULT_COLLECTION
+from tests.support.principals import cli_principal
 
 pytestmark = pytest.mark.e2e
 
@@ -30,23 +31,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with sovra_up(tmp_path_factory.mktemp("lockbox") / "data",
                   extra_env={"SOVRA_LOCKBOX_REVIEW_WINDOW_S": "2"}) as running:
         yield running
-
-
-def cli_principal(server: Server, principal_id: str, role: str) -> dict[str, str]:
-    """A principal in the EU made with the CLI on the instance's machine, and its key.
-
-    The CLI, not the API: granting the approver role over the API needs a second
-    approver (segregation of duties), which a fresh instance does not have yet."""
-    env = {**os.environ, "SOVRA_API_KEY": server.admin_key, "COLUMNS": "200"}
-    base = [*sovra_command(), "--data-dir", str(server.data_dir)]
-    subprocess.run([*base, "principal", "create", principal_id, "--role", role,
-                    "--clearance", "secret", "--jurisdiction", "EU"],
-                   env=env, check=True, capture_output=True)
-    made = subprocess.run([*base, "apikey", "create", principal_id], env=env, check=True,
-                          capture_output=True, text=True)
-    key = next(line.strip() for line in made.stdout.splitlines()
-               if line.strip().startswith("sk-sovra-") and "_" in line)
-    return server.headers(key)
 
 
 def ledger_entries(http: httpx.Client, admin: dict[str, str], start: int) -> list[dict]:
