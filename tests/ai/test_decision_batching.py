@@ -56,14 +56,15 @@ def test_refusals_record_the_decision_first(unsealed: Instance) -> None:
     key = ensure_first_admin(unsealed)
     assert key is not None
     cases = [({**CHAT, "model": "no-such-model"}, 404, "ai.chat"),  # gateway refusal
-             ({**CHAT, "messages": [{"role": "system", "content": "x"}]}, 400, None),
+             ({**CHAT, "messages": [{"role": "system", "content": "x"}]}, 400,
+              "ai.request.invalid"),  # parses, but asks for nothing answerable
              ({**CHAT, "messages": [{"role": "wizard", "content": "x"}]}, 400,
               "ai.request.invalid")]
     for body, status, then in cases:
         size = unsealed.ledger.size
         assert _post(unsealed, key, body).status_code == status
         actions = [e["action"] for e in _since(unsealed, size)]
-        assert actions == ["policy.decision"] + ([then] if then else []), (body, actions)
+        assert actions == ["policy.decision", then], (body, actions)
 
 
 def test_unrecordable_batch_means_no_answer(unsealed: Instance,

@@ -32,7 +32,7 @@ from sovra.ai import AdmittedChat, Delta, Event, Gateway, wire
 from sovra.api.auth import Caller, authorized
 from sovra.api.errors import render_error, status_for
 from sovra.api.validation import json_problems
-from sovra.errors import SovraError
+from sovra.errors import InvalidInputError, SovraError
 
 CHAT_PATH = "/v1/chat/completions"
 # The chat route's door: its allow is committed in one batch with the request's ai.chat
@@ -65,7 +65,15 @@ async def serve_chat(scope: Scope, receive: Receive, send: Send) -> None:
         caller, fields = await CHAT_AUTH.decide(request)
         decision = Event.of_fields(fields)
         body = await _parsed(request, receive, gateway, caller, decision)
-        async with gateway.chat(caller, decision, body.to_domain(gateway.settings)) as chat:
+        try:
+            wanted = body.to_domain(gateway.settings)
+        except InvalidInputError as exc:
+            # A body that parses but asks for nothing answerable (no user message, too
+            # many tokens) is an invalid request like one that does not parse: recorded
+            # the one way, with its decision, before the 400.
+            await gateway.record_invalid(caller, decision, request.url.path, [str(exc)])
+            raise
+        async with gateway.chat(caller, decision, wanted) as chat:
             if not body.stream:
                 result = await chat.complete()
                 answering = True
