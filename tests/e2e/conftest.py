@@ -56,6 +56,16 @@ def server(tmp_path_factory: pytest.TempPathFactory, e2e_upstream: FakeUpstream,
         yield running
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def load_database(request: pytest.FixtureRequest) -> str | None:
+    """The crowd tests' database (issue 14): None for the SQLite file in the data
+    directory, or a fresh database on the session's real PostgreSQL."""
+    if request.param == "sqlite":
+        return None
+    postgres: LocalPostgres = request.getfixturevalue("postgres_server")
+    return postgres.create_database()
+
+
 @pytest.fixture
 def client(server: Server) -> openai.OpenAI:
     return openai.OpenAI(base_url=server.v1, api_key=server.admin_key, max_retries=0,

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import sqlite3
 import subprocess
 import threading
 import time
@@ -23,7 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import DBAPIError
 
+from sovra.store.engine import make_engine
 from tests.e2e.server import Server, free_port, sovra_command
 
 WORKERS = 8
@@ -203,12 +205,14 @@ def hammer(server: Server, acked: Acked, *, rounds: int, prefix: str = "",
 
 @contextlib.contextmanager
 def serving(data_dir: Path, admin_key: str | None = None, *,
+            database_url: str | None = None,
             start_timeout_s: float = 120.0) -> Iterator[Server]:
     """``sovra up`` on ``data_dir``; SIGTERM (a clean stop) on exit. The first start shows
-    the admin key; a restart shows none, so the caller passes the key it kept."""
+    the admin key; a restart shows none, so the caller passes the key it kept.
+    ``database_url`` (PostgreSQL) replaces the SQLite file in ``data_dir``."""
     port = free_port()
-    env = {**os.environ, "SOVRA_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1",
-           "COLUMNS": "200"}
+    env = _environment(data_dir, database_url)
+    env["PYTHONUNBUFFERED"] = "1"
     process = subprocess.Popen([*sovra_command(), "up", "--port", str(port)], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output: list[str] = []
@@ -246,28 +250,86 @@ def stop_cleanly(process: subprocess.Popen[str]) -> None:
         raise
 
 
-def integrity_problems(data_dir: Path) -> list[str]:
-    """``PRAGMA integrity_check`` and ``foreign_key_check`` on the instance file."""
-    conn = sqlite3.connect(data_dir / "sovra.db")
+def _environment(data_dir: Path, database_url: str | None) -> dict[str, str]:
+    """The environment of a ``sovra`` process: the data directory, and the database URL
+    when there is one (an inherited SOVRA_DATABASE_URL would otherwise win or leak)."""
+    env = {**os.environ, "SOVRA_DATA_DIR": str(data_dir), "COLUMNS": "200"}
+    env.pop("SOVRA_DATABASE_URL", None)
+    if database_url is not None:
+        env["SOVRA_DATABASE_URL"] = database_url
+    return env
+
+
+@contextlib.contextmanager
+def _database(data_dir: Path, database_url: str | None) -> Iterator[Engine]:
+    """An engine on the instance's database: ``database_url``, or the SQLite file."""
+    engine = make_engine(database_url or f"sqlite:///{data_dir / 'sovra.db'}")
     try:
-        checked = [row[0] for row in conn.execute("PRAGMA integrity_check")]
-        dangling = [repr(row) for row in conn.execute("PRAGMA foreign_key_check")]
+        yield engine
     finally:
-        conn.close()
-    return ([] if checked == ["ok"] else checked) + dangling
+        engine.dispose()
 
 
-def ledger_actions(data_dir: Path) -> set[tuple[str, str]]:
+def integrity_problems(data_dir: Path, database_url: str | None = None) -> list[str]:
+    """The database's own structural checks after a crash. SQLite: ``PRAGMA
+    integrity_check`` and ``foreign_key_check``. PostgreSQL: ``amcheck``'s
+    ``bt_index_check`` on every btree index of the instance's tables (a torn or
+    inconsistent index page is what a crash would leave), and rows whose foreign key
+    points nowhere."""
+    with _database(data_dir, database_url) as engine:
+        if engine.dialect.name == "sqlite":
+            with engine.connect() as conn:
+                checked = [str(row[0]) for row in conn.exec_driver_sql("PRAGMA integrity_check")]
+                dangling = [repr(tuple(row)) for row in
+                            conn.exec_driver_sql("PRAGMA foreign_key_check")]
+            return ([] if checked == ["ok"] else checked) + dangling
+        return _postgres_problems(engine)
+
+
+def _postgres_problems(engine: Engine) -> list[str]:
+    problems: list[str] = []
+    with engine.begin() as conn:
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS amcheck"))
+        indexes = [str(row[0]) for row in conn.execute(text(
+            "SELECT c.relname FROM pg_index i"
+            " JOIN pg_class c ON c.oid = i.indexrelid"
+            " JOIN pg_am a ON a.oid = c.relam"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE a.amname = 'btree' AND n.nspname = current_schema()"))]
+    assert indexes, "no btree index found to check: the query looks in the wrong schema"
+    for index in indexes:
+        with engine.begin() as conn:
+            try:
+                # heapallindexed: every heap tuple must also be found in the index.
+                conn.execute(text("SELECT bt_index_check(CAST(:index AS regclass), true)"),
+                             {"index": index})
+            except DBAPIError as exc:  # each failing index is a finding to report
+                problems.append(f"index {index}: {exc}")
+    schema = inspect(engine)
+    with engine.connect() as conn:
+        for table in schema.get_table_names():
+            for fk in schema.get_foreign_keys(table):
+                local, remote = fk["constrained_columns"], fk["referred_columns"]
+                joined = " AND ".join(f'p."{r}" = c."{col}"' for col, r in zip(local, remote,
+                                                                               strict=True))
+                present = " AND ".join(f'c."{col}" IS NOT NULL' for col in local)
+                orphans = conn.execute(text(
+                    f'SELECT count(*) FROM "{table}" c WHERE {present} AND NOT EXISTS '
+                    f'(SELECT 1 FROM "{fk["referred_table"]}" p WHERE {joined})')).scalar_one()
+                if orphans:
+                    problems.append(f"{orphans} rows of {table}({', '.join(local)}) point to no "
+                                    f"{fk['referred_table']}")
+    return problems
+
+
+def ledger_actions(data_dir: Path, database_url: str | None = None) -> set[tuple[str, str]]:
     """(action, resource) of every stored ledger entry."""
-    conn = sqlite3.connect(data_dir / "sovra.db")
-    try:
+    with _database(data_dir, database_url) as engine, engine.connect() as conn:
         return {(str(a), str(r)) for a, r in
-                conn.execute("SELECT action, resource FROM ledger_entries")}
-    finally:
-        conn.close()
+                conn.execute(text("SELECT action, resource FROM ledger_entries"))}
 
 
-def unrecorded(data_dir: Path, acked: Acked) -> list[str]:
+def unrecorded(data_dir: Path, acked: Acked, database_url: str | None = None) -> list[str]:
     """Acknowledged writes without their ledger entry (same operation, DESIGN.md)."""
     expected = (
         [("data.collection.create", f"collection/{c}") for c in acked.collections]
@@ -277,14 +339,15 @@ def unrecorded(data_dir: Path, acked: Acked) -> list[str]:
         + [("keys.rotate", f"keys/keyring/{k}") for k in acked.rotations]
         + [("policy.propose", f"policy:{v}") for v in acked.proposals]
         + [("models.register", f"model/{m}") for m in acked.models])
-    stored = ledger_actions(data_dir)
+    stored = ledger_actions(data_dir, database_url)
     return [f"{action} {resource}" for action, resource in expected
             if (action, resource) not in stored]
 
 
-def verify_ledger(data_dir: Path, archive: Path) -> dict[str, object]:
+def verify_ledger(data_dir: Path, archive: Path,
+                  database_url: str | None = None) -> dict[str, object]:
     """``sovra ledger export`` then ``sovra ledger verify --json`` (the auditor's path)."""
-    env = {**os.environ, "SOVRA_DATA_DIR": str(data_dir), "COLUMNS": "200"}
+    env = _environment(data_dir, database_url)
     exported = subprocess.run([*sovra_command(), "ledger", "export", str(archive)], env=env,
                               capture_output=True, text=True, timeout=180, check=False)
     assert exported.returncode == 0, exported.stdout + exported.stderr
@@ -303,7 +366,8 @@ def _listed(http: httpx.Client, path: str, key: str) -> set[str]:
     return {str(item[key]) for item in response.json()}
 
 
-def missing_writes(server: Server, acked: Acked) -> list[str]:
+def missing_writes(server: Server, acked: Acked,
+                   database_url: str | None = None) -> list[str]:
     """Every acknowledged write that the restarted server does not show."""
     missing: list[str] = []
 
@@ -346,12 +410,9 @@ def missing_writes(server: Server, acked: Acked) -> list[str]:
         versions = {int(v) for v in _listed(http, "/policy/versions", "version")}
         for version in acked.proposals:
             need(f"policy version {version}", version in versions)
-    # Registered models are listed only once approved: read them from the file.
-    conn = sqlite3.connect(server.data_dir / "sovra.db")
-    try:
-        models = {str(row[0]) for row in conn.execute("SELECT model_id FROM ai_models")}
-    finally:
-        conn.close()
+    # Registered models are listed only once approved: read them from the database.
+    with _database(server.data_dir, database_url) as engine, engine.connect() as conn:
+        models = {str(row[0]) for row in conn.execute(text("SELECT model_id FROM ai_models"))}
     for model in acked.models:
         need(f"model {model}", model in models)
     return missing

@@ -4,7 +4,9 @@ Each round starts ``sovra up`` on the same data directory, lets eight workers wr
 every room (identity, data, keys, policy, AI, and the ledger behind each of them), kills
 the process mid-load, and checks the file before anything else opens it: integrity_check
 ok, then after a restart every acknowledged write present. A final clean stop exports the
-ledger and verifies it offline. Bounded (three rounds) so CI stays fast.
+ledger and verifies it offline. Bounded (three rounds on SQLite, two on PostgreSQL: its
+server process is shared and each start migrates a fresh database) so CI stays fast.
+Runs on both profiles (issue 14).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from tests.e2e.load import (
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-ROUNDS = 3
+ROUNDS = {"sqlite": 3, "postgresql": 2}
 
 
 def _kill_mid_load(acked: Acked, server_process: object, rng: random.Random) -> None:
@@ -43,15 +45,18 @@ def _kill_mid_load(acked: Acked, server_process: object, rng: random.Random) -> 
 
 
 @pytest.mark.timeout(900)
-def test_sigkill_under_load_in_every_room_loses_no_acknowledged_write(tmp_path: Path) -> None:
+def test_sigkill_under_load_in_every_room_loses_no_acknowledged_write(
+        tmp_path: Path, load_database: str | None) -> None:
     data_dir = tmp_path / "data"
+    db = load_database
+    rounds = ROUNDS["sqlite" if db is None else "postgresql"]
     rng = random.Random(1313)
     acked = Acked()
-    with serving(data_dir) as first:
+    with serving(data_dir, database_url=db) as first:
         admin_key = first.admin_key
-    for round_ in range(ROUNDS):
-        with serving(data_dir, admin_key) as server:
-            assert missing_writes(server, acked) == [], f"before round {round_}"
+    for round_ in range(rounds):
+        with serving(data_dir, admin_key, database_url=db) as server:
+            assert missing_writes(server, acked, db) == [], f"before round {round_}"
             stop = threading.Event()
             workers = hammer(server, acked, rounds=50, prefix=f"r{round_}k", stop=stop)
             _kill_mid_load(acked, server.process, rng)
@@ -61,12 +66,12 @@ def test_sigkill_under_load_in_every_room_loses_no_acknowledged_write(tmp_path: 
         assert server.process.returncode == -signal.SIGKILL
         # Answers cut off by the kill are not acknowledged; anything else is a failure.
         assert acked.failures == []
-        assert integrity_problems(data_dir) == [], f"after kill {round_}"
-        assert unrecorded(data_dir, acked) == [], f"after kill {round_}"
+        assert integrity_problems(data_dir, db) == [], f"after kill {round_}"
+        assert unrecorded(data_dir, acked, db) == [], f"after kill {round_}"
 
-    with serving(data_dir, admin_key) as last:
-        assert missing_writes(last, acked) == []
-    assert integrity_problems(data_dir) == []
-    verified = verify_ledger(data_dir, tmp_path / "ledger.tar")
+    with serving(data_dir, admin_key, database_url=db) as last:
+        assert missing_writes(last, acked, db) == []
+    assert integrity_problems(data_dir, db) == []
+    verified = verify_ledger(data_dir, tmp_path / "ledger.tar", db)
     assert verified["valid"] is True and verified["problems"] == []
-    assert len(acked.collections) >= ROUNDS and len(acked.principals) >= ROUNDS
+    assert len(acked.collections) >= rounds and len(acked.principals) >= rounds
