@@ -13,18 +13,15 @@ import httpx
 import pytest
 
 from sovra.instance import Instance
-from sovra.keys import start_for_up
 from tests.ai.api_support import bearer, chat_body, key_for, with_api
 from tests.ai.conftest import approved_upstream
 from tests.e2e.fake_upstream import ANSWER, running_fake_upstream
-from tests.e2e.server import free_port
+from tests.support.fallback import name_fallback, upstream_down
 
 
 @pytest.fixture
 def down(instance: Instance) -> Instance:
-    start_for_up(instance.keys)  # development-mode ceremony: unsealed, as `sovra up` does
-    approved_upstream(instance, free_port(), model_id="down-model")  # nothing listens
-    return instance
+    return upstream_down(instance)
 
 
 def test_a_chat_on_a_model_whose_upstream_is_down_is_a_clean_503(down: Instance) -> None:
@@ -49,22 +46,12 @@ def test_a_chat_on_a_model_whose_upstream_is_down_is_a_clean_503(down: Instance)
     assert outcomes and outcomes[-1]["outcome"] == "failure", recorded
 
 
-FALLBACK_RULE = """
-@id("test-fallback")
-permit (principal, action == Action::"models.fallback", resource == Model::"fake-instant");
-"""
-
-
 def test_a_fallback_model_the_policy_names_answers_when_the_upstream_is_down(
         down: Instance) -> None:
     """The policy names ``fake-instant`` (a live FakeUpstream) as a fallback: the chat on
     the model whose upstream is down is answered by it, and the ledger shows the failed
     request, the switch and the fallback request with its answer."""
-    key = key_for(down, "alice", roles=("admin",), clearance="secret")
-    down.identity.create_principal("system", "bob", roles=["approver"])
-    proposal = down.policy.propose(down.identity.caller_for("alice"),
-                                   down.policy.show().text + FALLBACK_RULE, "fallback")
-    down.policy.approve(down.identity.caller_for("bob"), proposal.version)
+    key = name_fallback(down)
     with running_fake_upstream() as fake:
         approved_upstream(down, fake.port, model_id="fake-instant")
         size = down.ledger.size
