@@ -10,7 +10,8 @@ import pytest
 EXPECTED: dict[str, set[str]] = {
     "sovra": {"SovraError", "__version__"},
     "sovra.store": {
-        "ChangeFeed", "current_heads", "make_engine", "pending", "upgrade",
+        "ChangeFeed", "current_heads", "make_engine", "mark_external_database", "pending",
+        "upgrade",
     },
     "sovra.ai": {
         "DEMO_EXAMPLE", "ERASER_NAME", "SMOLLM2_ID", "AISettings", "AdmissionMiddleware",

@@ -20,6 +20,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sovra.errors import ConfigError
 
+# The file in a data directory that says its database is elsewhere (sovra.store.profile).
+EXTERNAL_DATABASE_MARKER = "external-database"
+
 Profile = Literal["embedded", "cluster"]
 
 
@@ -133,9 +136,20 @@ class Settings(BaseSettings):
 
     @property
     def effective_database_url(self) -> str:
-        """The configured URL, or the embedded SQLite file inside the data directory."""
+        """The configured URL, or the embedded SQLite file inside the data directory.
+
+        A data directory whose database is elsewhere (``sovra.store.profile`` marks it)
+        is refused without the URL, rather than opened as an empty embedded instance."""
         if self.database_url:
             return self.database_url
+        marker = self.data_dir / EXTERNAL_DATABASE_MARKER
+        if marker.exists():
+            recorded = marker.read_text(encoding="utf-8").strip()
+            raise ConfigError(
+                f"the data directory {self.data_dir} belongs to an instance whose database "
+                f"is {recorded}, and SOVRA_DATABASE_URL is not set: set it to that "
+                f"database's URL (with its password), or remove {marker} if the instance "
+                f"really moved to the embedded database")
         return f"sqlite:///{self.data_dir / 'sovra.db'}"
 
     @property

@@ -27,7 +27,7 @@ from sovra.keys import KeyService
 from sovra.ledger import Ledger
 from sovra.lockbox import LockboxService, open_lockbox
 from sovra.policy import PolicyService, open_policy
-from sovra.store import ChangeFeed, make_engine, upgrade
+from sovra.store import ChangeFeed, make_engine, mark_external_database, upgrade
 from sovra.threat import ThreatService
 from sovra.transfer import TransferService
 
@@ -75,6 +75,8 @@ def open_instance(settings: Settings, *, migrate: bool = True,
     ``record_dev_unseal=False`` for CLI commands: see ``sovra.keys.devmode.auto_unseal``.
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if settings.profile == "cluster":  # the database is not in the data directory
+        mark_external_database(settings.data_dir, settings.database_url)
     engine = make_engine(settings.effective_database_url,
                          busy_timeout_s=settings.db_busy_timeout_s)
     if migrate:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from sovra._lazy import load_export
 from sovra.store.engine import make_engine
+from sovra.store.profile import mark_external_database
 
 if TYPE_CHECKING:
     from sovra.store.migrate import current_heads, pending, upgrade
@@ -30,6 +31,7 @@ __all__ = [
     "ChangeFeed",
     "current_heads",
     "make_engine",
+    "mark_external_database",
     "pending",
     "upgrade",
 ]
