@@ -75,7 +75,7 @@ def open_instance(settings: Settings, *, migrate: bool = True,
     ``record_dev_unseal=False`` for CLI commands: see ``sovra.keys.devmode.auto_unseal``.
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if settings.profile == "cluster":  # the database is not in the data directory
+    if settings.database_url and settings.profile == "cluster":  # database elsewhere
         mark_external_database(settings.data_dir, settings.database_url)
     engine = make_engine(settings.effective_database_url,
                          busy_timeout_s=settings.db_busy_timeout_s)
