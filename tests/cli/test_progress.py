@@ -16,11 +16,12 @@ from sovra.cli.progress import Meter, bytes_of, copy_with_progress, progress
 from sovra.config import Settings, load_settings
 from sovra.data import CollectionSpec
 from sovra.data.embed import Embedder
-from sovra.identity import Caller, ensure_first_admin
+from sovra.identity import Caller
 from sovra.instance import open_instance
 from sovra.keys import Share, start_for_up
 from sovra.policy import Classification
 from tests.e2e.server import sovra_command
+from tests.support.admin import prepared_admin_key
 from tests.support.lockbox import lockbox_off
 
 ADMIN = Caller("alice", "user", frozenset({"admin"}), "secret")
@@ -103,13 +104,7 @@ def test_ingest_reports_each_files_bytes_failed_ones_too(sqlite_settings: Settin
 
 def test_ingest_prints_the_same_answer_with_or_without_a_bar(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    opened = open_instance(load_settings(data_dir=data_dir))
-    try:
-        start_for_up(opened.keys)
-        key = ensure_first_admin(opened)
-    finally:
-        opened.close()
-    assert key is not None
+    key = prepared_admin_key(load_settings(data_dir=data_dir))
     folder = tmp_path / "docs"
     folder.mkdir()
     for index in range(3):

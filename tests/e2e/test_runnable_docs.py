@@ -14,9 +14,7 @@ from pathlib import Path
 import pytest
 
 from sovra.config import load_settings
-from sovra.identity import ensure_first_admin
-from sovra.instance import open_instance
-from sovra.keys import start_for_up
+from tests.support.admin import prepared_admin_key
 
 ROOT = Path(__file__).resolve().parents[2]
 MARKED = re.compile(r"<!-- runnable[^>]*-->\n```(?:bash|sh|shell)\n(.*?)```", re.DOTALL)
@@ -40,13 +38,7 @@ def test_some_blocks_are_marked_runnable() -> None:
 @pytest.mark.parametrize(("where", "script"), BLOCKS, ids=[w for w, _ in BLOCKS])
 def test_marked_block_runs_as_written(where: str, script: str, tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    opened = open_instance(load_settings(data_dir=data_dir))
-    try:
-        start_for_up(opened.keys)
-        key = ensure_first_admin(opened)
-    finally:
-        opened.close()
-    assert key is not None
+    key = prepared_admin_key(load_settings(data_dir=data_dir))
     env = {**os.environ, "SOVRA_DATA_DIR": str(data_dir), "COLUMNS": "200",
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     env.pop("SOVRA_API_KEY", None)

@@ -28,14 +28,20 @@ def admin_key(instance: Instance) -> str:
     return first_admin_key(instance)
 
 
-@pytest.fixture
-def cli_admin_key(sqlite_settings: Settings) -> str:
-    opened = open_instance(sqlite_settings)
+def prepared_admin_key(settings: Settings) -> str:
+    """Open a fresh data directory as ``sovra up`` would (development-mode ceremony), make
+    the first administrator's key, and close it again so a CLI command can open it."""
+    opened = open_instance(settings)
     try:
         start_for_up(opened.keys)  # a fresh data dir gets a development-mode ceremony
         return first_admin_key(opened)
     finally:
         opened.close()
+
+
+@pytest.fixture
+def cli_admin_key(sqlite_settings: Settings) -> str:
+    return prepared_admin_key(sqlite_settings)
 
 
 def bearer(instance: Instance, principal: str, role: str,
